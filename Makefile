@@ -1,0 +1,40 @@
+# Everything runs in .venv, created on first use. Override TORCH for a GPU build, e.g.
+#   make test TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+# The default pins the CPU wheel this project's machines carry locally.
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+EXTRAS ?= train,dev
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell echo '$(TORCH) $(EXTRAS)' | cksum | cut -d' ' -f1)
+
+.PHONY: install test lint format summary clean
+
+install: $(STAMP)
+
+# Re-installs only when pyproject.toml, TORCH or EXTRAS change.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: install
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+test: install lint
+	$(BIN)/python -m pytest -q
+
+summary: install
+	@for m in lite_hrnet_18 lite_hrnet_30 naive_lite_hrnet_18 wider_naive_lite_hrnet_18; do \
+		$(BIN)/lite-hrnet summary $$m --input 256x192; done
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

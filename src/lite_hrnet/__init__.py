@@ -1,0 +1,32 @@
+"""lite_hrnet: Lite-HRNet backbones for pose estimation and segmentation.
+
+>>> import lite_hrnet
+>>> model = lite_hrnet.create_pose_model("lite_hrnet_18", num_joints=17)
+"""
+
+from .models import (
+    CheckpointError,
+    LiteHRNet,
+    LiteHRNetSpec,
+    PoseModel,
+    complexity,
+    create_backbone,
+    create_pose_model,
+    list_models,
+    load_checkpoint,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "LiteHRNet",
+    "LiteHRNetSpec",
+    "PoseModel",
+    "__version__",
+    "complexity",
+    "create_backbone",
+    "create_pose_model",
+    "list_models",
+    "load_checkpoint",
+]

@@ -1,0 +1,1 @@
+"""The ``lite-hrnet`` command line: one subcommand per module in this package."""

@@ -1,0 +1,36 @@
+"""``lite-hrnet export NAME``: write a pose model (or backbone) to ONNX."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..export import export_onnx
+from ..models import create_backbone, create_pose_model
+from .args import add_model_arguments
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("export", help=__doc__.split(":", 1)[1].strip())
+    add_model_arguments(parser)
+    parser.add_argument(
+        "--checkpoint", type=Path, help="weights (any format load_checkpoint reads)"
+    )
+    parser.add_argument("--output", type=Path, required=True, help="the .onnx file to write")
+    parser.add_argument("--opset", type=int, default=17)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.joints < 0:
+        raise ValueError(f"--joints must be >= 0, got {args.joints}")
+    if args.joints == 0:
+        model = create_backbone(args.name, checkpoint_path=args.checkpoint)
+    else:
+        model = create_pose_model(
+            args.name, num_joints=args.joints, checkpoint_path=args.checkpoint
+        )
+    path = export_onnx(model, args.output, args.input, opset=args.opset)
+    h, w = args.input
+    print(f"wrote {path} ({args.name}, input (batch, 3, {h}, {w}), dynamic batch)")
+    return 0

@@ -1,0 +1,40 @@
+"""``lite-hrnet summary NAME``: parameters, MACs and the paper's FLOPs of a variant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..models import complexity, create_backbone, create_pose_model, list_models
+from .args import add_model_arguments
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("summary", help=__doc__.split(":", 1)[1].strip())
+    add_model_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def summarize(name: str, input_size: tuple[int, int], joints: int) -> dict[str, Any]:
+    if joints < 0:
+        raise ValueError(f"--joints must be >= 0, got {joints}")
+    model = create_backbone(name) if joints == 0 else create_pose_model(name, num_joints=joints)
+    counts = complexity(model, input_size)
+    return {"model": name, "input": list(input_size), "joints": joints, **counts}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.name not in list_models():
+        raise ValueError(f"unknown model {args.name!r}; available: {list_models()}")
+    result = summarize(args.name, args.input, args.joints)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    h, w = args.input
+    head = f"{args.joints}-joint head" if args.joints else "backbone only"
+    print(f"{args.name} at {h}x{w} ({head})")
+    print(f"  params       {result['params']:,}")
+    print(f"  conv MACs    {result['macs'] / 1e6:.1f}M")
+    print(f"  paper FLOPs  {result['paper_flops'] / 2**20:.1f}M  (torchstat convention, 2^20)")
+    return 0

@@ -1,0 +1,26 @@
+"""Lite-HRNet models: backbone, heads, registry, checkpoints, complexity."""
+
+from .checkpoint import CheckpointError, load_checkpoint, read_state_dict
+from .complexity import complexity
+from .factory import create_backbone, create_pose_model
+from .heads import HeatmapHead, PoseModel
+from .lite_hrnet import VARIANT_SPECS, LiteHRNet, LiteHRNetFeatures
+from .registry import list_models, register_model
+from .spec import LiteHRNetSpec
+
+__all__ = [
+    "VARIANT_SPECS",
+    "CheckpointError",
+    "HeatmapHead",
+    "LiteHRNet",
+    "LiteHRNetFeatures",
+    "LiteHRNetSpec",
+    "PoseModel",
+    "complexity",
+    "create_backbone",
+    "create_pose_model",
+    "list_models",
+    "load_checkpoint",
+    "read_state_dict",
+    "register_model",
+]

@@ -1,0 +1,202 @@
+"""Load weights into our models from every file format Lite-HRNet weights come in.
+
+Accepted: plain state dicts and Lightning ``.ckpt`` files of this project; official
+Lite-HRNet and mmpose 0.x files (``{'state_dict', 'meta'}`` with ``backbone.*`` and
+``keypoint_head.final_layer.*``); mmpose 1.x files (``head.final_layer.*``). Files are read
+with ``torch.load(weights_only=True)``: nothing in them is executed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .lite_hrnet import VARIANT_SPECS, LiteHRNet
+
+# Every Lite-HRNet state dict has this key; whatever precedes it is the backbone's prefix.
+_ANCHOR = "stem.conv1.conv.weight"
+_MMPOSE1_HEAD = "head.final_layer."
+_OFFICIAL_HEAD = "keypoint_head.final_layer."
+_SHOWN = 5
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read, or does not fit the model."""
+
+
+def load_checkpoint(
+    model: nn.Module, path: str | PathLike[str], strict: bool = True
+) -> nn.modules.module._IncompatibleKeys:
+    """Load ``path`` into ``model`` (a backbone, or a model with a ``backbone`` attribute).
+
+    Key prefixes are mapped: ``module.`` (DDP), ``_orig_mod.`` (torch.compile), a Lightning
+    attribute such as ``model.``, ``backbone.`` when loading a pose file into a bare backbone,
+    and mmpose 1.x ``head.final_layer`` to ``keypoint_head.final_layer``. Keys outside the
+    network (task-module buffers) and, for a headless backbone, ``head_layer.*`` are dropped.
+
+    With ``strict`` (default) any missing, unexpected or mis-shaped key raises a
+    ``CheckpointError`` that lists the first offenders and names the variant the file looks
+    like. Without it, the matching tensors are loaded and the rest reported.
+    """
+    path = Path(path)
+    state_dict = _map_keys(read_state_dict(path), model, path)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    wrong = [k for k in state_dict if k in expected and state_dict[k].shape != expected[k].shape]
+    if strict and (missing or unexpected or wrong):
+        lines = [f"{path}: does not fit {_describe_model(model)}:"]
+        if missing:
+            lines.append(f"  {len(missing)} missing keys, e.g. {missing[:_SHOWN]}")
+        if unexpected:
+            lines.append(f"  {len(unexpected)} unexpected keys, e.g. {unexpected[:_SHOWN]}")
+        if wrong:
+            shown = [
+                f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
+                for k in wrong[:_SHOWN]
+            ]
+            lines.append(f"  {len(wrong)} keys with wrong shapes, e.g. {shown}")
+        lines.append(f"The file looks like {guess_variant(state_dict)}.")
+        raise CheckpointError("\n".join(lines))
+    for k in wrong:
+        del state_dict[k]
+    return model.load_state_dict(state_dict, strict=False)
+
+
+def read_state_dict(path: str | PathLike[str]) -> dict[str, torch.Tensor]:
+    """The flat ``{name: tensor}`` mapping inside a checkpoint file, keys unchanged."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: is not a file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for corrupt or unsafe files
+        detail = _load_error_detail(e)
+        if "Unsupported global" in detail:
+            raise CheckpointError(
+                f"{path}: refused by the safe loader (weights_only=True): it holds objects "
+                f"other than tensors and plain containers ({detail})"
+            ) from e
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt, or a pickle "
+            f"the safe loader, weights_only=True, cannot read): {detail}"
+        ) from e
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model", "model_state_dict"):
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    if (
+        isinstance(obj, Mapping)
+        and obj
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    ):
+        return dict(obj)
+    raise CheckpointError(
+        f"{path}: holds no state dict (a mapping of names to tensors, possibly under "
+        f"'state_dict'); found {_describe_object(obj)}"
+    )
+
+
+def _load_error_detail(error: Exception) -> str:
+    """The informative line of a ``torch.load`` error (torch wraps them in boilerplate)."""
+    text = str(error)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return (lines[0] if lines else type(error).__name__)[:300]
+
+
+def _map_keys(
+    state_dict: dict[str, torch.Tensor], model: nn.Module, path: Path
+) -> dict[str, torch.Tensor]:
+    state_dict = {_strip_wrappers(k): v for k, v in state_dict.items()}
+    anchors = [k for k in state_dict if k == _ANCHOR or k.endswith("." + _ANCHOR)]
+    if not anchors:
+        raise CheckpointError(
+            f"{path}: not a Lite-HRNet checkpoint: no key ends with {_ANCHOR!r} "
+            f"(first keys: {list(state_dict)[:_SHOWN]})"
+        )
+    prefix = anchors[0][: -len(_ANCHOR)]
+    backbone = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    if isinstance(model, LiteHRNet):
+        if not model.spec.with_head:
+            backbone = {k: v for k, v in backbone.items() if not k.startswith("head_layer.")}
+        return backbone
+    # A task model: its backbone sits under ``backbone.``, its heads beside it.
+    root = prefix.removesuffix("backbone.") if prefix.endswith("backbone.") else None
+    mapped = {"backbone." + k: v for k, v in backbone.items()}
+    if root is None:
+        return mapped
+    for key, value in state_dict.items():
+        if key.startswith(root) and not key.startswith(prefix):
+            rel = key[len(root) :]
+            if rel.startswith(_MMPOSE1_HEAD) and hasattr(model, "keypoint_head"):
+                rel = _OFFICIAL_HEAD + rel[len(_MMPOSE1_HEAD) :]
+            mapped[rel] = value
+    return mapped
+
+
+def _strip_wrappers(key: str) -> str:
+    key = key.replace("_orig_mod.", "")
+    return key.removeprefix("module.")
+
+
+@functools.cache
+def _variant_signature(name: str) -> frozenset[tuple[str, tuple[int, ...]]]:
+    with torch.device("meta"):
+        model = LiteHRNet(VARIANT_SPECS[name])
+    return _signature(model.state_dict())
+
+
+def _signature(state_dict: Mapping[str, torch.Tensor]) -> frozenset[tuple[str, tuple[int, ...]]]:
+    return frozenset((k, tuple(v.shape)) for k, v in state_dict.items())
+
+
+def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """Which registered variant a state dict (any of the accepted layouts) belongs to, in words."""
+    anchors = [k for k in state_dict if k == _ANCHOR or k.endswith("." + _ANCHOR)]
+    if not anchors:
+        return "no Lite-HRNet variant (it has no Lite-HRNet stem)"
+    prefix = anchors[0][: -len(_ANCHOR)]
+    backbone = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    heads = [v for k, v in state_dict.items() if k.endswith("final_layer.weight")]
+    joints = f" with a {heads[0].shape[0]}-joint head" if heads else " without a pose head"
+    theirs = _signature(backbone)
+    has_head = any(k.startswith("head_layer.") for k in backbone)
+    scores = {}
+    for name in VARIANT_SPECS:
+        ours = _variant_signature(name)
+        if not has_head:
+            ours = frozenset(item for item in ours if not item[0].startswith("head_layer."))
+        scores[name] = len(ours & theirs) / max(1, len(ours | theirs))
+    best = max(scores, key=scores.__getitem__)
+    if scores[best] == 1.0:
+        return f"{best}{joints}"
+    return f"no registered variant exactly; closest is {best} ({scores[best]:.0%} of keys){joints}"
+
+
+def _describe_model(model: nn.Module) -> str:
+    backbone = model if isinstance(model, LiteHRNet) else getattr(model, "backbone", None)
+    name = getattr(backbone, "variant", None) or "a custom spec"
+    if isinstance(model, LiteHRNet):
+        return f"the {name} backbone"
+    joints = getattr(model, "num_joints", None)
+    suffix = f", {joints} joints" if joints else ""
+    return f"{type(model).__name__} on {name}{suffix}"
+
+
+def _describe_object(obj: Any) -> str:
+    if isinstance(obj, Mapping):
+        keys = list(obj)[:_SHOWN]
+        return f"a {type(obj).__name__} with keys {keys}"
+    return f"a {type(obj).__name__}"

@@ -1,0 +1,81 @@
+"""The `lite-hrnet` console script: summary and export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import lite_hrnet
+from lite_hrnet.cli.main import main
+from lite_hrnet.export import onnxruntime_session
+from tests.helpers import randomize
+
+
+def test_summary_prints_the_paper_numbers(capsys) -> None:
+    assert main(["summary", "lite_hrnet_18", "--input", "256x192"]) == 0
+    out = capsys.readouterr().out
+    assert "1,130,769" in out
+    assert "paper FLOPs" in out
+
+
+def test_summary_json_and_backbone_only(capsys) -> None:
+    assert main(["summary", "naive_lite_hrnet_18", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["params"] == 760_365
+    assert round(result["paper_flops"] / 2**20, 1) == 194.8
+    assert main(["summary", "lite_hrnet_18", "--joints", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"] == 1_130_769 - 697
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["summary", "lite_hrnet_99"], "unknown model"),
+        (["summary", "lite_hrnet_18", "--input", "100x64"], "multiples of 32"),
+        (
+            ["export", "lite_hrnet_18", "--checkpoint", "missing.pth", "--output", "x.onnx"],
+            "missing.pth",
+        ),
+    ],
+)
+def test_errors_are_one_line_messages(capsys, argv, message) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_export_with_checkpoint(tmp_path: Path) -> None:
+    model = randomize(lite_hrnet.create_pose_model("lite_hrnet_18", num_joints=16)).eval()
+    ckpt = tmp_path / "mpii.pth"
+    torch.save({"state_dict": model.state_dict(), "meta": {}}, ckpt)
+    onnx_path = tmp_path / "mpii.onnx"
+    # Through the installed console script, as a user runs it.
+    script = Path(sys.executable).with_name("lite-hrnet")
+    subprocess.run(
+        [
+            str(script),
+            "export",
+            "lite_hrnet_18",
+            "--checkpoint",
+            str(ckpt),
+            "--output",
+            str(onnx_path),
+            "--input",
+            "128x128",
+            "--joints",
+            "16",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    x = torch.randn(2, 3, 128, 128)
+    (got,) = onnxruntime_session(onnx_path).run(None, {"images": x.numpy()})
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
