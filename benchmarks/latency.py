@@ -1,10 +1,10 @@
 """CPU latency of a variant: our eager model vs the official control flow on the same weights.
 
-    python benchmarks/latency.py --model lite_hrnet_18 --input 256x192 --batch 1 --threads 2
+    python -m benchmarks.latency --model lite_hrnet_18 --input 256x192 --batch 1 --threads 2
 
-Reports medians after warm-up, and the ratio to the official control flow (tests/
-official_semantics.py: traced-size adaptive pooling, in-place fuse, the second call of
-``fuse_layers[i][0]``), measured in the same run, interleaved.
+Run from the repository root. Reports medians after warm-up, and the ratio to the official
+control flow (tests/official_semantics.py: traced-size adaptive pooling, in-place fuse, the
+second call of ``fuse_layers[i][0]``), measured in the same run, interleaved.
 """
 
 from __future__ import annotations
@@ -15,15 +15,12 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
+from tests.official_semantics import official_forward
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import lite_hrnet  # noqa: E402
-from lite_hrnet.cli.args import input_size  # noqa: E402
-from tests.official_semantics import official_forward  # noqa: E402
+import lite_hrnet
+from lite_hrnet.cli.args import input_size
 
 
 def _time(fn, x: torch.Tensor) -> float:
