@@ -15,7 +15,8 @@ from tests.helpers import randomize
 from tests.official_semantics import official_forward
 
 MODELS = lite_hrnet.list_models()
-LAYOUT_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "official_layout"
+# Copied from shared/reference/official_layout: every key and shape of the official checkpoints.
+LAYOUT_DIR = Path(__file__).resolve().parents[1] / "data" / "official_layout"
 LAYOUT_FILES = {
     "lite_hrnet_18": "litehrnet18.tsv",
     "lite_hrnet_30": "litehrnet30.tsv",
