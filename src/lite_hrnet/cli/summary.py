@@ -36,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.name} at {h}x{w} ({head})")
     print(f"  params       {result['params']:,}")
     print(f"  conv MACs    {result['macs'] / 1e6:.1f}M")
-    print(f"  paper FLOPs  {result['paper_flops'] / 2**20:.1f}M  (torchstat convention, 2^20)")
+    print(f"  paper FLOPs  {result['paper_flops'] / 2**20:.1f}M  (the paper's convention, 2^20)")
     return 0
