@@ -46,7 +46,11 @@ def _frozen_bn_statistics(module: nn.Module) -> Iterator[None]:
 
     Without this every recompute during backward updates the statistics a second time.
     """
-    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [
+        m
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
     saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
     for m in norms:
         m.momentum = 0.0
@@ -305,7 +309,7 @@ class LiteHRModule(nn.Module):
             for j in range(1, self.num_branches):
                 y = y + (out[j] if j == i else row[j](out[j]))
             if i == 0 and self.fuse_branch0_twice:
-                x0 = y
+                x0 = y  # the official in-place sum overwrote out[0]; later rows read it
             fused.append(self.relu(y))
         return fused
 
