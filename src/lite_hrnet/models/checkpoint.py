@@ -120,14 +120,13 @@ def _map_keys(
     state_dict: dict[str, torch.Tensor], model: nn.Module, path: Path
 ) -> dict[str, torch.Tensor]:
     state_dict = {_strip_wrappers(k): v for k, v in state_dict.items()}
-    anchors = [k for k in state_dict if k == _ANCHOR or k.endswith("." + _ANCHOR)]
-    if not anchors:
+    found = _backbone_part(state_dict)
+    if found is None:
         raise CheckpointError(
             f"{path}: not a Lite-HRNet checkpoint: no key ends with {_ANCHOR!r} "
             f"(first keys: {list(state_dict)[:_SHOWN]})"
         )
-    prefix = anchors[0][: -len(_ANCHOR)]
-    backbone = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    prefix, backbone = found
     if isinstance(model, LiteHRNet):
         if not model.spec.with_head:
             backbone = {k: v for k, v in backbone.items() if not k.startswith("head_layer.")}
@@ -144,6 +143,17 @@ def _map_keys(
                 rel = _OFFICIAL_HEAD + rel[len(_MMPOSE1_HEAD) :]
             mapped[rel] = value
     return mapped
+
+
+def _backbone_part(
+    state_dict: Mapping[str, torch.Tensor],
+) -> tuple[str, dict[str, torch.Tensor]] | None:
+    """The backbone's key prefix and its entries with the prefix removed; None if absent."""
+    anchors = [k for k in state_dict if k == _ANCHOR or k.endswith("." + _ANCHOR)]
+    if not anchors:
+        return None
+    prefix = anchors[0][: -len(_ANCHOR)]
+    return prefix, {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
 
 
 def _strip_wrappers(key: str) -> str:
@@ -164,11 +174,10 @@ def _signature(state_dict: Mapping[str, torch.Tensor]) -> frozenset[tuple[str, t
 
 def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
     """Which registered variant a state dict (any of the accepted layouts) belongs to, in words."""
-    anchors = [k for k in state_dict if k == _ANCHOR or k.endswith("." + _ANCHOR)]
-    if not anchors:
+    found = _backbone_part(state_dict)
+    if found is None:
         return "no Lite-HRNet variant (it has no Lite-HRNet stem)"
-    prefix = anchors[0][: -len(_ANCHOR)]
-    backbone = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    backbone = found[1]
     heads = [v for k, v in state_dict.items() if k.endswith("final_layer.weight")]
     joints = f" with a {heads[0].shape[0]}-joint head" if heads else " without a pose head"
     theirs = _signature(backbone)
