@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..models import list_models
+
 
 def input_size(text: str) -> tuple[int, int]:
     """Parse ``HxW`` (e.g. ``256x192``) into (H, W)."""
@@ -17,7 +19,7 @@ def input_size(text: str) -> tuple[int, int]:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="registered variant, see `lite-hrnet summary --list`")
+    parser.add_argument("name", help=f"registered variant: {', '.join(list_models())}")
     parser.add_argument(
         "--input", type=input_size, default=(256, 192), help="input HxW (default 256x192)"
     )
