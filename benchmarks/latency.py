@@ -1,6 +1,6 @@
 """CPU latency of a variant: our eager model vs the official control flow on the same weights.
 
-    python -m benchmarks.latency --model lite_hrnet_18 --input 256x192 --batch 1 --threads 2
+    python -m benchmarks.latency --model lite_hrnet_18 --input 256x192 --threads 2 --compile
 
 Run from the repository root. Reports medians after warm-up, and the ratio to the official
 control flow (tests/official_semantics.py: traced-size adaptive pooling, in-place fuse, the
@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument(
+        "--compile", action="store_true", help="also time torch.compile (compiling takes minutes)"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -46,6 +49,8 @@ def main() -> None:
         "ours (eager)": model,
         "official control flow": lambda t: model.keypoint_head(official_forward(model.backbone, t)),
     }
+    if args.compile:
+        paths["ours (torch.compile)"] = torch.compile(model)
     times: dict[str, list[float]] = {name: [] for name in paths}
     with torch.inference_mode():
         for _ in range(args.warmup):
