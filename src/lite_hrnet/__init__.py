@@ -15,6 +15,7 @@ from .models import (
     list_models,
     load_checkpoint,
 )
+from .optimize import optimize_for_inference
 
 __version__ = "0.1.0"
 
@@ -29,4 +30,5 @@ __all__ = [
     "create_pose_model",
     "list_models",
     "load_checkpoint",
+    "optimize_for_inference",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..export import export_onnx
 from ..models import create_backbone, create_pose_model
+from ..optimize import optimize_for_inference
 from .args import add_model_arguments
 
 
@@ -19,6 +20,11 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--output", type=Path, required=True, help="the .onnx file to write")
     parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument(
+        "--optimize",
+        action="store_true",
+        help="export optimize_for_inference(model): BatchNorm folded, lean blocks",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +36,11 @@ def run(args: argparse.Namespace) -> int:
         model = create_pose_model(
             args.name, num_joints=args.joints, checkpoint_path=args.checkpoint
         )
+    if args.optimize:
+        # The eager rewrite, NCHW: ONNX Runtime chooses its own layout.
+        model = optimize_for_inference(model, compile=False, channels_last=False)
     path = export_onnx(model, args.output, args.input, opset=args.opset)
     h, w = args.input
-    print(f"wrote {path} ({args.name}, input (batch, 3, {h}, {w}), dynamic batch)")
+    kind = ", optimized" if args.optimize else ""
+    print(f"wrote {path} ({args.name}{kind}, input (batch, 3, {h}, {w}), dynamic batch)")
     return 0

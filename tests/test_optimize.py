@@ -1,0 +1,113 @@
+"""optimize_for_inference: same outputs as the source model, which stays untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import lite_hrnet
+from lite_hrnet.cli.main import main
+from lite_hrnet.export import export_onnx, onnxruntime_session
+from lite_hrnet.optimize import fold_batchnorm
+from tests.helpers import randomize
+
+MODELS = lite_hrnet.list_models()
+
+
+def _assert_close(got: torch.Tensor, expected: torch.Tensor) -> None:
+    assert got.shape == expected.shape
+    scale = expected.abs().max().item()
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_pose_model_matches_eager(name: str, channels_last: bool) -> None:
+    model = randomize(lite_hrnet.create_pose_model(name)).eval()
+    fast = lite_hrnet.optimize_for_inference(model, compile=False, channels_last=channels_last)
+    x = torch.randn(2, 3, 64, 32)
+    with torch.no_grad():
+        _assert_close(fast(x), model(x))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_backbones_match_eager(name: str) -> None:
+    x = torch.randn(1, 3, 64, 64)
+    backbone = randomize(lite_hrnet.create_backbone(name)).eval()
+    features = randomize(
+        lite_hrnet.create_backbone(name, features_only=True, out_indices=(0, 2))
+    ).eval()
+    with torch.no_grad():
+        _assert_close(lite_hrnet.optimize_for_inference(backbone, compile=False)(x), backbone(x))
+        got = lite_hrnet.optimize_for_inference(features, compile=False)(x)
+        expected = features(x)
+    assert len(got) == len(expected) == 2
+    for g, e in zip(got, expected):
+        _assert_close(g, e)
+
+
+def test_plain_fuse_and_no_fuse_variants() -> None:
+    x = torch.randn(1, 3, 64, 32)
+    for overrides in ({"fuse_branch0_twice": False}, {"with_fuse": False}):
+        model = randomize(lite_hrnet.create_backbone("lite_hrnet_18", **overrides)).eval()
+        with torch.no_grad():
+            _assert_close(lite_hrnet.optimize_for_inference(model, compile=False)(x), model(x))
+
+
+def test_source_model_is_untouched() -> None:
+    model = randomize(lite_hrnet.create_pose_model("lite_hrnet_18")).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    modules_before = [type(m) for m in model.modules()]
+    fast = lite_hrnet.optimize_for_inference(model, compile=False)
+    assert model.training and not fast.training
+    assert all(m.training for m in model.modules())
+    assert [type(m) for m in model.modules()] == modules_before
+    after = model.state_dict()
+    assert list(after) == list(before)
+    for key, value in before.items():
+        assert torch.equal(after[key], value), key
+    with pytest.raises(RuntimeError, match="inference-only"):
+        fast.train()
+
+
+def test_fold_batchnorm_on_any_sequential() -> None:
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Identity(), nn.ReLU()
+    )
+    randomize(model).eval()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        expected = model(x)
+        folded = fold_batchnorm(model)
+        _assert_close(folded(x), expected)
+    assert [type(m) for m in folded] == [nn.Conv2d, nn.ReLU]
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(nn.Sequential(nn.Conv2d(1, 1, 1), nn.BatchNorm2d(1)))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_optimized_onnx_matches_eager(tmp_path: Path, name: str) -> None:
+    model = randomize(lite_hrnet.create_pose_model(name)).eval()
+    fast = lite_hrnet.optimize_for_inference(model, compile=False, channels_last=False)
+    session = onnxruntime_session(export_onnx(fast, tmp_path / "m.onnx", (64, 32)), threads=2)
+    for batch in (1, 2):
+        x = torch.randn(batch, 3, 64, 32)
+        (got,) = session.run(None, {"images": x.numpy()})
+        with torch.no_grad():
+            _assert_close(torch.from_numpy(got), model(x))
+
+
+def test_cli_export_optimize(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "pose.onnx"
+    argv = ["export", "lite_hrnet_18", "--optimize", "--input", "64x64", "--output", str(out)]
+    assert main(argv) == 0
+    assert "optimized" in capsys.readouterr().out
+    session = onnxruntime_session(out, threads=2)
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64), dtype=np.float32)
+    (heatmaps,) = session.run(None, {"images": x})
+    assert heatmaps.shape == (2, 17, 16, 16)
