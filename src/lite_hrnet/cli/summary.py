@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..models import complexity, create_backbone, create_pose_model, list_models
+from ..models.segmentation_head import create_segmentation_model
 from .args import add_model_arguments
 
 
@@ -14,6 +15,14 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("summary", help=__doc__.split(":", 1)[1].strip())
     add_model_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--task",
+        choices=("pose", "segmentation"),
+        default="pose",
+        help="segmentation: the HRNet segmentation head instead of --joints (e.g. --input "
+        "512x1024)",
+    )
+    parser.add_argument("--classes", type=int, default=19, help="segmentation classes")
 
 
 def summarize(name: str, input_size: tuple[int, int], joints: int) -> dict[str, Any]:
@@ -24,15 +33,28 @@ def summarize(name: str, input_size: tuple[int, int], joints: int) -> dict[str, 
     return {"model": name, "input": list(input_size), "joints": joints, **counts}
 
 
+def summarize_segmentation(
+    name: str, input_size: tuple[int, int], num_classes: int
+) -> dict[str, Any]:
+    """Counts of the segmentation model (backbone branches + HRNet head) on one image."""
+    model = create_segmentation_model(name, num_classes)
+    counts = complexity(model, input_size)
+    return {"model": name, "input": list(input_size), "classes": num_classes, **counts}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.name not in list_models():
         raise ValueError(f"unknown model {args.name!r}; available: {list_models()}")
-    result = summarize(args.name, args.input, args.joints)
+    if args.task == "segmentation":
+        result = summarize_segmentation(args.name, args.input, args.classes)
+        head = f"{args.classes}-class segmentation head"
+    else:
+        result = summarize(args.name, args.input, args.joints)
+        head = f"{args.joints}-joint head" if args.joints else "backbone only"
     if args.json:
         print(json.dumps(result))
         return 0
     h, w = args.input
-    head = f"{args.joints}-joint head" if args.joints else "backbone only"
     print(f"{args.name} at {h}x{w} ({head})")
     print(f"  params       {result['params']:,}")
     print(f"  conv MACs    {result['macs'] / 1e6:.1f}M")

@@ -1,0 +1,101 @@
+"""Semantic-segmentation IoU from a confusion matrix summed over the whole split.
+
+Follows the Cityscapes pixel-level evaluation (``cityscapesscripts``): pixels whose ground
+truth is ``ignore_index`` are left out, a class's IoU is TP / (TP + FP + FN), a class that
+never occurs in the ground truth nor in the predictions has no IoU (NaN), and mIoU is the
+mean over the classes that have one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torchmetrics import Metric
+
+
+def confusion_matrix(
+    preds: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int = 255
+) -> torch.Tensor:
+    """(K, K) int64 counts, rows = ground truth, columns = prediction.
+
+    ``preds`` and ``target`` are integer class maps of the same shape, e.g. (B, H, W).
+    Target pixels equal to ``ignore_index`` are skipped; any other target or prediction
+    outside 0..K-1 raises ``ValueError``.
+    """
+    if preds.shape != target.shape:
+        raise ValueError(f"preds {tuple(preds.shape)} and target {tuple(target.shape)} differ")
+    valid = target != ignore_index
+    t = target[valid].long()
+    p = preds[valid].long()
+    if t.numel() and (t.min() < 0 or t.max() >= num_classes):
+        raise ValueError(f"target classes must be in 0..{num_classes - 1} or {ignore_index}")
+    if p.numel() and (p.min() < 0 or p.max() >= num_classes):
+        raise ValueError(f"predicted classes must be in 0..{num_classes - 1}")
+    counts = torch.bincount(t * num_classes + p, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def iou_from_confusion(confmat: torch.Tensor) -> torch.Tensor:
+    """(K,) float64 IoU per class from a (K, K) confusion matrix; NaN where TP+FP+FN = 0."""
+    confmat = confmat.double()
+    tp = confmat.diagonal()
+    denom = confmat.sum(0) + confmat.sum(1) - tp
+    return torch.where(denom > 0, tp / denom.clamp(min=1), torch.full_like(tp, float("nan")))
+
+
+class SegmentationIoU(Metric):
+    """Confusion-matrix mIoU. ``compute()`` returns ``{"mIoU": (), "iou": (K,), "accuracy": ()}``.
+
+    ``update(preds, target)`` takes class maps (B, H, W), or logits/scores (B, K, H, W) of
+    which the argmax over K is taken. The matrix is one ``sum``-reduced state, so DDP
+    ranks add up to the whole split before ``compute``. mIoU is in 0..1; ``accuracy`` is
+    the pixel accuracy over non-ignored pixels.
+    """
+
+    is_differentiable = False
+    higher_is_better = True
+    full_state_update = False
+
+    def __init__(self, num_classes: int = 19, ignore_index: int = 255, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if num_classes < 1:
+            raise ValueError(f"num_classes: must be >= 1, got {num_classes}")
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.add_state(
+            "confmat",
+            default=torch.zeros(num_classes, num_classes, dtype=torch.long),
+            dist_reduce_fx="sum",
+        )
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        if preds.is_floating_point() and preds.ndim == target.ndim + 1:
+            preds = preds.argmax(dim=1)
+        self.confmat += confusion_matrix(preds, target, self.num_classes, self.ignore_index)
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        iou = iou_from_confusion(self.confmat)
+        total = self.confmat.sum()
+        accuracy = self.confmat.diagonal().sum().double() / total.clamp(min=1)
+        return {"mIoU": iou.nanmean(), "iou": iou, "accuracy": accuracy}
+
+
+def format_iou_table(iou: torch.Tensor, class_names: Sequence[str]) -> str:
+    """A text table of per-class IoU (K,) and their mean; classes without an IoU show "-".
+
+    Values are printed in percent, as Cityscapes results are usually reported.
+    """
+    if len(class_names) != len(iou):
+        raise ValueError(f"{len(class_names)} class names for {len(iou)} IoU values")
+    width = max(len("mIoU"), *(len(n) for n in class_names))
+    lines = [f"{'class':<{width}}  IoU (%)", f"{'-' * width}  -------"]
+    for name, value in zip(class_names, iou.tolist()):
+        shown = "-" if math.isnan(value) else f"{100 * value:.1f}"
+        lines.append(f"{name:<{width}}  {shown:>7}")
+    mean = iou.nanmean().item()
+    lines += [f"{'-' * width}  -------", f"{'mIoU':<{width}}  {100 * mean:>7.1f}"]
+    present = int((~iou.isnan()).sum())
+    lines.append(f"({present} of {len(iou)} classes occur in the labels or predictions)")
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""Hydra-composed segmentation runs: the experiment files, schemas and the run builder."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+from lite_hrnet.config.segmentation import SegmentationDataConfig, SegmentationTaskConfig
+from lite_hrnet.config.store import register_configs
+from lite_hrnet.training import run_training
+
+
+def _compose(overrides: list[str]):
+    register_configs()
+    with initialize_config_module(config_module="lite_hrnet.conf", version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    return OmegaConf.to_object(cfg)
+
+
+def _tiny(root: Path) -> list[str]:
+    """The synthetic experiment on the session's tiny generated set (same generator settings)."""
+    return [
+        "experiment=synthetic_cityscapes", f"data.root={root}", "data.synthetic.seed=3",
+        "data.synthetic.num_train_images=4", "data.synthetic.num_val_images=2",
+        "data.synthetic.height=64", "data.synthetic.width=128", "data.input_size=[64,64]",
+        "data.batch_size=2", "data.num_workers=0", "logger=none", "model.width=0.25",
+        "model.num_modules=[1,1,1]", "trainer.enable_progress_bar=false",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "experiment",
+    ["synthetic_cityscapes", "cityscapes_lite_hrnet_18", "cityscapes_lite_hrnet_30"],
+)
+def test_experiments_compose_to_typed_configs(experiment: str) -> None:
+    cfg = _compose([f"experiment={experiment}"])
+    assert isinstance(cfg.task, SegmentationTaskConfig)
+    assert isinstance(cfg.data, SegmentationDataConfig)
+    assert cfg.monitor == "val/mIoU"
+    cfg.validate()
+    if experiment != "synthetic_cityscapes":  # the paper setting
+        assert cfg.data.input_size == [512, 1024] and cfg.data.scale_range == [0.5, 2.0]
+        assert (cfg.task.lr, cfg.task.momentum, cfg.task.weight_decay) == (0.01, 0.9, 5e-4)
+        assert cfg.model.name == f"lite_hrnet_{experiment[-2:]}"
+        assert cfg.data.synthetic is None
+
+
+def test_config_errors_name_the_key() -> None:
+    with pytest.raises(Exception, match="scale_rang"):
+        _compose(["experiment=synthetic_cityscapes", "data.scale_rang=[1,2]"])
+    cfg = _compose(["experiment=synthetic_cityscapes", "data.input_size=[100,200]"])
+    with pytest.raises(ValueError, match=r"data.input_size: \[H, W\] with multiples of 32"):
+        cfg.validate()
+    cfg = _compose(["experiment=synthetic_cityscapes", "task.val_scales=[]"])
+    with pytest.raises(ValueError, match=r"task\.val_scales"):
+        cfg.validate()
+
+
+def test_fast_dev_run_of_the_synthetic_experiment(cityscapes_root: Path, tmp_path: Path) -> None:
+    cfg = _compose([*_tiny(cityscapes_root), "debug=fast_dev_run"])
+    assert cfg.data.synthetic is not None  # the generator entry point; the data is there
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert run_training(cfg, tmp_path) is None
+
+
+def test_a_short_run_tests_the_best_checkpoint(
+    cityscapes_root: Path, tmp_path: Path, capsys
+) -> None:
+    cfg = _compose(
+        [*_tiny(cityscapes_root), "trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1"]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        score = run_training(cfg, tmp_path)
+    assert 0.0 <= score <= 1.0
+    out = capsys.readouterr().out
+    assert "IoU (%)" in out and "mIoU" in out
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()

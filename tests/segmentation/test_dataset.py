@@ -1,0 +1,145 @@
+"""The Cityscapes reader on generated data, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from lite_hrnet.data.cityscapes_dataset import (
+    CityscapesDataset,
+    CorruptImageWarning,
+    collate_segmentation,
+)
+from lite_hrnet.data.cityscapes_labels import IGNORE_INDEX, NAME_TO_LABEL
+from lite_hrnet.data.segmentation_transforms import build_eval_transform
+from lite_hrnet.synthetic.street_scenes import (
+    MARKER,
+    ensure_synthetic_cityscapes,
+    render_street_scene,
+)
+
+from .conftest import SIZE
+
+
+@pytest.fixture
+def copy_root(cityscapes_root: Path, tmp_path: Path) -> Path:
+    """A private copy of the generated set, for tests that damage it."""
+    root = tmp_path / "cityscapes"
+    shutil.copytree(cityscapes_root, root)
+    return root
+
+
+def _first(root: Path, split: str = "val") -> tuple[Path, Path]:
+    image = sorted((root / "leftImg8bit" / split).glob("*/*_leftImg8bit.png"))[0]
+    city = image.parent.name
+    stem = image.name.removesuffix("_leftImg8bit.png")
+    return image, root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png"
+
+
+def test_generated_set_has_the_real_layout_and_ids(cityscapes_root: Path) -> None:
+    images = sorted((cityscapes_root / "leftImg8bit" / "train").glob("*/*_leftImg8bit.png"))
+    labels = sorted((cityscapes_root / "gtFine" / "train").glob("*/*_gtFine_labelIds.png"))
+    assert len(images) == len(labels) == 4
+    assert images[0].name == "aachen_000000_000019_leftImg8bit.png"
+    label = cv2.imread(str(labels[0]), cv2.IMREAD_UNCHANGED)
+    assert label.dtype == np.uint8 and label.shape == SIZE
+    assert set(np.unique(label)) <= {label.id for label in NAME_TO_LABEL.values()}
+    marker = json.loads((cityscapes_root / MARKER).read_text())
+    assert marker["num_train"] == 4 and marker["seed"] == 3
+
+
+def test_scenes_are_deterministic_and_cover_the_street_classes() -> None:
+    a = render_street_scene(np.random.default_rng((0, 0, 5)), 128, 256)
+    b = render_street_scene(np.random.default_rng((0, 0, 5)), 128, 256)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    seen: set[int] = set()
+    for i in range(12):
+        seen |= set(np.unique(render_street_scene(np.random.default_rng((1, 0, i)), 128, 256)[1]))
+    names = {label.name for label in NAME_TO_LABEL.values() if label.id in seen}
+    expected = {"road", "sidewalk", "building", "sky", "vegetation", "car", "person", "pole"}
+    assert expected <= names
+    assert names & {"unlabeled", "ego vehicle", "rectification border", "static", "ground"}
+
+
+def test_generation_is_skipped_when_complete_and_redone_when_settings_change(
+    tmp_path: Path,
+) -> None:
+    root = ensure_synthetic_cityscapes(
+        tmp_path, num_train=2, num_val=1, height=64, width=128, progress=False
+    )
+    image, _ = _first(root)
+    stamp = image.stat().st_mtime_ns
+    ensure_synthetic_cityscapes(root, num_train=2, num_val=1, height=64, width=128, progress=False)
+    assert image.stat().st_mtime_ns == stamp
+    ensure_synthetic_cityscapes(root, num_train=1, num_val=1, height=64, width=128, progress=False)
+    assert len(list((root / "leftImg8bit" / "train").rglob("*.png"))) == 1
+
+
+def test_a_folder_without_marker_is_never_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "leftImg8bit").mkdir()
+    with pytest.raises(FileExistsError, match=r"no synthetic_cityscapes\.json"):
+        ensure_synthetic_cityscapes(tmp_path, num_train=1, num_val=1, progress=False)
+
+
+def test_samples_are_tensors_with_train_ids(cityscapes_root: Path) -> None:
+    dataset = CityscapesDataset(cityscapes_root, "val", build_eval_transform())
+    sample = dataset[0]
+    assert sample["image"].shape == (3, *SIZE) and sample["image"].dtype == torch.float32
+    assert sample["label"].shape == SIZE and sample["label"].dtype == torch.int64
+    values = set(sample["label"].unique().tolist())
+    assert values <= set(range(19)) | {IGNORE_INDEX}
+    assert IGNORE_INDEX in values or len(values) > 3
+
+
+def test_missing_folder_and_missing_label_name_the_path(copy_root: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="leftImg8bit/train"):
+        CityscapesDataset(copy_root / "nowhere", "train", build_eval_transform())
+    _, label = _first(copy_root)
+    label.unlink()
+    with pytest.raises(FileNotFoundError, match=label.name):
+        CityscapesDataset(copy_root, "val", build_eval_transform())
+
+
+def test_ids_outside_the_table_name_the_file(copy_root: Path) -> None:
+    _, label = _first(copy_root)
+    ids = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
+    ids[0, :5] = 77
+    cv2.imwrite(str(label), ids)
+    dataset = CityscapesDataset(copy_root, "val", build_eval_transform())
+    with pytest.raises(ValueError, match=rf"{label.name}: label ids \[77\]"):
+        dataset[0]
+
+
+def test_size_mismatch_names_the_file(copy_root: Path) -> None:
+    _, label = _first(copy_root)
+    ids = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(label), ids[:-8])
+    dataset = CityscapesDataset(copy_root, "val", build_eval_transform())
+    with pytest.raises(ValueError, match=rf"{label.name}: label size \(56, 128\)"):
+        dataset[0]
+
+
+def test_corrupt_png_is_a_counted_skip_inside_workers(copy_root: Path) -> None:
+    image, _ = _first(copy_root)
+    image.write_bytes(image.read_bytes()[:200])  # truncated
+    dataset = CityscapesDataset(copy_root, "val", build_eval_transform())
+    with pytest.warns(CorruptImageWarning, match=image.name):
+        assert dataset[0] is None
+    loader = DataLoader(dataset, batch_size=2, num_workers=1, collate_fn=collate_segmentation)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the worker's warning goes to its own stderr
+        batches = list(loader)
+    assert sum(b["num_skipped"] for b in batches) == 1
+    assert sum(len(b["image"]) for b in batches if "image" in b) == len(dataset) - 1
+
+
+def test_collate_of_an_all_corrupt_batch_only_counts() -> None:
+    assert collate_segmentation([None, None]) == {"num_skipped": 2}

@@ -1,0 +1,97 @@
+"""SegmentationModule: a fast_dev_run, the loss, the schedule and the saved checkpoint."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lite_hrnet import load_checkpoint
+from lite_hrnet.models.segmentation_head import create_segmentation_model
+from lite_hrnet.tasks.segmentation import ohem_cross_entropy
+
+from .conftest import TINY_BACKBONE, tiny_datamodule, tiny_module
+
+
+def _trainer(tmp_path: Path, **kwargs) -> L.Trainer:
+    options = {
+        "accelerator": "cpu",
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "default_root_dir": tmp_path,
+    }
+    return L.Trainer(**{**options, **kwargs})
+
+
+def test_fast_dev_run_trains_validates_and_tests(cityscapes_root: Path, tmp_path: Path) -> None:
+    module = tiny_module()
+    trainer = _trainer(tmp_path, fast_dev_run=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, tiny_datamodule(cityscapes_root))
+        assert torch.isfinite(trainer.callback_metrics["train/loss"])
+        trainer.test(module, tiny_datamodule(cityscapes_root), verbose=False)
+    metrics = trainer.callback_metrics
+    assert 0.0 <= metrics["test/mIoU"].item() <= 1.0
+    assert any(key.startswith("test/IoU/") for key in metrics)
+
+
+def test_workers_channels_last_and_ohem_run(cityscapes_root: Path, tmp_path: Path) -> None:
+    module = tiny_module(channels_last=True, ohem=True, ohem_min_kept=100)
+    datamodule = tiny_datamodule(cityscapes_root, num_workers=1)
+    trainer = _trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, datamodule)
+    assert torch.isfinite(trainer.callback_metrics["train/loss"])
+    assert "val/mIoU" in trainer.callback_metrics
+
+
+def test_ohem_keeps_the_hard_pixels() -> None:
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 4, 6, 6, generator=gen)
+    target = torch.randint(0, 4, (2, 6, 6), generator=gen)
+    target[0, 0] = 255
+    plain = F.cross_entropy(logits, target, ignore_index=255)
+    # Every probability is <= 1: a threshold of 1 keeps all pixels, as plain cross-entropy.
+    torch.testing.assert_close(ohem_cross_entropy(logits, target, threshold=1.0), plain)
+    # A threshold of 0 keeps the min_kept + 1 hardest pixels.
+    losses = F.cross_entropy(logits, target, ignore_index=255, reduction="none")[target != 255]
+    hardest = losses.sort(descending=True).values[:10].mean()
+    torch.testing.assert_close(
+        ohem_cross_entropy(logits, target, threshold=0.0, min_kept=9), hardest
+    )
+
+
+def test_poly_schedule_steps_every_iteration(cityscapes_root: Path, tmp_path: Path) -> None:
+    module = tiny_module(lr=0.1, poly_power=1.0)
+    trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, tiny_datamodule(cityscapes_root))
+    optimizer = trainer.optimizers[0]
+    assert optimizer.param_groups[0]["momentum"] == 0.9
+    assert optimizer.param_groups[0]["weight_decay"] == 5e-4
+    # Two steps of two: lr = 0.1 * (1 - 2 / 2) ** 1.
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_checkpoint_loads_safely_into_a_plain_model(tiny_checkpoint: Path) -> None:
+    ckpt = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
+    assert ckpt["hyper_parameters"]["backbone"] == "lite_hrnet_18"
+    model = create_segmentation_model("lite_hrnet_18", 19, **TINY_BACKBONE)
+    load_checkpoint(model, tiny_checkpoint)
+    weight = ckpt["state_dict"]["model.decode_head.classifier.weight"]
+    assert torch.equal(model.decode_head.classifier.weight, weight)
+
+
+def test_compiled_module_keeps_plain_state_dict_keys() -> None:
+    module = tiny_module(compile=True)
+    assert all(not k.startswith("_network") for k in module.state_dict())
+    assert "model.decode_head.classifier.weight" in module.state_dict()
