@@ -5,12 +5,15 @@ here computes the same function with far fewer of them:
 
 - BatchNorm folds into the preceding convolution (any ``Conv2d -> BatchNorm2d`` pair inside
   an ``nn.Sequential``, so every ``ConvModule``); identity modules in sequences are dropped.
-- Nearest upsampling by an exact factor becomes a broadcast over a (h, s, w, s) view. The
-  cross-resolution gates multiply without materialising the upsampled gate, and the fuse
-  layers add coarse terms hierarchically (c_2 + up(c_3), then up once more).
+- The fuse layers add the coarse terms hierarchically, c_1 + up(c_2 + up(c_3)), so each
+  nearest upsampling runs once per level instead of once per term at the finest size.
 - The spatial-weighting gates of all branches run as one block-diagonal two-layer MLP on
-  the pooled vectors instead of 2 convolutions per branch.
-- ``channel_shuffle(cat(a, b), 2)`` becomes one ``stack`` (one copy instead of two).
+  the concatenated pooled vectors: 2 convolutions per block instead of 2 per branch.
+- ``channel_shuffle(cat(a, b), 2)`` becomes one ``stack`` (one copy instead of two), and
+  channel halves one ``split``; every reshape has constant sizes (-1 for the batch), so the
+  ONNX graph carries no shape arithmetic.
+- Under ``torch.compile`` depthwise convolutions become shifted multiply-adds that Inductor
+  fuses with their neighbours (see ``_DepthwiseConv``).
 
 Compiling the result with Inductor (``compile=True``, the default) then fuses the remaining
 pointwise ops; ``compile=False`` gives the rewritten eager model, which also exports to ONNX.
@@ -63,40 +66,36 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return model
 
 
-def _split_up(x: torch.Tensor, s: int) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, H/s, s, W/s, s), a view."""
-    # int(): the ONNX tracer would otherwise record the sizes as traced tensors.
-    return x.unflatten(2, (int(x.shape[2]) // s, s)).unflatten(4, (int(x.shape[3]) // s, s))
+def _halves(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(B, C, H, W) -> two (B, C/2, H, W) views; one ONNX ``Split`` with constant sizes."""
+    return torch.split(x, int(x.shape[1]) // 2, dim=1)
 
 
-def _mul_up(x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-    """``x * F.interpolate(gate, x.shape[-2:], mode="nearest")`` for an exact integer factor,
-    without materialising the upsampled gate. x (B, C, H, W), gate (B, C, H/s, W/s).
+def _upsample(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Nearest upsampling of x to like's (H, W), an exact integer factor (a power of 2).
+
+    A constant ``scale_factor`` exports as one ``Resize`` with constant scales, which ONNX
+    Runtime runs in its blocked NCHWc layout; Inductor fuses it into the consumer's loop.
     """
-    s = int(x.shape[2]) // int(gate.shape[2])
-    if s == 1:
-        return x * gate
-    return (_split_up(x, s) * gate[:, :, :, None, :, None]).flatten(4, 5).flatten(2, 3)
-
-
-def _add_up(x: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-    """``x + F.interpolate(coarse, x.shape[-2:], mode="nearest")`` for an exact factor."""
-    s = int(x.shape[2]) // int(coarse.shape[2])
-    if s == 1:
-        return x + coarse
-    return (_split_up(x, s) + coarse[:, :, :, None, :, None]).flatten(4, 5).flatten(2, 3)
+    s = int(like.shape[2]) // int(x.shape[2])
+    return x if s == 1 else F.interpolate(x, scale_factor=float(s), mode="nearest")
 
 
 def _shuffle_cat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``channel_shuffle(torch.cat((a, b), 1), 2)``: channels interleave a0, b0, a1, b1, ..."""
-    return torch.stack((a, b), dim=2).flatten(1, 2)
+    """``channel_shuffle(torch.cat((a, b), 1), 2)``, channels a0, b0, a1, b1, ...: one copy
+    instead of two, and constant reshape sizes (-1 for the dynamic batch) in ONNX.
+    """
+    c, h, w = (int(v) for v in a.shape[1:])
+    return torch.stack((a, b), dim=2).reshape(-1, 2 * c, h, w)
 
 
-def _linear_of(conv_module: nn.Sequential) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight (C_out, C_in) and bias (C_out,) of a folded 1x1 conv module."""
-    conv = conv_module[0]
-    bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
-    return conv.weight.detach().flatten(1), bias.detach()
+def _block_diagonal_conv(convs: list[nn.Conv2d]) -> nn.Conv2d:
+    """One 1x1 conv equal to running the 1x1 ``convs`` side by side on concatenated inputs."""
+    conv = nn.Conv2d(sum(c.in_channels for c in convs), sum(c.out_channels for c in convs), 1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.block_diag(*(c.weight.flatten(1) for c in convs))[..., None, None])
+        conv.bias.copy_(torch.cat([c.bias for c in convs]))
+    return conv
 
 
 class _DepthwiseConv(nn.Module):
@@ -166,7 +165,7 @@ class _LeanStem(nn.Module):
         self.branch2 = nn.Sequential(stem.expand_conv, stem.depthwise_conv, stem.linear_conv)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x1, x2 = self.conv1(x).chunk(2, dim=1)
+        x1, x2 = _halves(self.conv1(x))
         return _shuffle_cat(self.branch1(x1), self.branch2(x2))
 
 
@@ -178,7 +177,7 @@ class _LeanShuffleUnit(nn.Module):
         self.branch2 = unit.branch2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x1, x2 = x.chunk(2, dim=1)
+        x1, x2 = _halves(x)
         return _shuffle_cat(x1, self.branch2(x2))
 
 
@@ -195,24 +194,25 @@ class _LeanChannelWeighting(nn.Module):
         self.channels = list(crw.channels)
         self.crw = nn.Sequential(crw.conv1, crw.conv2)
         self.depthwise_convs = block.depthwise_convs
-        first = [_linear_of(sw.conv1) for sw in block.spatial_weighting]
-        second = [_linear_of(sw.conv2) for sw in block.spatial_weighting]
-        self.register_buffer("sw_w1", torch.block_diag(*(w for w, _ in first)))
-        self.register_buffer("sw_b1", torch.cat([b for _, b in first]))
-        self.register_buffer("sw_w2", torch.block_diag(*(w for w, _ in second)))
-        self.register_buffer("sw_b2", torch.cat([b for _, b in second]))
+        # Folded SpatialWeighting: conv1 = (conv, ReLU), conv2 = (conv, Sigmoid).
+        sws = list(block.spatial_weighting)
+        self.spatial_weighting = nn.Sequential(
+            _block_diagonal_conv([sw.conv1[0] for sw in sws]),
+            nn.ReLU(),
+            _block_diagonal_conv([sw.conv2[0] for sw in sws]),
+            nn.Sigmoid(),
+        )
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
-        splits = [x.chunk(2, dim=1) for x in xs]
+        splits = [_halves(x) for x in xs]
         halves = [s[1] for s in splits]
         h, w = halves[-1].shape[-2:]
         pooled = [adaptive_avg_pool_to(x, (h, w)) for x in halves[:-1]] + [halves[-1]]
         gates = self.crw(torch.cat(pooled, dim=1)).split(self.channels, dim=1)
-        ys = [dw(_mul_up(x, g)) for x, g, dw in zip(halves, gates, self.depthwise_convs)]
-        means = torch.cat([y.mean((2, 3)) for y in ys], dim=1)
-        hidden = torch.relu(F.linear(means, self.sw_w1, self.sw_b1))
-        sw = torch.sigmoid(F.linear(hidden, self.sw_w2, self.sw_b2)).split(self.channels, 1)
-        return [_shuffle_cat(s[0], y * g[:, :, None, None]) for s, y, g in zip(splits, ys, sw)]
+        ys = [dw(x * _upsample(g, x)) for x, g, dw in zip(halves, gates, self.depthwise_convs)]
+        means = torch.cat([F.adaptive_avg_pool2d(y, 1) for y in ys], dim=1)
+        sw = self.spatial_weighting(means).split(self.channels, dim=1)
+        return [_shuffle_cat(s[0], y * g) for s, y, g in zip(splits, ys, sw)]
 
 
 class _LeanLiteHRModule(nn.Module):
@@ -260,8 +260,9 @@ class _LeanLiteHRModule(nn.Module):
             if i < n - 1:
                 coarse = row[n - 1](out[n - 1])
                 for j in range(n - 2, i, -1):
-                    coarse = _add_up(row[j](out[j]), coarse)
-                y = _add_up(y, coarse)
+                    c = row[j](out[j])
+                    coarse = c + _upsample(coarse, c)
+                y = y + _upsample(coarse, y)
             if i == 0 and self.fuse_branch0_twice:
                 x0 = y  # the official in-place sum overwrote out[0]; later rows read it
             fused.append(torch.relu(y))
