@@ -49,6 +49,12 @@ def test_experiments_compose_to_typed_configs(experiment: str) -> None:
         assert cfg.data.synthetic is None
 
 
+def test_half_resolution_setting_is_a_data_config() -> None:
+    cfg = _compose(["experiment=cityscapes_lite_hrnet_18", "data=cityscapes_half"])
+    assert cfg.data.base_size == [512, 1024] and cfg.data.input_size == [512, 1024]
+    cfg.validate()
+
+
 def test_config_errors_name_the_key() -> None:
     with pytest.raises(Exception, match="scale_rang"):
         _compose(["experiment=synthetic_cityscapes", "data.scale_rang=[1,2]"])

@@ -115,3 +115,36 @@ def test_equals_cityscapesscripts_pixel_level_evaluation(tmp_path: Path) -> None
         else:
             assert value == pytest.approx(theirs, abs=1e-12), name
     assert ours["mIoU"].item() == pytest.approx(results["averageScoreClasses"], abs=1e-12)
+
+
+def _ddp_worker(rank: int, world: int, init_file: str, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    preds, target = _random_maps()
+    metric = SegmentationIoU(5)
+    metric.update(preds[rank::world], target[rank::world])  # each rank sees half the split
+    result = metric.compute()  # sums the confusion matrices of all ranks first
+    if rank == 0:
+        torch.save(result, out)
+    dist.destroy_process_group()
+
+
+def _random_maps() -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(1)
+    target = torch.randint(0, 6, (6, 16, 16), generator=gen)
+    target[target == 5] = IGNORE_INDEX
+    return torch.randint(0, 5, (6, 16, 16), generator=gen), target
+
+
+def test_ddp_ranks_sum_to_the_single_process_value(tmp_path: Path) -> None:
+    out = tmp_path / "result.pt"
+    torch.multiprocessing.spawn(
+        _ddp_worker, args=(2, str(tmp_path / "init"), str(out)), nprocs=2, join=True
+    )
+    single = SegmentationIoU(5)
+    single.update(*_random_maps())
+    expected = single.compute()
+    result = torch.load(out, weights_only=True)
+    torch.testing.assert_close(result["iou"], expected["iou"])
+    assert result["mIoU"].item() == pytest.approx(expected["mIoU"].item())

@@ -5,16 +5,18 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import cv2
 import lightning as L
 import pytest
 import torch
 import torch.nn.functional as F
 
 from lite_hrnet import load_checkpoint
+from lite_hrnet.inference.segmentation import save_validation_predictions
 from lite_hrnet.models.segmentation_head import create_segmentation_model
 from lite_hrnet.tasks.segmentation import ohem_cross_entropy
 
-from .conftest import TINY_BACKBONE, tiny_datamodule, tiny_module
+from .conftest import SIZE, TINY_BACKBONE, tiny_datamodule, tiny_module
 
 
 def _trainer(tmp_path: Path, **kwargs) -> L.Trainer:
@@ -95,3 +97,11 @@ def test_compiled_module_keeps_plain_state_dict_keys() -> None:
     module = tiny_module(compile=True)
     assert all(not k.startswith("_network") for k in module.state_dict())
     assert "model.decode_head.classifier.weight" in module.state_dict()
+
+
+def test_validation_predictions_png(cityscapes_root: Path, tmp_path: Path) -> None:
+    path = save_validation_predictions(
+        tiny_module(), tiny_datamodule(cityscapes_root), 2, tmp_path / "predictions.png"
+    )
+    image = cv2.imread(str(path))
+    assert image.shape == (2 * SIZE[0], 3 * SIZE[1], 3)  # rows: image | label | prediction

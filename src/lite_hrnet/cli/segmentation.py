@@ -157,7 +157,9 @@ def run_segmentation_eval(args: argparse.Namespace) -> int:
         labels = batch["label"].to(args.device)
         probs = _infer(model, batch["image"].to(args.device), args)
         if probs.shape[-2:] != labels.shape[-2:]:  # the network input was resized
-            probs = F.interpolate(probs, size=labels.shape[-2:], mode="bilinear")
+            probs = F.interpolate(
+                probs, size=labels.shape[-2:], mode="bilinear", align_corners=False
+            )
         metric.update(probs.argmax(dim=1), labels)
     result = metric.compute()
     evaluated = len(dataset) - skipped
@@ -207,8 +209,9 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
     import torch.nn.functional as F
 
     from ..data.cityscapes_dataset import CorruptImageWarning, read_rgb
-    from ..data.cityscapes_labels import NUM_CLASSES, colorize, train_ids_to_label_ids
+    from ..data.cityscapes_labels import NUM_CLASSES, train_ids_to_label_ids
     from ..data.segmentation_transforms import normalize_image
+    from ..inference.segmentation import overlay
 
     if not 0 <= args.alpha <= 1:
         raise ValueError(f"--alpha must be in 0..1, got {args.alpha}")
@@ -229,9 +232,9 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
         probs = _infer(model, x, args)
         probs = F.interpolate(probs, size=image.shape[:2], mode="bilinear", align_corners=False)
         train_ids = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
-        overlay = image * (1 - args.alpha) + colorize(train_ids) * args.alpha
         stem = _output_stem(path)
-        cv2.imwrite(str(args.output / f"{stem}_overlay.png"), overlay.astype(np.uint8)[..., ::-1])
+        blended = overlay(image, train_ids, args.alpha)
+        cv2.imwrite(str(args.output / f"{stem}_overlay.png"), blended[..., ::-1])
         cv2.imwrite(str(args.output / f"{stem}_labelIds.png"), train_ids_to_label_ids(train_ids))
         written += 1
     print(f"wrote {written} of {len(images)} predictions to {args.output}")

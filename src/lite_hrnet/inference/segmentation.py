@@ -6,16 +6,27 @@ at the bottom and right (with 0, the mean colour after normalisation) and the pa
 cropped off the upsampled result. Sliding windows are accumulated at the output stride and
 upsampled once, so windows that tile the image exactly give the same logits as one
 whole-image pass of a model without cross-window context.
+``save_validation_predictions`` draws predictions of a trained module next to the labels.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..data.cityscapes_dataset import read_rgb
+from ..data.cityscapes_labels import colorize
+
+if TYPE_CHECKING:
+    from ..data.cityscapes_datamodule import CityscapesDataModule
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -127,3 +138,47 @@ def segment_probabilities(
             probs = logits.softmax(dim=1)
             total = probs if total is None else total + probs
     return total / (len(scales) * (2 if flip else 1))
+
+
+def overlay(image: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 RGB blended with the colours of ``train_ids`` (H, W)."""
+    blended = image * (1 - alpha) + colorize(train_ids) * alpha
+    return blended.round().astype(np.uint8)
+
+
+@torch.no_grad()
+def save_validation_predictions(
+    module: nn.Module, datamodule: CityscapesDataModule, count: int, path: str | Path
+) -> Path | None:
+    """One PNG with a row per validation image: image | ground truth | prediction overlay.
+
+    ``module`` is a ``SegmentationModule`` (or any model with the ``segment_logits``
+    interface); the first ``count`` decodable validation images are drawn.
+    """
+    if count <= 0:
+        return None
+    datamodule.setup("validate")
+    dataset = datamodule.val_set
+    was_training = module.training
+    module.eval()
+    device = next(module.parameters()).device
+    rows = []
+    for index in range(len(dataset)):
+        if len(rows) == count:
+            break
+        sample = dataset[index]
+        image = read_rgb(dataset.images[index])
+        if sample is None or image is None:
+            continue
+        label = sample["label"].numpy().astype(np.uint8)
+        probs = segment_probabilities(module, sample["image"][None].to(device))
+        probs = F.interpolate(probs, size=label.shape, mode="bilinear", align_corners=False)
+        prediction = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
+        rows.append(np.concatenate([image, colorize(label), overlay(image, prediction)], axis=1))
+    module.train(was_training)
+    if not rows:
+        return None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.concatenate(rows, axis=0)[..., ::-1])
+    return path

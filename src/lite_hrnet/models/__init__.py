@@ -6,6 +6,7 @@ from .factory import create_backbone, create_pose_model
 from .heads import HeatmapHead, PoseModel
 from .lite_hrnet import VARIANT_SPECS, LiteHRNet, LiteHRNetFeatures
 from .registry import list_models, register_model
+from .segmentation_head import SegmentationHead, SegmentationModel, create_segmentation_model
 from .spec import LiteHRNetSpec
 
 __all__ = [
@@ -16,9 +17,12 @@ __all__ = [
     "LiteHRNetFeatures",
     "LiteHRNetSpec",
     "PoseModel",
+    "SegmentationHead",
+    "SegmentationModel",
     "complexity",
     "create_backbone",
     "create_pose_model",
+    "create_segmentation_model",
     "list_models",
     "load_checkpoint",
     "read_state_dict",

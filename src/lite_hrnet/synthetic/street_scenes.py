@@ -594,7 +594,7 @@ def render_street_scene(
                     False,
                 )
             )
-        for _ in range(rng.integers(1, 4)):
+        for _ in range(rng.integers(2, 5)):
             y = row()
             objects.append(
                 (
@@ -604,7 +604,7 @@ def render_street_scene(
                     False,
                 )
             )
-        for _ in range(rng.integers(0, 5)):
+        for _ in range(rng.integers(1, 6)):
             y = row()
             objects.append(
                 (

@@ -169,7 +169,9 @@ class SegmentationModule(LightningModule):
         )
         labels = batch["label"]
         if probs.shape[-2:] != labels.shape[-2:]:  # the image was resized (base_size)
-            probs = F.interpolate(probs, size=labels.shape[-2:], mode="bilinear")
+            probs = F.interpolate(
+                probs, size=labels.shape[-2:], mode="bilinear", align_corners=False
+            )
         metric.update(probs.argmax(dim=1), labels)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
