@@ -8,7 +8,7 @@ EXTRAS ?= train,dev
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell echo '$(TORCH) $(EXTRAS)' | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint format summary train-seg clean
+.PHONY: install test lint format summary bench train-seg clean
 
 install: $(STAMP)
 
@@ -35,6 +35,11 @@ test: install lint
 summary: install
 	@for m in lite_hrnet_18 lite_hrnet_30 naive_lite_hrnet_18 wider_naive_lite_hrnet_18; do \
 		$(BIN)/lite-hrnet summary $$m --input 256x192; done
+
+# Speed tables in benchmarks/results/{cpu,cuda}.{md,json}; e.g. BENCH_ARGS="--quick" or
+# BENCH_ARGS="--device cuda". The first run compiles with Inductor (cached afterwards).
+bench: install
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 # Lite-HRNet-18 on generated street scenes in the Cityscapes layout (written on first use
 # to $$LITE_HRNET_CACHE or ~/.cache/lite-hrnet): CPU, under 15 minutes; prints the

@@ -12,8 +12,6 @@ here computes the same function with far fewer of them:
 - ``channel_shuffle(cat(a, b), 2)`` becomes one ``stack`` (one copy instead of two), and
   channel halves one ``split``; every reshape has constant sizes (-1 for the batch), so the
   ONNX graph carries no shape arithmetic.
-- Under ``torch.compile`` depthwise convolutions become shifted multiply-adds that Inductor
-  fuses with their neighbours (see ``_DepthwiseConv``).
 
 Compiling the result with Inductor (``compile=True``, the default) then fuses the remaining
 pointwise ops; ``compile=False`` gives the rewritten eager model, which also exports to ONNX.
@@ -96,60 +94,6 @@ def _block_diagonal_conv(convs: list[nn.Conv2d]) -> nn.Conv2d:
         conv.weight.copy_(torch.block_diag(*(c.weight.flatten(1) for c in convs))[..., None, None])
         conv.bias.copy_(torch.cat([c.bias for c in convs]))
     return conv
-
-
-class _DepthwiseConv(nn.Module):
-    """A depthwise conv (groups == channels, bias after folding): (B, C, H, W) -> (B, C, H', W').
-
-    Eager calls ``F.conv2d``. Under ``torch.compile`` it is k*k shifted multiply-adds, which
-    Inductor fuses with the ops around it into one loop instead of an external oneDNN call
-    per conv; the network has about a hundred of these tiny convs.
-    """
-
-    def __init__(self, conv: nn.Conv2d) -> None:
-        super().__init__()
-        self.stride = conv.stride[0]
-        self.padding = conv.padding[0]
-        self.kernel_size = conv.kernel_size[0]
-        self.weight = nn.Parameter(conv.weight.detach().clone(), requires_grad=False)
-        bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
-        self.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not torch.compiler.is_compiling():
-            return F.conv2d(
-                x, self.weight, self.bias, self.stride, self.padding, groups=self.weight.shape[0]
-            )
-        s, p, k = self.stride, self.padding, self.kernel_size
-        h = (x.shape[2] + 2 * p - k) // s + 1
-        w = (x.shape[3] + 2 * p - k) // s + 1
-        xp = F.pad(x, (p, p, p, p))
-        out = self.bias[:, None, None]
-        for i in range(k):
-            for j in range(k):
-                window = xp[:, :, i : i + s * (h - 1) + 1 : s, j : j + s * (w - 1) + 1 : s]
-                out = out + window * self.weight[:, 0, i, j, None, None]
-        return out
-
-
-def _is_depthwise(m: nn.Module) -> bool:
-    return (
-        isinstance(m, nn.Conv2d)
-        and m.groups == m.in_channels == m.out_channels
-        and m.kernel_size[0] == m.kernel_size[1]
-        and m.stride[0] == m.stride[1]
-        and m.padding[0] == m.padding[1]
-        and m.dilation == (1, 1)
-        and m.padding_mode == "zeros"
-    )
-
-
-def _replace_depthwise(model: nn.Module) -> None:
-    for name, child in model.named_children():
-        if _is_depthwise(child):
-            setattr(model, name, _DepthwiseConv(child))
-        else:
-            _replace_depthwise(child)
 
 
 # --------------------------------------------------------------------------- lean blocks
@@ -342,7 +286,6 @@ def optimize_for_inference(
     """
     lean = copy.deepcopy(model).eval()
     lean = _replace_blocks(fold_batchnorm(lean))
-    _replace_depthwise(lean)
     if channels_last:
         lean = lean.to(memory_format=torch.channels_last)
     return InferenceModel(lean, compile=compile, channels_last=channels_last).eval()

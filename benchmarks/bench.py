@@ -1,0 +1,397 @@
+"""The benchmark suite behind ``make bench``: inference and training speed per path.
+
+    python -m benchmarks.bench                        # CPU, 2 threads, the full table
+    python -m benchmarks.bench --quick                # lite_hrnet_18 at 256x192, fewer repeats
+    python -m benchmarks.bench --models lite_hrnet_30 --sizes 384x288 --threads 4
+    python -m benchmarks.bench --device cuda          # fp32, bf16-mixed, CUDA graphs, memory
+
+Run from the repository root. Writes ``benchmarks/results/{device}.md`` and ``.json``.
+
+Every figure is the median over ``--repeats`` timed runs after ``--warmup`` runs. The
+paths of one table row group run interleaved (one call of each per round), so load drift
+hits them equally; each figure comes with its ratio against the plain eager model measured
+in the same loop. Compiled paths report their cold-start seconds (the first call).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tests.official_semantics import official_forward
+from torch import nn
+
+import lite_hrnet
+from lite_hrnet.cli.args import input_size
+from lite_hrnet.export import export_onnx, onnxruntime_session
+
+RESULTS = Path(__file__).parent / "results"
+# The LightningModule's speed flags (channels_last, compile, Lightning precision).
+TRAIN_SETTINGS: dict[str, dict[str, Any]] = {
+    "eager fp32": {"channels_last": False, "compile": False, "precision": "32-true"},
+    "channels_last": {"channels_last": True, "compile": False, "precision": "32-true"},
+    "bf16-mixed": {"channels_last": False, "compile": False, "precision": "bf16-mixed"},
+    "channels_last + bf16-mixed": {
+        "channels_last": True,
+        "compile": False,
+        "precision": "bf16-mixed",
+    },
+    "compile": {"channels_last": False, "compile": True, "precision": "32-true"},
+    "channels_last + compile": {"channels_last": True, "compile": True, "precision": "32-true"},
+    "channels_last + compile + bf16-mixed": {
+        "channels_last": True,
+        "compile": True,
+        "precision": "bf16-mixed",
+    },
+}
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleaved(
+    paths: dict[str, Callable[[], Any]],
+    warmup: int,
+    repeats: int,
+    device: torch.device,
+) -> dict[str, dict[str, float]]:
+    """Time every path ``repeats`` times, one call of each per round, after ``warmup`` rounds.
+
+    The first call of each path is its cold start (compilation), reported in seconds; on
+    CUDA it also gives the path's peak memory. Returns {path: {"median_s", "cold_start_s"}}
+    plus "peak_memory_mib" on CUDA.
+    """
+    first: dict[str, dict[str, float]] = {}
+    for name, fn in paths.items():
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        first[name] = {"cold_start_s": time.perf_counter() - start}
+        if device.type == "cuda":
+            first[name]["peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+    for _ in range(warmup):
+        for fn in paths.values():
+            fn()
+    _sync(device)
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(repeats):
+        for name, fn in paths.items():
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: {"median_s": statistics.median(t), **first[name]} for name, t in times.items()}
+
+
+def samples_per_second(
+    make_samples: Callable[[], Iterator[Any]], count: int, warmup: int = 5
+) -> float:
+    """Throughput of a sample source, e.g. a data pipeline: ``count`` samples drawn from a
+    fresh ``make_samples()`` after ``warmup`` samples, in samples per second.
+    """
+    samples = make_samples()
+    for _ in range(warmup):
+        next(samples)
+    start = time.perf_counter()
+    for _ in range(count):
+        next(samples)
+    return count / (time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def inference_paths(
+    model: nn.Module, x: torch.Tensor, onnx_dir: Path, compile: bool, threads: int
+) -> dict[str, Callable[[], Any]]:
+    """Callables running one forward of ``model`` on ``x`` per path (eager first)."""
+    device = x.device
+    paths: dict[str, Callable[[], Any]] = {"eager": lambda: model(x)}
+    if device.type == "cpu":
+        paths["official control flow"] = lambda: model.keypoint_head(
+            official_forward(model.backbone, x)
+        )
+        lean = lite_hrnet.optimize_for_inference(model, compile=False)
+        paths["optimized, eager"] = lambda: lean(x)
+    if compile:
+        optimized = lite_hrnet.optimize_for_inference(model)
+        paths["optimized"] = lambda: optimized(x)
+        compiled = torch.compile(model)
+        paths["torch.compile"] = lambda: compiled(x)
+    if device.type == "cuda":
+        bf16 = copy.deepcopy(model).to(memory_format=torch.channels_last)
+        x_cl = x.contiguous(memory_format=torch.channels_last)
+
+        def bf16_step() -> torch.Tensor:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return bf16(x_cl)
+
+        paths["bf16 + channels_last"] = bf16_step
+        if compile:
+            graphs = torch.compile(bf16, mode="reduce-overhead")
+
+            def graphs_step() -> torch.Tensor:
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    return graphs(x_cl).clone()  # a CUDA-graph output is overwritten next call
+
+            paths["bf16 + channels_last + compile, CUDA graphs"] = graphs_step
+    else:
+        onnx_path = export_onnx(
+            lite_hrnet.optimize_for_inference(model, compile=False, channels_last=False),
+            onnx_dir / "model.onnx",
+            input_size=tuple(x.shape[-2:]),
+        )
+        session = onnxruntime_session(onnx_path, threads=threads)
+        feed = {"images": x.numpy()}
+        paths["onnxruntime"] = lambda: session.run(None, feed)
+    return paths
+
+
+def train_step_fn(
+    model: nn.Module,
+    batch: int,
+    size: tuple[int, int],
+    device: torch.device,
+    channels_last: bool,
+    compile: bool,
+    precision: str,
+) -> Callable[[], None]:
+    """One optimisation step (forward, MSE loss on random heatmaps, backward, Adam) with the
+    LightningModule's speed flags; ``precision`` is Lightning's "32-true" or "bf16-mixed".
+    """
+    model = copy.deepcopy(model).to(device).train()
+    x = torch.randn(batch, 3, *size, device=device)
+    target = torch.rand(batch, model.num_joints, size[0] // 4, size[1] // 4, device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    forward = torch.compile(model) if compile else model
+    bf16 = precision == "bf16-mixed"
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = F.mse_loss(forward(x).float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+# --------------------------------------------------------------------------- suite
+
+
+def machine(device: torch.device, threads: int) -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu,
+        "threads": threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": datetime.date.today().isoformat(),
+    }
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def run_inference(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    rows = []
+    for name in args.models:
+        model = lite_hrnet.create_pose_model(name).to(device).eval()
+        for size in args.sizes:
+            for batch in args.batches:
+                x = torch.randn(batch, 3, *size, device=device)
+                with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
+                    paths = inference_paths(model, x, Path(tmp), args.compile, args.threads)
+                    result = interleaved(paths, args.warmup, args.repeats, device)
+                base = result["eager"]["median_s"]
+                for path, r in result.items():
+                    rows.append(
+                        {
+                            "model": name,
+                            "input": list(size),
+                            "batch": batch,
+                            "path": path,
+                            "latency_ms": 1e3 * r["median_s"],
+                            "images_per_s": batch / r["median_s"],
+                            "speedup": base / r["median_s"],
+                            **{k: v for k, v in r.items() if k != "median_s"},
+                        }
+                    )
+                    _progress(rows[-1])
+    return rows
+
+
+def run_training(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+    rows = []
+    settings = {k: v for k, v in TRAIN_SETTINGS.items() if args.compile or not v["compile"]}
+    for name in args.models:
+        model = lite_hrnet.create_pose_model(name)
+        for size in args.sizes:
+            steps = {
+                setting: train_step_fn(model, args.train_batch, size, device, **flags)
+                for setting, flags in settings.items()
+            }
+            result = interleaved(steps, args.warmup_train, args.repeats_train, device)
+            base = result["eager fp32"]["median_s"]
+            for setting, r in result.items():
+                rows.append(
+                    {
+                        "model": name,
+                        "input": list(size),
+                        "batch": args.train_batch,
+                        "setting": setting,
+                        **settings[setting],
+                        "images_per_s": args.train_batch / r["median_s"],
+                        "speedup": base / r["median_s"],
+                        **{k: v for k, v in r.items() if k != "median_s"},
+                    }
+                )
+                _progress(rows[-1])
+    return rows
+
+
+def _progress(row: dict[str, Any]) -> None:
+    print("  " + json.dumps(row), file=sys.stderr, flush=True)
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    """The report as markdown: a header naming the machine, then one table per part."""
+    m = report["machine"]
+    big = max((row["batch"] for row in report["inference"]), default=16)
+    lines = [
+        f"# Benchmarks ({report['device']})",
+        "",
+        f"`{report['command']}`",
+        "",
+        f"{m['cpu']}, {m['threads']} threads, torch {m['torch']}"
+        + (f", onnxruntime {m['onnxruntime']}" if "onnxruntime" in m else "")
+        + (f", {m['gpu']}" if "gpu" in m else "")
+        + f", {m['date']}. Medians of {report['repeats']} interleaved runs after "
+        f"{report['warmup']} warm-up runs (training: {report['repeats_train']} after "
+        f"{report['warmup_train']}); ratios against eager in the same loop.",
+        "",
+        "## Inference",
+        "",
+        f"| model | input | path | batch-1 ms | x | batch-{big} img/s | x | cold start s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    by_key: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
+    for row in report["inference"]:
+        key = (row["model"], "x".join(map(str, row["input"])), row["path"])
+        by_key.setdefault(key, {})[row["batch"]] = row
+    for (model, size, path), batches in by_key.items():
+        one, many = batches.get(1), next((r for b, r in batches.items() if b != 1), None)
+        cold = f"{max(r['cold_start_s'] for r in batches.values()):.1f}"
+        if "peak_memory_mib" in batches.get(1, {}):  # CUDA only
+            cold += f", batch-1 peak {batches[1]['peak_memory_mib']:.0f} MiB"
+        lines.append(
+            f"| {model} | {size} | {path} | "
+            + (f"{one['latency_ms']:.1f} | x{one['speedup']:.2f} | " if one else "| | ")
+            + (f"{many['images_per_s']:.1f} | x{many['speedup']:.2f} | " if many else "| | ")
+            + f"{cold} |"
+        )
+    if report["training"]:
+        lines += [
+            "",
+            f"## Training (batch {report['training'][0]['batch']}: forward, MSE loss, "
+            "backward, Adam step)",
+            "",
+            "| model | input | setting | img/s | x | cold start s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in report["training"]:
+            memory = f", {row['peak_memory_mib']:.0f} MiB" if "peak_memory_mib" in row else ""
+            lines.append(
+                f"| {row['model']} | {'x'.join(map(str, row['input']))} | {row['setting']} | "
+                f"{row['images_per_s']:.1f}{memory} | x{row['speedup']:.2f} | "
+                f"{row['cold_start_s']:.1f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--models", nargs="+", default=["lite_hrnet_18", "lite_hrnet_30"])
+    parser.add_argument("--sizes", nargs="+", type=input_size, default=[(256, 192), (384, 288)])
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 16])
+    parser.add_argument("--train-batch", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--warmup-train", type=int, default=2)
+    parser.add_argument("--repeats-train", type=int, default=5)
+    parser.add_argument(
+        "--no-compile", dest="compile", action="store_false", help="skip the compiled paths"
+    )
+    parser.add_argument("--no-train", dest="train", action="store_false")
+    parser.add_argument(
+        "--quick", action="store_true", help="lite_hrnet_18 at 256x192, fewer repeats"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for .md and .json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.models, args.sizes = args.models[:1], args.sizes[:1]
+        args.warmup, args.repeats, args.warmup_train, args.repeats_train = 2, 7, 1, 3
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(args.threads)
+    report = {
+        "device": args.device,
+        "command": "python -m benchmarks.bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": machine(device, args.threads),
+        **{k: getattr(args, k) for k in ("warmup", "repeats", "warmup_train", "repeats_train")},
+        "inference": run_inference(args, device),
+        "training": run_training(args, device) if args.train else [],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.device}.json").write_text(json.dumps(report, indent=1) + "\n")
+    markdown = to_markdown(report)
+    (args.out / f"{args.device}.md").write_text(markdown)
+    print(markdown)
+    return report
+
+
+if __name__ == "__main__":
+    main()
