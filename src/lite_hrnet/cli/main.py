@@ -1,4 +1,8 @@
-"""``lite-hrnet SUBCOMMAND ...``: dispatch to the subcommand modules."""
+"""``lite-hrnet SUBCOMMAND ...``: dispatch to the subcommand modules.
+
+``train`` hands its arguments to Hydra (``lite-hrnet train experiment=synthetic_coco``);
+``summary``, ``export``, ``eval`` and ``predict`` are ordinary argparse commands.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import export, summary
+from . import evaluate, export, predict, summary
 
-SUBCOMMANDS = {"summary": summary, "export": export}
+SUBCOMMANDS = {"summary": summary, "export": export, "eval": evaluate, "predict": predict}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:  # Hydra parses its own overrides
+        from .train import main as train_main
+
+        return train_main(argv[1:])
     parser = argparse.ArgumentParser(prog="lite-hrnet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS.values():

@@ -69,8 +69,8 @@ def load_checkpoint(
     return model.load_state_dict(state_dict, strict=False)
 
 
-def read_state_dict(path: str | PathLike[str]) -> dict[str, torch.Tensor]:
-    """The flat ``{name: tensor}`` mapping inside a checkpoint file, keys unchanged."""
+def read_checkpoint_file(path: str | PathLike[str]) -> Any:
+    """The whole object in a checkpoint file, read with ``weights_only=True``."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -89,6 +89,12 @@ def read_state_dict(path: str | PathLike[str]) -> dict[str, torch.Tensor]:
             f"{path}: not a readable PyTorch checkpoint (truncated or corrupt, or a pickle "
             f"the safe loader, weights_only=True, cannot read): {detail}"
         ) from e
+    return obj
+
+
+def read_state_dict(path: str | PathLike[str]) -> dict[str, torch.Tensor]:
+    """The flat ``{name: tensor}`` mapping inside a checkpoint file, keys unchanged."""
+    obj = read_checkpoint_file(path)
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model", "model_state_dict"):
             if isinstance(obj.get(key), Mapping):

@@ -1,0 +1,159 @@
+"""Pose ``eval`` and ``predict``.
+
+``eval coco|mpii`` runs a checkpoint (ours, or an official file) over the validation split
+with the flip test and prints the COCO AP table or the PCKh table; for COCO it also writes
+the predictions in COCO results format. ``predict pose`` draws skeletons onto images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .args import input_size
+
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="our .ckpt or an official .pth"
+    )
+    parser.add_argument("--model", help="backbone variant; default: from the checkpoint")
+    parser.add_argument("--input", type=input_size, help="input HxW; default: the trained size")
+    parser.add_argument("--no-flip", action="store_true", help="disable the flip test")
+    parser.add_argument(
+        "--dark", action="store_true", help="DARK decoding instead of the quarter offset"
+    )
+
+
+def add_pose_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_model_arguments(parser)
+    parser.add_argument("--data-root", type=Path, required=True, help="the data set folder")
+    parser.add_argument("--detections", type=Path, help="COCO person detections (else GT boxes)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--output", type=Path, help="predictions file (COCO results JSON)")
+
+
+def _load_module(args: argparse.Namespace, keypoint_set: str | None):
+    from ..tasks.pose import PoseEstimationModule
+
+    module = PoseEstimationModule.from_checkpoint(
+        str(args.checkpoint),
+        backbone=args.model,
+        keypoint_set=keypoint_set,
+        flip_test=not args.no_flip,
+        dark=args.dark,
+    )
+    trained = module.datamodule_hparams.get("input_size")
+    size = args.input or (tuple(trained) if trained else None)
+    if size is None:
+        size = (256, 256) if module.hparams.keypoint_set == "mpii" else (256, 192)
+    return module.eval(), tuple(size)
+
+
+def run_pose_eval(args: argparse.Namespace) -> int:
+    import lightning as L
+
+    from ..data.pose_datamodule import CocoKeypointsDataModule, MpiiDataModule
+    from ..metrics.report import format_table
+
+    module, size = _load_module(args, args.data)
+    common: dict[str, Any] = dict(
+        input_size=size,
+        batch_size=args.batch_size,
+        val_batch_size=args.batch_size,
+        num_workers=args.num_workers,
+    )
+    if args.data == "coco":
+        dm = CocoKeypointsDataModule(args.data_root, detection_file=args.detections, **common)
+    else:
+        if args.detections:
+            raise ValueError("--detections: person detections are COCO-only")
+        dm = MpiiDataModule(args.data_root, **common)
+    dm.setup("test")
+    output = args.output or (Path("predictions_coco.json") if args.data == "coco" else None)
+    module.test_metric = dm.build_metric("test", results_file=str(output) if output else None)
+    trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False)
+    trainer.test(module, datamodule=dm, verbose=False)
+    boxes = f"detections {args.detections}" if args.detections else "ground-truth boxes"
+    print(
+        format_table(
+            module.last_metrics,
+            title=f"{args.data} {args.data_root} ({boxes}), "
+            f"input {size[0]}x{size[1]}, {args.checkpoint}",
+        )
+    )
+    if output:
+        print(f"predictions written to {output}")
+    return 0
+
+
+def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="+", type=Path, help="image files or folders")
+    _add_model_arguments(parser)
+    parser.add_argument(
+        "--boxes",
+        type=Path,
+        help='JSON {"image file name": [[x, y, w, h], ...]}; default: the whole image',
+    )
+    parser.add_argument("--output", type=Path, default=Path("predictions"), help="output folder")
+    parser.add_argument("--threshold", type=float, default=0.3, help="joint score to draw")
+
+
+def _read_boxes(path: Path | None) -> dict[str, list[list[float]]]:
+    if path is None:
+        return {}
+    from ..data.pose_records import read_json
+
+    data = read_json(path, "boxes file")
+    ok = isinstance(data, dict) and all(
+        isinstance(v, list) and all(isinstance(b, list) and len(b) >= 4 for b in v)
+        for v in data.values()
+    )
+    if not ok:
+        raise ValueError(f"boxes file {path} must map image names to [[x, y, w, h], ...] lists")
+    return data
+
+
+def collect_images(paths: list[Path]) -> list[Path]:
+    """Files as given, plus the images inside given folders (sorted)."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.suffix.lower() in _IMAGE_EXTENSIONS)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"image not found: {path}")
+    if not found:
+        raise ValueError(f"no images in {', '.join(map(str, paths))}")
+    return found
+
+
+def run_pose_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..data.image_io import read_rgb
+    from ..inference.pose import boxes_to_centers_scales, predict_people
+    from ..visualize import draw_skeletons, save_rgb
+
+    module, size = _load_module(args, None)
+    boxes = _read_boxes(args.boxes)
+    args.output.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for path in collect_images(args.images):
+        image = read_rgb(str(path))
+        h, w = image.shape[:2]
+        xywh = np.asarray([b[:4] for b in boxes.get(path.name, [[0, 0, w, h]])], np.float32)
+        centers, scales = boxes_to_centers_scales(xywh, size)
+        keypoints = predict_people(module, image, centers, scales, size)
+        out = args.output / f"{path.stem}_pose.png"
+        save_rgb(str(out), draw_skeletons(image, keypoints, module.keypoints, args.threshold))
+        results[path.name] = keypoints.round(2).tolist()
+        print(f"{path} -> {out} ({len(keypoints)} people)")
+    (args.output / "keypoints.json").write_text(json.dumps(results))
+    return 0

@@ -1,0 +1,22 @@
+"""Register the config schemas with Hydra's ConfigStore (imported by entry points only).
+
+Groups whose options change type (``task``, ``data``) get base schemas that their YAML
+files extend (``defaults: [base_pose_data, _self_]``); the others are typed fields of
+``TrainConfig`` already.
+"""
+
+from __future__ import annotations
+
+from hydra.core.config_store import ConfigStore
+
+from .schema import PoseDataConfig, PoseTaskConfig, TrainConfig
+from .segmentation import SegmentationDataConfig, SegmentationTaskConfig
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    cs.store(group="task", name="base_pose_task", node=PoseTaskConfig)
+    cs.store(group="data", name="base_pose_data", node=PoseDataConfig)
+    cs.store(group="task", name="base_segmentation_task", node=SegmentationTaskConfig)
+    cs.store(group="data", name="base_segmentation_data", node=SegmentationDataConfig)

@@ -1,0 +1,1 @@
+"""Data sets in their real layouts, transforms and LightningDataModules. No Hydra here."""

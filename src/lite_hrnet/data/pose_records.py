@@ -1,0 +1,274 @@
+"""Person instances read from COCO keypoint files, COCO detection files and MPII JSON.
+
+Each reader checks its file and names it in every error. Problems that affect single
+entries (a missing image, a keypoint outside its image) are skipped or repaired, counted
+and reported in one warning per file, so a large data set never stops on one bad entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .affine import box_to_center_scale
+from .keypoint_sets import KeypointSet
+
+
+@dataclass
+class PoseInstance:
+    """One person to crop: joints (K, 2) [x, y] in image pixels, visible (K,) 0/1."""
+
+    image_path: str
+    image_id: int
+    joints: np.ndarray
+    visible: np.ndarray
+    center: np.ndarray
+    scale: np.ndarray
+    score: float = 1.0
+
+
+def read_json(path: str | os.PathLike[str], what: str) -> object:
+    """Load a JSON file, turning a missing or broken file into a message that names it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(
+            f"{what} {path} is not valid JSON (truncated or malformed): {e.msg} at line "
+            f"{e.lineno}, column {e.colno}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} {path} is not a UTF-8 text file") from None
+
+
+def list_images(image_dir: str | os.PathLike[str]) -> set[str]:
+    """File names in an image folder (one listing is far cheaper than a stat per image)."""
+    image_dir = Path(image_dir)
+    if not image_dir.is_dir():
+        raise FileNotFoundError(f"image folder not found: {image_dir}")
+    return set(os.listdir(image_dir))
+
+
+def _warn_skipped(path: Path, count: int, total: int, what: str, examples: Iterable[str]) -> None:
+    if count:
+        shown = ", ".join(list(examples)[:3])
+        warnings.warn(f"{path}: {what}: {count} of {total} (e.g. {shown})", stacklevel=3)
+
+
+def load_coco(ann_file: str | os.PathLike[str]):
+    """A pycocotools ``COCO`` index over a checked keypoint annotation file."""
+    from pycocotools.coco import COCO
+
+    ann_file = Path(ann_file)
+    data = read_json(ann_file, "COCO annotation file")
+    if not isinstance(data, dict) or not {"images", "annotations"} <= data.keys():
+        raise ValueError(
+            f"COCO annotation file {ann_file} must be an object with 'images' and "
+            f"'annotations' lists"
+        )
+    for i, image in enumerate(data["images"]):
+        missing = {"id", "file_name", "width", "height"} - set(image)
+        if missing:
+            raise ValueError(f"{ann_file}: images[{i}] lacks {sorted(missing)}")
+    data.setdefault("categories", [{"id": 1, "name": "person"}])
+    coco = COCO()
+    coco.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+        coco.createIndex()
+    return coco
+
+
+def coco_ground_truth_instances(
+    ann_file: str | os.PathLike[str],
+    image_dir: str | os.PathLike[str],
+    keypoint_set: KeypointSet,
+    aspect_ratio: float,
+    coco=None,
+) -> list[PoseInstance]:
+    """Non-crowd persons with at least one labelled joint, boxes cleaned as officially.
+
+    Boxes are clipped to the image and must keep a positive area. Labelled keypoints that
+    lie outside their image are treated as unlabelled (counted, one warning).
+    """
+    ann_file = Path(ann_file)
+    coco = coco or load_coco(ann_file)
+    present = list_images(image_dir)
+    k = keypoint_set.num_joints
+    instances: list[PoseInstance] = []
+    missing_images: list[str] = []
+    outside = 0
+    for image_id in sorted(coco.getImgIds()):
+        info = coco.imgs[image_id]
+        width, height = info["width"], info["height"]
+        anns = coco.imgToAnns.get(image_id, [])
+        if not anns:
+            continue
+        if info["file_name"] not in present:
+            missing_images.append(info["file_name"])
+            continue
+        for ann in anns:
+            if ann.get("category_id", 1) != 1 or ann.get("iscrowd", 0):
+                continue
+            kpts = np.asarray(ann.get("keypoints", []), np.float32)
+            if kpts.size != 3 * k or "bbox" not in ann or len(ann["bbox"]) != 4:
+                raise ValueError(
+                    f"{ann_file}: annotation {ann.get('id')} needs {3 * k} keypoint values "
+                    f"and a 4-number bbox, got {kpts.size} and {ann.get('bbox')}"
+                )
+            kpts = kpts.reshape(k, 3)
+            x, y, w, h = ann["bbox"]
+            x1, y1 = max(0.0, x), max(0.0, y)
+            x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
+            y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
+            if ann.get("area", 0) <= 0 or x2 <= x1 or y2 <= y1:
+                continue
+            visible = (kpts[:, 2] > 0).astype(np.float32)
+            off = (visible > 0) & (
+                (kpts[:, 0] < 0) | (kpts[:, 0] >= width) | (kpts[:, 1] < 0) | (kpts[:, 1] >= height)
+            )
+            outside += int(off.sum())
+            visible[off] = 0
+            if visible.sum() == 0:
+                continue
+            center, scale = box_to_center_scale([x1, y1, x2 - x1, y2 - y1], aspect_ratio)
+            instances.append(
+                PoseInstance(
+                    str(Path(image_dir) / info["file_name"]),
+                    int(image_id),
+                    kpts[:, :2] * visible[:, None],
+                    visible,
+                    center,
+                    scale,
+                )
+            )
+    _warn_skipped(
+        ann_file,
+        len(missing_images),
+        len(coco.imgs),
+        "images listed but not on disk, their people are skipped",
+        missing_images,
+    )
+    if outside:
+        warnings.warn(
+            f"{ann_file}: {outside} labelled keypoints lie outside their image and are "
+            "treated as unlabelled",
+            stacklevel=2,
+        )
+    return instances
+
+
+def coco_detection_instances(
+    det_file: str | os.PathLike[str],
+    coco,
+    image_dir: str | os.PathLike[str],
+    num_joints: int,
+    aspect_ratio: float,
+    min_score: float = 0.0,
+) -> list[PoseInstance]:
+    """Person boxes from a COCO results file ({image_id, category_id, bbox, score} list)."""
+    det_file = Path(det_file)
+    dets = read_json(det_file, "detection file")
+    if not isinstance(dets, list):
+        raise ValueError(f"detection file {det_file} must be a JSON list of detections")
+    present = list_images(image_dir)
+    instances: list[PoseInstance] = []
+    unknown: list[str] = []
+    persons = 0
+    for i, det in enumerate(dets):
+        if not isinstance(det, dict) or not {"image_id", "bbox", "score"} <= det.keys():
+            raise ValueError(f"{det_file}: entry {i} needs image_id, bbox and score: {det!r:.80}")
+        if det.get("category_id", 1) != 1:
+            continue
+        persons += 1
+        if det["score"] < min_score:
+            continue
+        info = coco.imgs.get(det["image_id"])
+        if info is None or info["file_name"] not in present:
+            unknown.append(str(det["image_id"]))
+            continue
+        center, scale = box_to_center_scale(det["bbox"], aspect_ratio)
+        instances.append(
+            PoseInstance(
+                str(Path(image_dir) / info["file_name"]),
+                int(det["image_id"]),
+                np.zeros((num_joints, 2), np.float32),
+                np.zeros(num_joints, np.float32),
+                center,
+                scale,
+                float(det["score"]),
+            )
+        )
+    if persons == 0:
+        raise ValueError(f"detection file {det_file} holds no person boxes (category_id 1)")
+    _warn_skipped(
+        det_file,
+        len(unknown),
+        persons,
+        "boxes for images that are not in the annotation file or not on disk, skipped",
+        unknown,
+    )
+    return instances
+
+
+def mpii_instances(
+    json_file: str | os.PathLike[str], image_dir: str | os.PathLike[str], num_joints: int = 16
+) -> list[PoseInstance]:
+    """Records of the common MPII JSON conversion, in file order (the evaluation order).
+
+    As in the official loader, the center moves down by 15 * scale pixels, the scale grows
+    by 1.25, and the 1-based MATLAB coordinates become 0-based.
+    """
+    json_file = Path(json_file)
+    records = read_json(json_file, "MPII annotation file")
+    if not isinstance(records, list):
+        raise ValueError(f"MPII annotation file {json_file} must be a JSON list of records")
+    present = list_images(image_dir)
+    instances = []
+    missing: list[str] = []
+    for i, rec in enumerate(records):
+        try:
+            joints = np.asarray(rec["joints"], np.float32).reshape(num_joints, 2) - 1
+            visible = np.asarray(rec["joints_vis"], np.float32).reshape(num_joints)
+            center = np.asarray(rec["center"], np.float32).reshape(2)
+            s = float(rec["scale"])
+            image = rec["image"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(
+                f"{json_file}: record {i} needs image, center, scale, {num_joints} joints and "
+                f"joints_vis ({type(e).__name__}: {e})"
+            ) from None
+        if image not in present:
+            missing.append(image)
+            continue
+        if center[0] != -1:
+            center[1] += 15 * s
+            s *= 1.25
+        instances.append(
+            PoseInstance(
+                str(Path(image_dir) / image),
+                i,
+                joints * (visible > 0)[:, None],
+                visible,
+                center,
+                np.array([s, s], np.float32),
+            )
+        )
+    _warn_skipped(
+        json_file,
+        len(missing),
+        len(records),
+        "records whose image is not on disk, skipped",
+        missing,
+    )
+    return instances

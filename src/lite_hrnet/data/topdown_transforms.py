@@ -1,0 +1,202 @@
+"""The official top-down training and test pipeline for one person instance.
+
+flip -> half-body -> scale/rotation jitter -> affine crop -> (photometric) -> normalise
+-> Gaussian targets. Randomness comes from a ``numpy.random.Generator`` passed in, so a
+sample is reproducible from its seed whatever worker draws it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .affine import PIXEL_STD, apply_affine, get_affine_transform
+from .heatmap_codec import encode_heatmaps, sigma_for_heatmap
+from .keypoint_sets import KeypointSet
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+@dataclass(frozen=True)
+class TopDownConfig:
+    """Sizes are (H, W). Heatmap size and sigma follow the input unless given."""
+
+    input_size: tuple[int, int] = (256, 192)
+    heatmap_size: tuple[int, int] | None = None
+    sigma: float | None = None
+    flip_prob: float = 0.5
+    half_body_prob: float = 0.3
+    half_body_min_joints: int = 8
+    scale_factor: float = 0.25
+    rotation_factor: float = 30.0
+    rotation_prob: float = 0.6
+    photometric: bool = False
+
+    @property
+    def heatmap_hw(self) -> tuple[int, int]:
+        if self.heatmap_size is not None:
+            return tuple(self.heatmap_size)
+        return self.input_size[0] // 4, self.input_size[1] // 4
+
+    @property
+    def target_sigma(self) -> float:
+        return self.sigma if self.sigma is not None else sigma_for_heatmap(self.heatmap_hw[0])
+
+    @property
+    def aspect_ratio(self) -> float:
+        """Input w / h, used to grow boxes."""
+        return self.input_size[1] / self.input_size[0]
+
+
+def half_body_box(
+    joints: np.ndarray,
+    visible: np.ndarray,
+    keypoint_set: KeypointSet,
+    aspect_ratio: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Center and scale of a box around the upper or the lower body, grown x1.5.
+
+    Mirrors the official ``half_body_transform``, including its coin ``randn() < 0.5``
+    (not ``rand()``), which favours the upper body. None when too few joints are visible.
+    """
+    upper_ids = set(keypoint_set.upper_body_ids)
+    upper = [joints[j] for j in range(len(joints)) if visible[j] > 0 and j in upper_ids]
+    lower = [joints[j] for j in range(len(joints)) if visible[j] > 0 and j not in upper_ids]
+    if rng.standard_normal() < 0.5 and len(upper) > 2:
+        selected = upper
+    elif len(lower) > 2:
+        selected = lower
+    else:
+        selected = upper
+    if len(selected) < 2:
+        return None
+    pts = np.asarray(selected, np.float32)
+    center = pts.mean(axis=0)
+    w, h = pts.max(axis=0) - pts.min(axis=0)
+    if w > aspect_ratio * h:
+        h = w / aspect_ratio
+    elif w < aspect_ratio * h:
+        w = h * aspect_ratio
+    return center, np.array([w / PIXEL_STD, h / PIXEL_STD], np.float32) * 1.5
+
+
+def flip_joints(
+    joints: np.ndarray, visible: np.ndarray, image_width: int, keypoint_set: KeypointSet
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror joints (K, 2) about the image's vertical axis and swap the flip pairs."""
+    index = keypoint_set.flip_index()
+    flipped = joints[index].copy()
+    flipped[:, 0] = image_width - 1 - flipped[:, 0]
+    vis = visible[index].copy()
+    return flipped * (vis > 0)[:, None], vis
+
+
+def _photometric() -> object:
+    import albumentations as A
+
+    return A.Compose(
+        [
+            A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05, p=0.8),
+            A.GaussNoise(p=0.2),
+            A.Blur(blur_limit=3, p=0.1),
+        ]
+    )
+
+
+class TopDownTransform:
+    """Turns (image, joints, center, scale) into network input and heatmap targets."""
+
+    def __init__(self, cfg: TopDownConfig, keypoint_set: KeypointSet, train: bool) -> None:
+        self.cfg = cfg
+        self.keypoint_set = keypoint_set
+        self.train = train
+        self.photometric = _photometric() if (train and cfg.photometric) else None
+
+    def __call__(
+        self,
+        image: np.ndarray,
+        joints: np.ndarray,
+        visible: np.ndarray,
+        center: np.ndarray,
+        scale: np.ndarray,
+        rng: np.random.Generator | None = None,
+    ) -> dict[str, np.ndarray]:
+        """``image`` (H, W, 3) uint8 RGB, ``joints`` (K, 2) [x, y], ``visible`` (K,).
+
+        Returns ``image`` (3, h, w) float32 normalised, ``target`` (K, h/4, w/4),
+        ``target_weight`` (K,), and the (possibly jittered) ``center``/``scale``/``rotation``.
+        """
+        cfg = self.cfg
+        joints = joints.astype(np.float32)
+        visible = (np.asarray(visible) > 0).astype(np.float32)
+        center, scale, rotation = center.astype(np.float32), scale.astype(np.float32), 0.0
+        flip = None
+        if self.train:
+            assert rng is not None, "training transforms need a random generator"
+            if rng.random() <= cfg.flip_prob:
+                width = image.shape[1]
+                joints, visible = flip_joints(joints, visible, width, self.keypoint_set)
+                center = np.array([width - 1 - center[0], center[1]], np.float32)
+                # Folding the mirror into the affine warps the original pixels directly.
+                flip = np.array([[-1, 0, width - 1], [0, 1, 0]], np.float64)
+            if visible.sum() > cfg.half_body_min_joints and rng.random() < cfg.half_body_prob:
+                half = half_body_box(joints, visible, self.keypoint_set, cfg.aspect_ratio, rng)
+                if half is not None:
+                    center, scale = half
+            s = np.clip(
+                rng.standard_normal() * cfg.scale_factor + 1,
+                1 - cfg.scale_factor,
+                1 + cfg.scale_factor,
+            )
+            scale = scale * s
+            if rng.random() <= cfg.rotation_prob:
+                rotation = float(
+                    np.clip(
+                        rng.standard_normal() * cfg.rotation_factor,
+                        -2 * cfg.rotation_factor,
+                        2 * cfg.rotation_factor,
+                    )
+                )
+        h, w = cfg.input_size
+        matrix = get_affine_transform(center, scale, rotation, (w, h))
+        warp = matrix if flip is None else _compose(matrix, flip)
+        crop = cv2.warpAffine(image, warp, (w, h), flags=cv2.INTER_LINEAR)
+        joints = np.where(visible[:, None] > 0, apply_affine(joints, matrix), joints)
+        if self.photometric is not None:
+            crop = self.photometric(image=crop)["image"]
+        hm_h, hm_w = cfg.heatmap_hw
+        target, weight = encode_heatmaps(joints, visible, (w, h), (hm_w, hm_h), cfg.target_sigma)
+        return {
+            "image": normalize_image(crop),
+            "target": target,
+            "target_weight": weight,
+            "center": center,
+            "scale": scale,
+            "rotation": np.float32(rotation),
+        }
+
+
+def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The (2, 3) affine that applies ``b`` then ``a``."""
+    return np.hstack([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]])
+
+
+def normalize_image(crop: np.ndarray) -> np.ndarray:
+    """(h, w, 3) uint8 RGB -> (3, h, w) float32 with ImageNet mean/std."""
+    x = crop.astype(np.float32) * (1 / 255.0)
+    x = (x - IMAGENET_MEAN) / IMAGENET_STD
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def crop_for_inference(
+    image: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: Sequence[int]
+) -> np.ndarray:
+    """The test-time crop: (H, W, 3) uint8 -> (3, h, w) normalised, ``input_size`` (H, W)."""
+    h, w = input_size
+    matrix = get_affine_transform(center, scale, 0.0, (w, h))
+    return normalize_image(cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR))

@@ -1,0 +1,1 @@
+"""Inference helpers on trained task modules."""

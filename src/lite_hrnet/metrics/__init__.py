@@ -1,0 +1,1 @@
+"""Evaluation metrics: COCO keypoint AP, MPII PCKh, and their printing."""

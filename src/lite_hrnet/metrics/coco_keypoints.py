@@ -1,0 +1,151 @@
+"""COCO keypoint AP: rescoring, OKS-NMS and pycocotools ``COCOeval``, as a torchmetrics Metric."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
+
+from ..data.affine import PIXEL_STD
+from .oks import oks_nms, rescore
+
+COCO_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+
+
+def coco_keypoint_results(
+    keypoints: np.ndarray,
+    image_ids: np.ndarray,
+    box_scores: np.ndarray,
+    areas: np.ndarray,
+    sigmas: Sequence[float],
+    score_threshold: float = 0.2,
+    nms_threshold: float | None = 0.9,
+) -> list[dict]:
+    """Per-instance predictions -> a COCO results list, rescored and OKS-NMSed per image.
+
+    ``keypoints`` (N, K, 3) are [x, y, score] in image pixels; ``areas`` (N,) the box areas.
+    """
+    by_image: dict[int, list[int]] = defaultdict(list)
+    for i, image_id in enumerate(image_ids.tolist()):
+        by_image[image_id].append(i)
+    sigmas = np.asarray(sigmas)
+    results = []
+    for image_id, idx in sorted(by_image.items()):
+        idx = np.asarray(idx)
+        scores = np.array(
+            [rescore(keypoints[i, :, 2], box_scores[i], score_threshold) for i in idx]
+        )
+        keep = range(len(idx))
+        if nms_threshold is not None:
+            keep = oks_nms(keypoints[idx], scores, areas[idx], sigmas, nms_threshold)
+        for j in keep:
+            results.append(
+                {
+                    "image_id": int(image_id),
+                    "category_id": 1,
+                    "keypoints": keypoints[idx[j]].reshape(-1).round(3).tolist(),
+                    "score": float(scores[j]),
+                }
+            )
+    return results
+
+
+def coco_keypoint_eval(coco_gt, results: list[dict]) -> dict[str, float]:
+    """Run pycocotools ``COCOeval`` (iouType 'keypoints') and return its 10 numbers."""
+    from pycocotools.cocoeval import COCOeval
+
+    if not results:
+        warnings.warn("no keypoint predictions to evaluate; every COCO number is 0", stacklevel=2)
+        return dict.fromkeys(COCO_STATS, 0.0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_dt = coco_gt.loadRes(results)
+        ev = COCOeval(coco_gt, coco_dt, "keypoints")
+        ev.params.useSegm = None
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return dict(zip(COCO_STATS, (float(v) for v in ev.stats)))
+
+
+class CocoKeypointAP(Metric):
+    """Accumulates keypoints (never heatmaps) and evaluates them with pycocotools.
+
+    ``update`` takes, per instance: keypoints (B, K, 3) [x, y, score] in image pixels,
+    scales (B, 2) (box [w, h] / 200, whose product gives the official NMS area), box
+    scores (B,), image ids (B,) and the dataset indices (B,). States are concatenated over
+    DDP ranks; duplicated indices (DistributedSampler padding) are counted once.
+    """
+
+    full_state_update = False
+
+    def __init__(
+        self,
+        ann_file: str | os.PathLike[str],
+        sigmas: Sequence[float],
+        score_threshold: float = 0.2,
+        nms_threshold: float | None = 0.9,
+        results_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.ann_file = str(ann_file)
+        self.sigmas = list(sigmas)
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
+        self.results_file = results_file
+        self._coco = None
+        for name in ("keypoints", "areas", "box_scores", "image_ids", "indices"):
+            self.add_state(name, default=[], dist_reduce_fx="cat")
+
+    def update(
+        self,
+        keypoints: torch.Tensor,
+        scales: torch.Tensor,
+        box_scores: torch.Tensor,
+        image_ids: torch.Tensor,
+        indices: torch.Tensor,
+    ) -> None:
+        self.keypoints.append(keypoints.double())
+        self.areas.append((scales.double() * PIXEL_STD).prod(dim=1))
+        self.box_scores.append(box_scores.double())
+        self.image_ids.append(image_ids.long())
+        self.indices.append(indices.long())
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        if isinstance(self.indices, list) and not self.indices:  # a tensor once synced
+            return {k: torch.tensor(0.0) for k in COCO_STATS}
+        idx = dim_zero_cat(self.indices).cpu().numpy()
+        _, first = np.unique(idx, return_index=True)
+        pick = lambda t: dim_zero_cat(t).cpu().numpy()[first]  # noqa: E731
+        results = coco_keypoint_results(
+            pick(self.keypoints),
+            pick(self.image_ids),
+            pick(self.box_scores),
+            pick(self.areas),
+            self.sigmas,
+            self.score_threshold,
+            self.nms_threshold,
+        )
+        if self.results_file is not None and _is_rank_zero():
+            Path(self.results_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.results_file).write_text(json.dumps(results))
+        if self._coco is None:
+            from ..data.pose_records import load_coco
+
+            self._coco = load_coco(self.ann_file)
+        stats = coco_keypoint_eval(self._coco, results)
+        return {k: torch.tensor(v) for k, v in stats.items()}
+
+
+def _is_rank_zero() -> bool:
+    dist = torch.distributed
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0

@@ -1,0 +1,1 @@
+"""Generators that write synthetic data in the real data-set formats."""

@@ -1,0 +1,1 @@
+"""LightningModules: one per task, all on the shared backbone. No Hydra here."""

@@ -1,0 +1,47 @@
+"""Drawing predictions: skeletons over images (numpy RGB in, numpy RGB out)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .data.keypoint_sets import KeypointSet
+
+_PALETTE = np.array(
+    [[255, 128, 0], [51, 153, 255], [0, 255, 0], [255, 51, 255], [255, 255, 0], [0, 255, 255]]
+)
+
+
+def draw_skeletons(
+    image: np.ndarray, keypoints: np.ndarray, keypoint_set: KeypointSet, threshold: float = 0.3
+) -> np.ndarray:
+    """A copy of ``image`` (H, W, 3) uint8 RGB with people (N, K, 3) [x, y, score] drawn.
+
+    Joints and limbs whose scores are below ``threshold`` are left out.
+    """
+    out = np.ascontiguousarray(image).copy()
+    scale = max(1, round(max(out.shape[:2]) / 400))
+    for person_index, person in enumerate(np.asarray(keypoints)):
+        color = _PALETTE[person_index % len(_PALETTE)].tolist()
+        for a, b in keypoint_set.skeleton:
+            if min(person[a, 2], person[b, 2]) >= threshold:
+                pa = tuple(round(float(v)) for v in person[a, :2])
+                pb = tuple(round(float(v)) for v in person[b, :2])
+                cv2.line(out, pa, pb, color, 2 * scale, cv2.LINE_AA)
+        for x, y, s in person:
+            if s >= threshold:
+                cv2.circle(
+                    out,
+                    (round(float(x)), round(float(y))),
+                    3 * scale,
+                    (255, 255, 255),
+                    -1,
+                    cv2.LINE_AA,
+                )
+    return out
+
+
+def save_rgb(path: str, image: np.ndarray) -> None:
+    """Write an (H, W, 3) uint8 RGB image (PNG or JPEG by extension)."""
+    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write image {path}")
