@@ -135,7 +135,8 @@ def inference_paths(
     if compile:
         optimized = lite_hrnet.optimize_for_inference(model)
         paths["optimized"] = lambda: optimized(x)
-        compiled = torch.compile(model)
+        # dynamic=False: batch 16 after batch 1 would otherwise recompile with a symbolic batch.
+        compiled = torch.compile(model, dynamic=False)
         paths["torch.compile"] = lambda: compiled(x)
     if device.type == "cuda":
         bf16 = copy.deepcopy(model).to(memory_format=torch.channels_last)
@@ -185,7 +186,8 @@ def train_step_fn(
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    forward = torch.compile(model) if compile else model
+    # Static shapes, as in a training run (one input size per process).
+    forward = torch.compile(model, dynamic=False) if compile else model
     bf16 = precision == "bf16-mixed"
 
     def step() -> None:

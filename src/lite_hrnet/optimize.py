@@ -240,8 +240,9 @@ class InferenceModel(nn.Module):
 
     ``forward`` runs without autograd and returns what the source model returns. The
     rewritten eager model is ``self.module``; with ``compile=True`` calls go through an
-    Inductor graph with frozen weights (compiled on the first call for each input shape,
-    about a minute for lite_hrnet_18 on 2 CPU cores; cached by Inductor afterwards).
+    Inductor graph with frozen weights, compiled on the first call for each input shape:
+    1-2 minutes for lite_hrnet_18 on 2 CPU cores (2-4 on a busy machine); Inductor's
+    on-disk cache makes later processes start in seconds to tens of seconds.
     """
 
     def __init__(self, module: nn.Module, compile: bool, channels_last: bool) -> None:
@@ -250,7 +251,11 @@ class InferenceModel(nn.Module):
         self.channels_last = channels_last
         # A plain function, not a registered submodule: the state dict stays the module's.
         self._run = (
-            torch.compile(module.forward, options={"freezing": True}) if compile else module.forward
+            # dynamic=False: every input shape gets its own static-shape graph; otherwise the
+            # second batch size recompiles with a symbolic batch and loses specialisations.
+            torch.compile(module.forward, dynamic=False, options={"freezing": True})
+            if compile
+            else module.forward
         )
 
     def train(self, mode: bool = True) -> InferenceModel:
