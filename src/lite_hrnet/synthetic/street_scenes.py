@@ -714,9 +714,14 @@ def ensure_synthetic_cityscapes(
     for top in ("leftImg8bit", "gtFine"):
         shutil.rmtree(root / top, ignore_errors=True)
     jobs = [("train", i) for i in range(num_train)] + [("val", i) for i in range(num_val)]
-    for split, index in tqdm(
-        jobs, desc=f"synthetic Cityscapes -> {root}", disable=not progress, unit="img"
-    ):
+    progress_bar = tqdm(
+        jobs,
+        desc=f"synthetic Cityscapes -> {root}",
+        disable=not progress,
+        unit="img",
+        mininterval=1.0,
+    )
+    for split, index in progress_bar:
         rng = np.random.default_rng((seed, _SPLIT_KEYS[split], index))
         image, label = render_street_scene(rng, height, width)
         city, stem = _file_stem(split, index)
