@@ -8,7 +8,7 @@ EXTRAS ?= train,dev
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell echo '$(TORCH) $(EXTRAS)' | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint format summary bench train-seg clean
+.PHONY: install test lint format summary bench train train-seg clean
 
 install: $(STAMP)
 
@@ -40,6 +40,12 @@ summary: install
 # BENCH_ARGS="--device cuda". The first run compiles with Inductor (cached afterwards).
 bench: install
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
+
+# Lite-HRNet-18 on generated persons in the COCO 2017 layout (written on first use to
+# $$LITE_HRNET_CACHE or ~/.cache/lite-hrnet): CPU, under 15 minutes; prints the COCO AP
+# table (pycocotools, synthetic val, ground-truth boxes) and saves checkpoint + PNG.
+train: install
+	$(BIN)/lite-hrnet train experiment=synthetic_coco
 
 # Lite-HRNet-18 on generated street scenes in the Cityscapes layout (written on first use
 # to $$LITE_HRNET_CACHE or ~/.cache/lite-hrnet): CPU, under 15 minutes; prints the

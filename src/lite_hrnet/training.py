@@ -69,6 +69,16 @@ def _complexity(module: L.LightningModule, input_size: tuple[int, int]) -> dict[
     return complexity(module.model, input_size=tuple(input_size))
 
 
+def _save_predictions(module, datamodule, count: int, output_dir: Path) -> Path | None:
+    from .tasks.pose import PoseEstimationModule
+
+    if isinstance(module, PoseEstimationModule):
+        from .inference.pose import save_validation_predictions
+    else:
+        from .inference.segmentation import save_validation_predictions
+    return save_validation_predictions(module, datamodule, count, output_dir / "predictions.png")
+
+
 def run_training(cfg: TrainConfig, output_dir: str | os.PathLike[str]) -> float | None:
     """Train, then test the best checkpoint; returns the best monitored value (for sweeps)."""
     cfg.validate()
@@ -113,11 +123,7 @@ def run_training(cfg: TrainConfig, output_dir: str | os.PathLike[str]) -> float 
                 flush=True,
             )
     if cfg.prediction_images and trainer.is_global_zero:
-        from .inference.pose import save_validation_predictions
-
-        png = save_validation_predictions(
-            module, datamodule, cfg.prediction_images, output_dir / "predictions.png"
-        )
+        png = _save_predictions(module, datamodule, cfg.prediction_images, output_dir)
         print(f"predictions drawn on validation images: {png}", flush=True)
     score = checkpoint.best_model_score
     summary["best_" + cfg.monitor] = float(score) if score is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..models import list_models
 
@@ -26,3 +27,21 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--joints", type=int, default=17, help="heatmap head joints; 0 = backbone alone"
     )
+
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def collect_images(paths: list[Path]) -> list[Path]:
+    """Files as given, plus the images anywhere below given folders (sorted)."""
+    images: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            images += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        elif path.is_file():
+            images.append(path)
+        else:
+            raise FileNotFoundError(f"image not found: {path}")
+    if not images:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {paths}")
+    return images

@@ -12,9 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .args import input_size
-
-_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+from .args import collect_images, input_size
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,21 +115,6 @@ def _read_boxes(path: Path | None) -> dict[str, list[list[float]]]:
     if not ok:
         raise ValueError(f"boxes file {path} must map image names to [[x, y, w, h], ...] lists")
     return data
-
-
-def collect_images(paths: list[Path]) -> list[Path]:
-    """Files as given, plus the images inside given folders (sorted)."""
-    found = []
-    for path in paths:
-        if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in _IMAGE_EXTENSIONS)
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"image not found: {path}")
-    if not found:
-        raise ValueError(f"no images in {', '.join(map(str, paths))}")
-    return found
 
 
 def run_pose_predict(args: argparse.Namespace) -> int:

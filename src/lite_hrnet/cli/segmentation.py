@@ -20,9 +20,7 @@ from typing import Any
 
 import torch
 
-from .args import input_size
-
-_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+from .args import collect_images, input_size
 
 
 def _scales(text: str) -> tuple[float, ...]:
@@ -184,20 +182,6 @@ def run_segmentation_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _collect_images(paths: list[Path]) -> list[Path]:
-    images: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            images += sorted(p for p in path.rglob("*") if p.suffix.lower() in _IMAGE_EXTENSIONS)
-        elif path.is_file():
-            images.append(path)
-        else:
-            raise FileNotFoundError(f"image not found: {path}")
-    if not images:
-        raise FileNotFoundError(f"no images ({', '.join(_IMAGE_EXTENSIONS)}) in {paths}")
-    return images
-
-
 def _output_stem(path: Path) -> str:
     return path.stem.removesuffix("_leftImg8bit")
 
@@ -215,7 +199,7 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
 
     if not 0 <= args.alpha <= 1:
         raise ValueError(f"--alpha must be in 0..1, got {args.alpha}")
-    images = _collect_images(args.images)
+    images = collect_images(args.images)
     model, names = load_segmentation_model(args)
     if len(names) != NUM_CLASSES:
         raise ValueError(f"predict writes Cityscapes labelIds: needs 19 classes, not {len(names)}")

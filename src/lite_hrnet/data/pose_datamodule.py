@@ -112,6 +112,7 @@ class TopDownPoseDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
             collate_fn=collate_skipping,
+            worker_init_fn=_one_opencv_thread,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -122,6 +123,13 @@ class TopDownPoseDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", False, self.val_batch_size)
+
+
+def _one_opencv_thread(worker_id: int) -> None:
+    # Workers already run one torch thread each; OpenCV's own pool would oversubscribe.
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 class CocoKeypointsDataModule(TopDownPoseDataModule):

@@ -39,7 +39,7 @@ class PoseSceneConfig:
     min_height: float = 100.0
     max_height: float = 400.0
     jpeg_quality: int = 90
-    version: int = 1
+    version: int = 2
 
 
 @dataclass
@@ -101,6 +101,7 @@ def render_scene(
     image += rng.normal(0, rng.uniform(2, 8), image.shape)
     people = []
     for pid, fig in enumerate(figures, start=1):
+        fig.coco = np.round(fig.coco, 2)  # the precision written, so "inside" stays true
         inside = _inside(fig.coco, w, h)
         xy = np.clip(fig.coco, 0, [w - 1, h - 1]).astype(int)
         own = ids[xy[:, 1], xy[:, 0]] == pid
@@ -128,7 +129,7 @@ def _coco_annotation(person: RenderedPerson, ann_id: int, image_id: int) -> dict
     x, y, bw, bh = cv2.boundingRect(mask)
     vis = person.coco_visibility
     keypoints = np.zeros((17, 3))
-    keypoints[vis > 0, :2] = np.round(person.figure.coco[vis > 0], 2)
+    keypoints[vis > 0, :2] = person.figure.coco[vis > 0]
     keypoints[:, 2] = vis
     return {
         "id": ann_id,

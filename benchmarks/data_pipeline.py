@@ -1,0 +1,67 @@
+"""Top-down data pipeline throughput: 640x480 JPEGs on disk -> 256x192 training samples
+with heatmap targets, in samples/s for one worker process.
+
+    python -m benchmarks.data_pipeline [--input 256x192] [--count 400]
+
+It writes a small synthetic COCO set (the same generator and reader as training) to a
+temporary folder, then times ``TopDownDataset.__getitem__`` in this process with one
+OpenCV and one torch thread, as in a DataLoader worker, and through a DataLoader with one
+worker process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import platform
+import statistics
+import tempfile
+
+import cv2
+import torch
+
+from lite_hrnet.cli.args import input_size
+from lite_hrnet.data.pose_datamodule import CocoKeypointsDataModule
+from lite_hrnet.synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco
+
+from .bench import samples_per_second
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", type=input_size, default=(256, 192))
+    parser.add_argument("--count", type=int, default=400, help="samples per measurement")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = ensure_synthetic_coco(tmp, PoseSceneConfig(num_train_images=150, num_val_images=1))
+        dm = CocoKeypointsDataModule(root, input_size=args.input, batch_size=32, num_workers=1)
+        dm.setup("fit")
+        dataset = dm.datasets["train"]
+
+        def items():
+            return (dataset[i % len(dataset)] for i in itertools.count())
+
+        def batches():
+            return (b for _ in itertools.count() for b in loader)
+
+        loader = dm.train_dataloader()
+        in_process = [samples_per_second(items, args.count, 20) for _ in range(args.repeats)]
+        per_batch = [samples_per_second(batches, args.count // 32, 2) for _ in range(args.repeats)]
+        loader_rates = [r * 32 for r in per_batch]
+        del loader  # stop the persistent worker before its folder goes away
+    result = {
+        "samples_per_s_one_process": statistics.median(in_process),
+        "samples_per_s_dataloader_1_worker": statistics.median(loader_rates),
+        "input": f"{args.input[0]}x{args.input[1]}",
+        "cpu": platform.processor() or platform.machine(),
+    }
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
