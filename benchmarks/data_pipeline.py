@@ -3,10 +3,10 @@ with heatmap targets, in samples/s for one worker process.
 
     python -m benchmarks.data_pipeline [--input 256x192] [--count 400]
 
-It writes a small synthetic COCO set (the same generator and reader as training) to a
-temporary folder, then times ``TopDownDataset.__getitem__`` in this process with one
-OpenCV and one torch thread, as in a DataLoader worker, and through a DataLoader with one
-worker process.
+It writes a small synthetic COCO set (the same generator and reader as training) to
+``$LITE_HRNET_CACHE/bench_coco`` on first use, then times ``TopDownDataset.__getitem__``
+in this process with one OpenCV and one torch thread, as in a DataLoader worker, and
+through a DataLoader with one worker process.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import platform
 import statistics
-import tempfile
+from pathlib import Path
 
 import cv2
 import torch
@@ -36,23 +37,24 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = ensure_synthetic_coco(tmp, PoseSceneConfig(num_train_images=150, num_val_images=1))
-        dm = CocoKeypointsDataModule(root, input_size=args.input, batch_size=32, num_workers=1)
-        dm.setup("fit")
-        dataset = dm.datasets["train"]
+    cache = Path(os.environ.get("LITE_HRNET_CACHE", "~/.cache/lite-hrnet")).expanduser()
+    root = cache / "bench_coco"
+    ensure_synthetic_coco(root, PoseSceneConfig(num_train_images=150, num_val_images=1))
+    dm = CocoKeypointsDataModule(root, input_size=args.input, batch_size=32, num_workers=1)
+    dm.setup("fit")
+    dataset = dm.datasets["train"]
 
-        def items():
-            return (dataset[i % len(dataset)] for i in itertools.count())
+    def items():
+        return (dataset[i % len(dataset)] for i in itertools.count())
 
-        def batches():
-            return (b for _ in itertools.count() for b in loader)
+    loader = dm.train_dataloader()
 
-        loader = dm.train_dataloader()
-        in_process = [samples_per_second(items, args.count, 20) for _ in range(args.repeats)]
-        per_batch = [samples_per_second(batches, args.count // 32, 2) for _ in range(args.repeats)]
-        loader_rates = [r * 32 for r in per_batch]
-        del loader  # stop the persistent worker before its folder goes away
+    def batches():
+        return (b for _ in itertools.count() for b in loader)
+
+    in_process = [samples_per_second(items, args.count, 20) for _ in range(args.repeats)]
+    per_batch = [samples_per_second(batches, args.count // 32, 2) for _ in range(args.repeats)]
+    loader_rates = [r * 32 for r in per_batch]
     result = {
         "samples_per_s_one_process": statistics.median(in_process),
         "samples_per_s_dataloader_1_worker": statistics.median(loader_rates),
