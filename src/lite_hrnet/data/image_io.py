@@ -12,18 +12,11 @@ class ImageReadError(OSError):
 
 def read_rgb(path: str) -> np.ndarray:
     """Decode an image file to (H, W, 3) uint8 RGB, or raise ``ImageReadError`` naming it."""
-    data = np.fromfile(path, dtype=np.uint8) if _exists(path) else None
-    if data is None:
-        raise ImageReadError(f"image not found: {path}")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise ImageReadError(f"image not found or unreadable: {path} ({e.strerror})") from None
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
         raise ImageReadError(f"cannot decode image (corrupt or not an image): {path}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _exists(path: str) -> bool:
-    try:
-        with open(path, "rb"):
-            return True
-    except OSError:
-        return False
