@@ -153,7 +153,7 @@ class TrainerConfig:
 @dataclass
 class LoggerConfig:
     """``kind``: csv, wandb (offline unless ``offline: false`` or WANDB_MODE says otherwise),
-    tensorboard or none."""
+    or none."""
 
     kind: str = "csv"
     project: str = "lite-hrnet"
@@ -162,7 +162,7 @@ class LoggerConfig:
     offline: bool = True
 
     def validate(self) -> None:
-        kinds = ("csv", "wandb", "tensorboard", "none")
+        kinds = ("csv", "wandb", "none")
         _check(self.kind in kinds, "logger.kind", f"one of {kinds}, got {self.kind!r}")
 
 
