@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from lite_hrnet import load_checkpoint
 from lite_hrnet.inference.segmentation import save_validation_predictions
 from lite_hrnet.models.segmentation_head import create_segmentation_model
-from lite_hrnet.tasks.segmentation import ohem_cross_entropy
+from lite_hrnet.tasks.segmentation import SegmentationModule, ohem_cross_entropy, poly_with_warmup
 
 from .conftest import SIZE, TINY_BACKBONE, tiny_datamodule, tiny_module
 
@@ -82,6 +82,30 @@ def test_poly_schedule_steps_every_iteration(cityscapes_root: Path, tmp_path: Pa
     assert optimizer.param_groups[0]["weight_decay"] == 5e-4
     # Two steps of two: lr = 0.1 * (1 - 2 / 2) ** 1.
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_poly_with_warmup_ramps_then_decays() -> None:
+    factors = [poly_with_warmup(step, total=100, power=1.0, warmup=10) for step in range(101)]
+    assert factors[0] == pytest.approx(0.1)  # the ramp starts at 0.1 x lr
+    assert factors[5] == pytest.approx((0.1 + 0.9 * 0.5) * 0.95)
+    assert factors[10] == pytest.approx(0.9)  # plain poly from the end of the ramp
+    assert factors[100] == 0.0
+    assert poly_with_warmup(3, total=10, power=0.9, warmup=0) == pytest.approx(0.7**0.9)
+
+
+def test_adamw_option(cityscapes_root: Path, tmp_path: Path) -> None:
+    module = tiny_module(optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_iters=4)
+    trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, tiny_datamodule(cityscapes_root))
+    optimizer = trainer.optimizers[0]
+    assert isinstance(optimizer, torch.optim.AdamW)
+    assert optimizer.param_groups[0]["weight_decay"] == 1e-4
+    schedule = trainer.lr_scheduler_configs[0].scheduler.lr_lambdas[0]
+    assert schedule(1) == pytest.approx(poly_with_warmup(1, total=2, power=0.9, warmup=4))
+    with pytest.raises(ValueError, match="optimizer"):
+        SegmentationModule(optimizer="lamb")
 
 
 def test_checkpoint_loads_safely_into_a_plain_model(tiny_checkpoint: Path) -> None:

@@ -79,10 +79,13 @@ class SegmentationTaskConfig:
     ohem: bool = False
     ohem_threshold: float = 0.7
     ohem_min_kept: int = 100_000
+    class_weights: list[float] | None = None  # one loss weight per class
+    optimizer: str = "sgd"  # or "adamw"
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
     poly_power: float = 0.9
+    warmup_iters: int = 0
     val_scales: list[float] = field(default_factory=lambda: [1.0])
     val_flip: bool = False
     val_window: list[int] | None = None  # sliding-window [H, W]; None: whole images
@@ -92,7 +95,13 @@ class SegmentationTaskConfig:
 
     def validate(self) -> None:
         _check(self.num_classes > 0, "task.num_classes", "must be positive")
+        if self.class_weights is not None:
+            _check(len(self.class_weights) == self.num_classes and min(self.class_weights) > 0,
+                   "task.class_weights", f"{self.num_classes} positive weights")  # fmt: skip
+        _check(self.optimizer in ("sgd", "adamw"), "task.optimizer",
+               f"sgd or adamw, got {self.optimizer!r}")  # fmt: skip
         _check(self.lr > 0, "task.lr", "must be positive")
+        _check(self.warmup_iters >= 0, "task.warmup_iters", "must be >= 0")
         _check(0 <= self.momentum < 1, "task.momentum", "must be in [0, 1)")
         _check(len(self.val_scales) > 0 and min(self.val_scales) > 0, "task.val_scales",
                f"positive factors, got {self.val_scales}")  # fmt: skip

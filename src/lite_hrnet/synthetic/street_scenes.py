@@ -32,7 +32,7 @@ from ..data.cityscapes_labels import NAME_TO_LABEL
 _ID = {name: label.id for name, label in NAME_TO_LABEL.items()}
 MARKER = "synthetic_cityscapes.json"
 # Bump when the renderer changes, so that cached data sets are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 _CITIES = {"train": ("aachen", "bochum", "bremen", "cologne"), "val": ("frankfurt", "lindau")}
 _SPLIT_KEYS = {"train": 0, "val": 1}
 
@@ -387,14 +387,16 @@ def _draw_pole(scene: _Scene, x: float, base: float) -> None:
     """A pole with a sign, a traffic light or a lamp on top."""
     rng = scene.rng
     s = scene.depth(base)
-    height = scene.h * rng.uniform(0.7, 1.3) * s
-    pw = max(1.5, 7 * scene.unit * s * rng.uniform(0.7, 1.3))
+    height = scene.h * rng.uniform(0.5, 0.9) * s  # near poles keep their tops in view
+    pw = max(2.0, 10 * scene.unit * s * rng.uniform(0.8, 1.3))
     top = base - height
     pole = _trapezoid(scene, x, base, pw, top, pw)
     grey = _jitter(rng, ((120, 120, 125), (70, 80, 70), (170, 170, 170))[rng.integers(3)], 10)
     scene.paint(pole, grey, "pole", 8, 5)
-    kind = rng.choice(["sign", "light", "lamp", "none"], p=[0.45, 0.25, 0.2, 0.1])
-    size = max(3.0, 26 * scene.unit * s * rng.uniform(0.7, 1.2))
+    # Signs and lights near Cityscapes' pixel shares (about 0.5% and 0.2%), so that they
+    # are learnable classes rather than a few stray pixels.
+    kind = rng.choice(["sign", "light", "lamp", "none"], p=[0.5, 0.35, 0.1, 0.05])
+    size = max(5.0, 44 * scene.unit * s * rng.uniform(0.8, 1.2))
     cx, cy = x, top + size * 0.6
     if kind == "sign":
         m = scene.mask()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -22,6 +23,17 @@ from ..inference.segmentation import segment_probabilities
 from ..metrics.segmentation import SegmentationIoU, format_iou_table
 from ..models.segmentation_head import DEFAULT_HEAD_CHANNELS, create_segmentation_model
 
+OPTIMIZERS = ("sgd", "adamw")
+
+
+def poly_with_warmup(step: int, total: int, power: float, warmup: int) -> float:
+    """LR factor at ``step``: (1 - step/total)^power, ramped linearly from 0.1 over the
+    first ``warmup`` steps."""
+    factor = max(0.0, 1 - step / total) ** power
+    if step < warmup:
+        factor *= 0.1 + 0.9 * step / warmup
+    return factor
+
 
 def ohem_cross_entropy(
     logits: torch.Tensor,
@@ -29,15 +41,19 @@ def ohem_cross_entropy(
     threshold: float = 0.7,
     min_kept: int = 100_000,
     ignore_index: int = IGNORE_INDEX,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """HRNet's online hard example mining cross-entropy.
 
     Of the valid pixels of ``target`` (B, H, W), keeps those whose predicted probability of
     the true class (from ``logits`` (B, K, H, W)) is at most ``threshold``, or at most the
     (``min_kept`` + 1)-th smallest such probability if that is higher (so at least
-    ``min_kept`` pixels count), and averages their loss.
+    ``min_kept`` pixels count), and averages their loss (weighted per class by ``weight``
+    (K,), as HRNet's class weights, if given).
     """
-    pixel_loss = F.cross_entropy(logits, target, ignore_index=ignore_index, reduction="none")
+    pixel_loss = F.cross_entropy(
+        logits, target, weight=weight, ignore_index=ignore_index, reduction="none"
+    )
     valid = target != ignore_index
     if not valid.any():
         return pixel_loss.sum() * 0.0
@@ -62,8 +78,13 @@ class SegmentationModule(LightningModule):
         head_channels: hidden channels of the head's 1x1 conv-BN-ReLU.
         class_names: one name per class, for logging (default: the Cityscapes classes).
         ohem, ohem_threshold, ohem_min_kept: OHEM cross-entropy instead of the plain one.
-        lr, momentum, weight_decay: SGD.
+        class_weights: one loss weight per class (HRNet weights Cityscapes' classes so);
+            None weighs all alike.
+        optimizer: "sgd" (HRNet's recipe: momentum, weight decay) or "adamw" (converges
+            far faster from scratch on short schedules; ``momentum`` is unused).
+        lr, momentum, weight_decay: the optimiser's settings.
         poly_power: lr = base * (1 - step / total_steps) ** poly_power, every iteration.
+        warmup_iters: linear warm-up from 0.1 x lr over the first iterations (0: none).
         val_scales, val_flip, val_window, val_stride: inference at validation and test
             (``segment_probabilities``): scales, flip test, sliding window (h, w), stride.
         channels_last: run the network in channels-last memory format.
@@ -82,10 +103,13 @@ class SegmentationModule(LightningModule):
         ohem: bool = False,
         ohem_threshold: float = 0.7,
         ohem_min_kept: int = 100_000,
+        class_weights: Sequence[float] | None = None,
+        optimizer: str = "sgd",
         lr: float = 0.01,
         momentum: float = 0.9,
         weight_decay: float = 5e-4,
         poly_power: float = 0.9,
+        warmup_iters: int = 0,
         val_scales: Sequence[float] = (1.0,),
         val_flip: bool = False,
         val_window: Sequence[int] | None = None,
@@ -94,12 +118,18 @@ class SegmentationModule(LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: one of {OPTIMIZERS}, got {optimizer!r}")
         if class_names is None:
             class_names = CLASS_NAMES if num_classes == len(CLASS_NAMES) else None
         if class_names is None:
             class_names = [f"class_{i}" for i in range(num_classes)]
         if len(class_names) != num_classes:
             raise ValueError(f"class_names: {len(class_names)} names for {num_classes} classes")
+        if class_weights is not None and (
+            len(class_weights) != num_classes or min(class_weights) <= 0
+        ):
+            raise ValueError(f"class_weights: {num_classes} positive weights, got {class_weights}")
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.model = create_segmentation_model(
@@ -113,6 +143,9 @@ class SegmentationModule(LightningModule):
             self.model.to(memory_format=torch.channels_last)
         # A (compiled) bound method, not a submodule: the state dict keeps the plain names.
         self._network = torch.compile(self.model.forward) if compile else self.model.forward
+        weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
+        # Not persistent: checkpoints keep the model's keys only (the weights are hparams).
+        self.register_buffer("class_weights", weights, persistent=False)
         self.val_iou = SegmentationIoU(num_classes, IGNORE_INDEX)
         self.test_iou = SegmentationIoU(num_classes, IGNORE_INDEX)
         self._skipped = {"train": 0, "val": 0, "test": 0}
@@ -138,9 +171,13 @@ class SegmentationModule(LightningModule):
         logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
         if self.hparams.ohem:
             return ohem_cross_entropy(
-                logits, labels, self.hparams.ohem_threshold, self.hparams.ohem_min_kept
+                logits,
+                labels,
+                self.hparams.ohem_threshold,
+                self.hparams.ohem_min_kept,
+                weight=self.class_weights,
             )
-        return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
+        return F.cross_entropy(logits, labels, weight=self.class_weights, ignore_index=IGNORE_INDEX)
 
     def _count_skipped(self, batch: dict[str, Any], stage: str) -> bool:
         """Count undecodable samples; False when the whole batch was skipped."""
@@ -212,16 +249,22 @@ class SegmentationModule(LightningModule):
         self.print(format_iou_table(result["iou"], self.class_names))
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = torch.optim.SGD(
-            self.model.parameters(),
-            lr=self.hparams.lr,
-            momentum=self.hparams.momentum,
-            weight_decay=self.hparams.weight_decay,
-        )
+        hp = self.hparams
+        if hp.optimizer == "sgd":
+            optimizer = torch.optim.SGD(
+                self.model.parameters(),
+                lr=hp.lr,
+                momentum=hp.momentum,
+                weight_decay=hp.weight_decay,
+            )
+        else:
+            optimizer = torch.optim.AdamW(
+                self.model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay
+            )
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        power = self.hparams.poly_power
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: max(0.0, 1 - step / total) ** power
+            optimizer,
+            partial(poly_with_warmup, total=total, power=hp.poly_power, warmup=hp.warmup_iters),
         )
         return {
             "optimizer": optimizer,
