@@ -1,66 +1,82 @@
 """One training run from a validated ``TrainConfig``: fit, test the best checkpoint,
-save predictions and a summary. Hydra stays in ``cli/train.py``; this takes dataclasses."""
+save predictions and a summary. Hydra stays in ``cli/train.py``; this takes dataclasses.
+
+A run leaves the process as it found it (loggers closed, ``wandb.finish``, no DDP process
+group), failed or not, so that the next job of a sweep in the same process starts clean.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import time
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+import torch.distributed as dist
 
+from .callbacks import build_callbacks
 from .config.build import build_task
 from .config.schema import LoggerConfig, TrainConfig
+from .jobs import SUMMARY_FILE
 from .metrics.report import format_table
 
 
-class PrintMetrics(Callback):
-    """Prints the evaluation numbers after every validation: the run's progress log."""
-
-    def __init__(self, keys: tuple[str, ...]) -> None:
-        self.keys = keys
-        self.start = time.monotonic()
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
-            return
-        shown = {
-            k: float(v)
-            for k, v in trainer.callback_metrics.items()
-            if k.split("/")[-1] in self.keys
-        }
-        text = ", ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items()))
-        print(
-            f"[epoch {trainer.current_epoch}, {time.monotonic() - self.start:.0f} s] {text}",
-            flush=True,
-        )
-
-
-def build_logger(cfg: LoggerConfig, output_dir: Path, config: dict[str, Any]):
-    """A Lightning logger, or False for ``kind: none``. wandb stays offline unless asked."""
+def build_logger(cfg: LoggerConfig, output_dir: Path):
+    """A Lightning logger writing under ``output_dir``, or False for ``kind: none``."""
     if cfg.kind == "none":
         return False
     if cfg.kind == "csv":
         from lightning.pytorch.loggers import CSVLogger
 
         return CSVLogger(save_dir=output_dir, name="csv", version="")
+    if cfg.kind == "tensorboard":
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        return TensorBoardLogger(
+            save_dir=output_dir, name="tensorboard", version="", default_hp_metric=False
+        )
     if cfg.kind == "wandb":
         from lightning.pytorch.loggers import WandbLogger
 
-        offline = cfg.offline and os.environ.get("WANDB_MODE", "offline") != "online"
         return WandbLogger(
             project=cfg.project,
             name=cfg.name,
             group=cfg.group,
+            tags=list(cfg.tags) or None,
             save_dir=str(output_dir),
-            offline=offline,
-            config=config,
+            offline=cfg.is_offline(),
+            log_model=cfg.log_model,
         )
     raise ValueError(f"logger.kind: unsupported {cfg.kind!r}")
+
+
+@contextmanager
+def _job_scope() -> Iterator[None]:
+    """Closes what a run opens in this process, also when it fails: the wandb run (else
+    the next sweep job would log into it) and the DDP process group, with the variables
+    Lightning's launcher set (else the next DDP job would join the old ranks)."""
+    launch_vars = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+    saved = {k: os.environ.get(k) for k in launch_vars}
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        wandb = sys.modules.get("wandb")  # imported by the wandb logger, if used
+        if wandb is not None and wandb.run is not None:
+            wandb.finish(exit_code=1 if failed else 0)
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _complexity(module: L.LightningModule, input_size: tuple[int, int]) -> dict[str, int]:
@@ -80,41 +96,51 @@ def _save_predictions(module, datamodule, count: int, output_dir: Path) -> Path 
 
 
 def run_training(cfg: TrainConfig, output_dir: str | os.PathLike[str]) -> float | None:
-    """Train, then test the best checkpoint; returns the best monitored value (for sweeps)."""
+    """Train, then test the best checkpoint; returns the best monitored value (for sweeps).
+
+    Writes ``summary.json`` in ``output_dir``: complexity, the monitor and its best value,
+    the best checkpoint and the test metrics. Loggers get the whole config and the
+    complexity (params, MACs, paper FLOPs) as hyperparameters.
+    """
     cfg.validate()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    with _job_scope():
+        return _run(cfg, output_dir)
+
+
+def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     L.seed_everything(cfg.seed, workers=True)
     module, datamodule = build_task(cfg.task, cfg.data, cfg.model)
-    config = asdict(cfg)
     stats = _complexity(module, cfg.data.input_size)
     print(
         f"{cfg.model.name}: {stats['params']:,} params, {stats['macs'] / 1e6:.1f}M MACs, "
         f"{stats['paper_flops'] / 2**20:.1f}M paper FLOPs at {cfg.data.input_size}",
         flush=True,
     )
-    logger = build_logger(cfg.logger, output_dir, config)
+    logger = build_logger(cfg.logger, output_dir)
     if logger:
-        logger.log_hyperparams({**config, "complexity": stats})
-    checkpoint = ModelCheckpoint(
-        dirpath=output_dir / "checkpoints",
-        filename="best",
-        monitor=cfg.monitor,
-        mode=cfg.monitor_mode,
-        save_last=True,
-    )
-    callbacks: list[Callback] = [checkpoint, PrintMetrics(("AP", "AP50", "PCKh", "mIoU", "loss"))]
-    if logger:
-        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+        logger.log_hyperparams({**asdict(cfg), "complexity": stats})
+    callbacks, checkpoint = build_callbacks(cfg, module, output_dir, logging=bool(logger))
     trainer = L.Trainer(
-        **cfg.trainer.kwargs(), default_root_dir=output_dir, logger=logger, callbacks=callbacks
+        **cfg.trainer.kwargs(),
+        default_root_dir=output_dir,
+        logger=logger,
+        callbacks=callbacks,
+        enable_model_summary=cfg.callbacks.model_summary != "none",
     )
     trainer.fit(module, datamodule)
+    summary: dict[str, Any] = {"complexity": stats, "monitor": cfg.monitor}
     if cfg.trainer.fast_dev_run:
+        summary.update(best=None, fast_dev_run=True)
+        _write_summary(trainer, output_dir, summary)
         return None
-    summary: dict[str, Any] = {"complexity": stats, "best_checkpoint": checkpoint.best_model_path}
+    summary["best_checkpoint"] = checkpoint.best_model_path
     best = checkpoint.best_model_path or None
     if cfg.test_after_fit:
+        if hasattr(datamodule, "build_metric"):  # COCO also writes its predictions file
+            results = output_dir / "test_predictions.json"
+            module.test_metric = datamodule.build_metric("test", results_file=str(results))
         trainer.test(module, datamodule, ckpt_path=best or "last", verbose=False)
         summary["test"] = dict(getattr(module, "last_metrics", {}))
         if trainer.is_global_zero:
@@ -126,7 +152,12 @@ def run_training(cfg: TrainConfig, output_dir: str | os.PathLike[str]) -> float 
         png = _save_predictions(module, datamodule, cfg.prediction_images, output_dir)
         print(f"predictions drawn on validation images: {png}", flush=True)
     score = checkpoint.best_model_score
-    summary["best_" + cfg.monitor] = float(score) if score is not None else None
+    value = float(score) if score is not None else None
+    summary.update({"best": value, "best_" + cfg.monitor: value})
+    _write_summary(trainer, output_dir, summary)
+    return value
+
+
+def _write_summary(trainer: L.Trainer, output_dir: Path, summary: dict[str, Any]) -> None:
     if trainer.is_global_zero:
-        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return float(score) if score is not None else None
+        (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))

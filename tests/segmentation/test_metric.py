@@ -148,3 +148,22 @@ def test_ddp_ranks_sum_to_the_single_process_value(tmp_path: Path) -> None:
     result = torch.load(out, weights_only=True)
     torch.testing.assert_close(result["iou"], expected["iou"])
     assert result["mIoU"].item() == pytest.approx(expected["mIoU"].item())
+
+
+def test_indexed_samples_count_once() -> None:
+    """The DistributedSampler pads the last batches with repeated samples: with indices,
+    a repeated sample does not count twice (one rank's view of padding)."""
+    g = torch.Generator().manual_seed(0)
+    preds = torch.randint(0, 3, (3, 4, 5), generator=g)
+    target = torch.randint(0, 3, (3, 4, 5), generator=g)
+    plain = SegmentationIoU(3)
+    plain.update(preds, target)
+    padded = SegmentationIoU(3)
+    padded.update(preds[:2], target[:2], torch.tensor([0, 1]))
+    padded.update(preds[[2, 0]], target[[2, 0]], torch.tensor([2, 0]))  # sample 0 again
+    expected, got = plain.compute(), padded.compute()
+    assert torch.equal(padded._total(), plain.confmat)
+    assert got["mIoU"] == expected["mIoU"] and got["accuracy"] == expected["accuracy"]
+    counted_twice = SegmentationIoU(3)
+    counted_twice.update(preds[[0, 1, 2, 0]], target[[0, 1, 2, 0]])
+    assert counted_twice.compute()["accuracy"] != expected["accuracy"]

@@ -5,32 +5,104 @@ Examples::
     lite-hrnet train experiment=synthetic_coco
     lite-hrnet train data=coco data.root=/data/coco model=lite_hrnet_30 trainer=gpu
     lite-hrnet train -m experiment=synthetic_coco model.width=0.5,1.0
+    lite-hrnet train -m experiment=synthetic_coco hparams_search=synthetic_coco_optuna
+
+Each job returns its best monitored value (for sweepers) and leaves ``summary.json`` in
+its folder. A job that fails leaves ``failed.json`` instead; a single run then exits
+non-zero, while a sweep goes on with its other jobs and exits 1 at the end.
+``python -m lite_hrnet.cli.train OVERRIDES`` is the same command; it is how Lightning's DDP
+launcher starts the ranks > 0 of a job.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from ..config.store import register_configs
+from .sweep_report import SweepReport
 
 register_configs()
 
 
+def _process_rank() -> int:
+    """This process's global rank as the launchers set it (before any Trainer exists)."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return 0
+
+
+def _relaunch_this_job(job_dir: str) -> None:
+    """Make Lightning's DDP launcher start ranks > 0 as this job alone.
+
+    It runs ``python -m <__main__'s module> sys.argv[1:] hydra.run.dir=<hydra run dir>``.
+    Whatever started this process (the ``lite-hrnet`` script, a sweep, joblib, submitit),
+    that becomes ``python -m lite_hrnet.cli.train <this job's overrides>`` writing into
+    this job's folder, as a single run.
+    """
+    import __main__
+
+    __main__.__spec__ = importlib.util.find_spec("lite_hrnet.cli.train")
+    hydra_cfg = HydraConfig.get()
+    # hydra.mode=RUN: an override such as hparams_search=... may ask for a sweep.
+    sys.argv = [sys.argv[0], *hydra_cfg.overrides.task, "hydra.mode=RUN"]
+    with read_write(hydra_cfg):
+        hydra_cfg.run.dir = job_dir
+
+
+def _hydra_defaults(run_cfg) -> None:
+    """Defaults that depend on the sweep: wandb groups a sweep's jobs under its folder's
+    name and names each ``<sweep>/<job number>`` (its folder)."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        sweep = Path(hydra_cfg.sweep.dir).name
+        if run_cfg.logger.group is None:
+            run_cfg.logger.group = sweep
+        if run_cfg.logger.name is None:
+            run_cfg.logger.name = f"{sweep}/{hydra_cfg.job.num}"
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
+    from ..jobs import write_failure
     from ..training import run_training
 
-    run_cfg = OmegaConf.to_object(cfg)
-    return run_training(run_cfg, HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    output_dir = hydra_cfg.runtime.output_dir
+    sweeping = hydra_cfg.mode == RunMode.MULTIRUN
+    try:
+        run_cfg = OmegaConf.to_object(cfg)
+        _hydra_defaults(run_cfg)
+        if str(run_cfg.trainer.strategy).startswith("ddp"):
+            _relaunch_this_job(output_dir)
+        return run_training(run_cfg, output_dir)
+    except Exception as error:
+        if _process_rank() == 0:
+            write_failure(output_dir, error, hydra_cfg.overrides.task)
+        if not sweeping:
+            raise
+        # The sweep goes on; sweepers take None as a failed job (Optuna marks the trial
+        # failed) and the sweep report lists it.
+        return None
 
 
 def main(argv: Sequence[str]) -> int:
-    """Hand the overrides to Hydra, which parses ``sys.argv`` itself."""
+    """Hand the overrides to Hydra, which parses ``sys.argv`` itself; 1 if a sweep had
+    failed jobs."""
     sys.argv = ["lite-hrnet train", *argv]
+    SweepReport.failed = 0
     hydra_main()
-    return 0
+    return 1 if SweepReport.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

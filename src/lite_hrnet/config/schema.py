@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -141,6 +142,7 @@ class TrainerConfig:
     fast_dev_run: Any = False
     limit_train_batches: Any = 1.0
     limit_val_batches: Any = 1.0
+    limit_test_batches: Any = 1.0
     overfit_batches: Any = 0.0
     num_sanity_val_steps: int = 2
     enable_progress_bar: bool = True
@@ -149,21 +151,94 @@ class TrainerConfig:
     def kwargs(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def validate(self) -> None:
+        _check(
+            not (self.sync_batchnorm and self.accelerator == "cpu"),
+            "trainer.sync_batchnorm",
+            "SyncBatchNorm runs on GPUs only (torch has no CPU kernel for it)",
+        )
+
+
+LOGGER_KINDS = ("csv", "tensorboard", "wandb", "none")
+
 
 @dataclass
 class LoggerConfig:
-    """``kind``: csv, wandb (offline unless ``offline: false`` or WANDB_MODE says otherwise),
-    or none."""
+    """``kind``: csv, tensorboard, wandb or none. wandb stays offline (files under the
+    run's ``wandb/``) unless ``offline: false`` or ``WANDB_MODE=online``; ``group`` defaults
+    to the sweep folder's name in a multirun; ``log_model`` uploads the best checkpoint as
+    an artifact at the end."""
 
     kind: str = "csv"
     project: str = "lite-hrnet"
     name: str | None = None
     group: str | None = None
+    tags: list[str] = field(default_factory=list)
     offline: bool = True
+    log_model: bool = False
+
+    def is_offline(self) -> bool:
+        """wandb's mode: offline unless this says ``offline: false`` or WANDB_MODE=online."""
+        return self.offline and os.environ.get("WANDB_MODE", "offline") != "online"
 
     def validate(self) -> None:
-        kinds = ("csv", "wandb", "none")
-        _check(self.kind in kinds, "logger.kind", f"one of {kinds}, got {self.kind!r}")
+        _check(
+            self.kind in LOGGER_KINDS, "logger.kind", f"one of {LOGGER_KINDS}, got {self.kind!r}"
+        )
+        _check(
+            not (self.log_model and self.kind == "wandb" and self.is_offline()),
+            "logger.log_model",
+            "checkpoint artifacts need an online wandb run (logger.offline=false or "
+            "WANDB_MODE=online); offline runs keep checkpoints in the run's checkpoints/",
+        )
+
+
+@dataclass
+class CheckpointConfig:
+    """``ModelCheckpoint`` on the run's monitor (``checkpoints/best.ckpt``, ``last.ckpt``)."""
+
+    save_last: bool = True
+    save_top_k: int = 1
+
+
+@dataclass
+class EarlyStoppingConfig:
+    """Stop when the monitor has not improved by ``min_delta`` for ``patience`` validations."""
+
+    patience: int = 3
+    min_delta: float = 0.0
+
+
+@dataclass
+class CallbacksConfig:
+    """The run's Lightning callbacks, as typed options (no class paths).
+
+    ``val_images``: validation images drawn with predictions and logged after every
+    validation by loggers that take images (wandb, tensorboard); 0 turns it off.
+    ``model_summary``: default, rich or none. ``progress_bar``: tqdm or rich (shown when
+    ``trainer.enable_progress_bar``).
+    """
+
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    early_stopping: EarlyStoppingConfig | None = None
+    lr_monitor: bool = True
+    print_metrics: bool = True
+    val_images: int = 4
+    model_summary: str = "default"
+    model_summary_depth: int = 1
+    progress_bar: str = "tqdm"
+
+    def validate(self) -> None:
+        summaries, bars = ("default", "rich", "none"), ("tqdm", "rich")
+        _check(self.model_summary in summaries, "callbacks.model_summary",
+               f"one of {summaries}, got {self.model_summary!r}")  # fmt: skip
+        _check(self.progress_bar in bars, "callbacks.progress_bar",
+               f"one of {bars}, got {self.progress_bar!r}")  # fmt: skip
+        _check(self.val_images >= 0, "callbacks.val_images", "must be >= 0")
+        _check(self.checkpoint.save_top_k >= -1, "callbacks.checkpoint.save_top_k", "must be >= -1")
+        if self.early_stopping is not None:
+            _check(self.early_stopping.patience >= 1, "callbacks.early_stopping.patience",
+                   "must be >= 1")  # fmt: skip
 
 
 @dataclass
@@ -175,7 +250,8 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
-    seed: int = 42
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    seed: int = 42  # each DDP rank draws its augmentation from seed + rank
     output_dir: str = "outputs"
     test_after_fit: bool = True  # evaluate the best checkpoint on the test split
     prediction_images: int = 6  # validation images drawn with predictions, saved as PNG
@@ -183,7 +259,7 @@ class TrainConfig:
     monitor_mode: str = "max"
 
     def validate(self) -> None:
-        for part in (self.task, self.data, self.model, self.logger):
+        for part in (self.task, self.data, self.model, self.trainer, self.logger, self.callbacks):
             if hasattr(part, "validate"):
                 part.validate()
         _check(self.monitor_mode in ("min", "max"), "monitor_mode", "min or max")

@@ -2,13 +2,16 @@
 
 Groups whose options change type (``task``, ``data``) get base schemas that their YAML
 files extend (``defaults: [base_pose_data, _self_]``); the others are typed fields of
-``TrainConfig`` already.
+``TrainConfig`` already. The launcher plugins' entries get this project's defaults
+(``launchers``).
 """
 
 from __future__ import annotations
 
 from hydra.core.config_store import ConfigStore
+from hydra.core.plugins import Plugins
 
+from .launchers import launcher_configs
 from .schema import PoseDataConfig, PoseTaskConfig, TrainConfig
 from .segmentation import SegmentationDataConfig, SegmentationTaskConfig
 
@@ -20,3 +23,8 @@ def register_configs() -> None:
     cs.store(group="data", name="base_pose_data", node=PoseDataConfig)
     cs.store(group="task", name="base_segmentation_task", node=SegmentationTaskConfig)
     cs.store(group="data", name="base_segmentation_data", node=SegmentationDataConfig)
+    # Hydra's plugin scan (once per process) re-runs the plugins' config modules, which
+    # store their own defaults: scan first, then replace them with ours.
+    Plugins.instance()
+    for name, node in launcher_configs().items():
+        cs.store(group="hydra/launcher", name=name, node=node, provider="lite_hrnet")

@@ -48,15 +48,16 @@ def boxes_to_centers_scales(
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
-def save_validation_predictions(module, datamodule, count: int, path: str | Path) -> Path | None:
-    """Draw predictions on the first ``count`` validation images (ground-truth boxes) and
-    save them side by side as one PNG."""
+def draw_validation_predictions(module, datamodule, count: int) -> np.ndarray | None:
+    """The first ``count`` validation images with the predicted skeletons (ground-truth
+    boxes), side by side: (H, sum of W, 3) uint8 RGB, or None without images."""
     dataset = datamodule.datasets.get("val")
     if dataset is None or count <= 0:
         return None
     by_image: dict[str, list] = {}
     for inst in dataset.instances:
         by_image.setdefault(inst.image_path, []).append(inst)
+    was_training = module.training
     module.eval()
     tiles = []
     for image_path, people in list(by_image.items())[:count]:
@@ -65,10 +66,18 @@ def save_validation_predictions(module, datamodule, count: int, path: str | Path
         scales = np.stack([p.scale for p in people])
         keypoints = predict_people(module, image, centers, scales, dataset.transform.cfg.input_size)
         tiles.append(draw_skeletons(image, keypoints, module.keypoints))
+    module.train(was_training)
     if not tiles:
         return None
     height = min(t.shape[0] for t in tiles)
-    grid = np.concatenate([t[:height] for t in tiles], axis=1)
+    return np.concatenate([t[:height] for t in tiles], axis=1)
+
+
+def save_validation_predictions(module, datamodule, count: int, path: str | Path) -> Path | None:
+    """``draw_validation_predictions`` saved as one PNG at ``path``."""
+    grid = draw_validation_predictions(module, datamodule, count)
+    if grid is None:
+        return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_rgb(str(path), grid)

@@ -6,7 +6,7 @@ at the bottom and right (with 0, the mean colour after normalisation) and the pa
 cropped off the upsampled result. Sliding windows are accumulated at the output stride and
 upsampled once, so windows that tile the image exactly give the same logits as one
 whole-image pass of a model without cross-window context.
-``save_validation_predictions`` draws predictions of a trained module next to the labels.
+``draw_validation_predictions`` draws predictions of a trained module next to the labels.
 """
 
 from __future__ import annotations
@@ -147,10 +147,11 @@ def overlay(image: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.
 
 
 @torch.no_grad()
-def save_validation_predictions(
-    module: nn.Module, datamodule: CityscapesDataModule, count: int, path: str | Path
-) -> Path | None:
-    """One PNG with a row per validation image: image | ground truth | prediction overlay.
+def draw_validation_predictions(
+    module: nn.Module, datamodule: CityscapesDataModule, count: int
+) -> np.ndarray | None:
+    """A row per validation image: image | ground truth | prediction overlay, as one
+    (rows x H, 3 x W, 3) uint8 RGB array, or None without images.
 
     ``module`` is a ``SegmentationModule`` (or any model with the ``segment_logits``
     interface); the first ``count`` decodable validation images are drawn.
@@ -176,9 +177,17 @@ def save_validation_predictions(
         prediction = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
         rows.append(np.concatenate([image, colorize(label), overlay(image, prediction)], axis=1))
     module.train(was_training)
-    if not rows:
+    return np.concatenate(rows, axis=0) if rows else None
+
+
+def save_validation_predictions(
+    module: nn.Module, datamodule: CityscapesDataModule, count: int, path: str | Path
+) -> Path | None:
+    """``draw_validation_predictions`` saved as one PNG at ``path``."""
+    grid = draw_validation_predictions(module, datamodule, count)
+    if grid is None:
         return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.concatenate(rows, axis=0)[..., ::-1])
+    cv2.imwrite(str(path), grid[..., ::-1])
     return path

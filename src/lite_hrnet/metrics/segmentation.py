@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
 
 
 def confusion_matrix(
@@ -48,10 +50,13 @@ def iou_from_confusion(confmat: torch.Tensor) -> torch.Tensor:
 class SegmentationIoU(Metric):
     """Confusion-matrix mIoU. ``compute()`` returns ``{"mIoU": (), "iou": (K,), "accuracy": ()}``.
 
-    ``update(preds, target)`` takes class maps (B, H, W), or logits/scores (B, K, H, W) of
-    which the argmax over K is taken. The matrix is one ``sum``-reduced state, so DDP
-    ranks add up to the whole split before ``compute``. mIoU is in 0..1; ``accuracy`` is
-    the pixel accuracy over non-ignored pixels.
+    ``update(preds, target, indices=None)`` takes class maps (B, H, W), or logits/scores
+    (B, K, H, W) of which the argmax over K is taken, and optionally the samples' data-set
+    indices (B,). Without indices the batch adds to one ``sum``-reduced matrix. With them
+    each sample keeps its own (K, K) matrix, concatenated over DDP ranks, and a sample seen
+    twice (the DistributedSampler's padding of the last batches) counts once, so that a
+    split evaluated on N ranks scores as on one. mIoU is in 0..1; ``accuracy`` is the
+    pixel accuracy over non-ignored pixels.
     """
 
     is_differentiable = False
@@ -69,16 +74,40 @@ class SegmentationIoU(Metric):
             default=torch.zeros(num_classes, num_classes, dtype=torch.long),
             dist_reduce_fx="sum",
         )
+        self.add_state("sample_confmats", default=[], dist_reduce_fx="cat")
+        self.add_state("sample_indices", default=[], dist_reduce_fx="cat")
 
-    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+    def update(
+        self, preds: torch.Tensor, target: torch.Tensor, indices: torch.Tensor | None = None
+    ) -> None:
         if preds.is_floating_point() and preds.ndim == target.ndim + 1:
             preds = preds.argmax(dim=1)
-        self.confmat += confusion_matrix(preds, target, self.num_classes, self.ignore_index)
+        if indices is None:
+            self.confmat += confusion_matrix(preds, target, self.num_classes, self.ignore_index)
+            return
+        if len(indices) != len(preds):
+            raise ValueError(f"{len(indices)} indices for a batch of {len(preds)}")
+        per_sample = [
+            confusion_matrix(p, t, self.num_classes, self.ignore_index)
+            for p, t in zip(preds, target)
+        ]
+        self.sample_confmats.append(torch.stack(per_sample))
+        self.sample_indices.append(torch.as_tensor(indices, device=preds.device).long())
+
+    def _total(self) -> torch.Tensor:
+        """The summed matrix plus each indexed sample's matrix once."""
+        if isinstance(self.sample_indices, list) and not self.sample_indices:
+            return self.confmat
+        indices = dim_zero_cat(self.sample_indices).cpu().numpy()
+        _, first = np.unique(indices, return_index=True)
+        matrices = dim_zero_cat(self.sample_confmats)
+        return self.confmat + matrices[torch.as_tensor(first, device=matrices.device)].sum(0)
 
     def compute(self) -> dict[str, torch.Tensor]:
-        iou = iou_from_confusion(self.confmat)
-        total = self.confmat.sum()
-        accuracy = self.confmat.diagonal().sum().double() / total.clamp(min=1)
+        confmat = self._total()
+        iou = iou_from_confusion(confmat)
+        total = confmat.sum()
+        accuracy = confmat.diagonal().sum().double() / total.clamp(min=1)
         return {"mIoU": iou.nanmean(), "iou": iou, "accuracy": accuracy}
 
 

@@ -167,7 +167,12 @@ class PoseEstimationModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         self.log(
-            "train/skipped", batch["skipped"].float(), reduce_fx="sum", on_step=False, on_epoch=True
+            "train/skipped",
+            batch["skipped"].float(),
+            reduce_fx="sum",
+            on_step=False,
+            on_epoch=True,
+            sync_dist=True,  # the total over all ranks
         )
         if "image" not in batch:
             return None
@@ -198,7 +203,9 @@ class PoseEstimationModule(L.LightningModule):
         if metric is None:
             return
         values = metric.compute()
-        self.log_dict({f"{prefix}/{k}": v for k, v in values.items()}, sync_dist=False)
+        # The metric has gathered every rank's predictions already, so the values agree
+        # across ranks; syncing them (a mean of equal values) is only for Lightning's sake.
+        self.log_dict({f"{prefix}/{k}": v for k, v in values.items()}, sync_dist=True)
         self.last_metrics = {k: float(v) for k, v in values.items()}
         metric.reset()
 

@@ -1,0 +1,37 @@
+"""Sweeps through the launcher plugins: every job in its own process, to completion."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lite_hrnet.jobs import collect_jobs
+
+from .conftest import pose_overrides, run_cli, script_env
+
+
+@pytest.mark.parametrize("launcher", ["submitit_local", "joblib"])
+def test_two_job_sweep_through_a_launcher(launcher, coco_root, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", script_env()["PYTHONPATH"])  # for the job processes
+    sweep = tmp_path / "sweep"
+    overrides = [o for o in pose_overrides(coco_root) if not o.startswith("model.width=")]
+    code = run_cli(["train", "-m", f"hydra/launcher={launcher}", *overrides,
+                    "debug=fast_dev_run", "logger=none", "model.width=0.5,0.25",
+                    f"hydra.sweep.dir={sweep}"])  # fmt: skip
+    assert code == 0
+    jobs = collect_jobs(sweep)
+    assert [j.path.name for j in jobs] == ["0", "1"]
+    assert all(j.status == "ok" for j in jobs)
+    params = [json_params(j.path) for j in jobs]
+    assert params[0] > params[1]  # each job built its own width
+    if launcher == "submitit_local":  # the jobs ran through submitit, logs included
+        assert list((sweep / ".submitit").rglob("*_log.out"))
+    assert os.environ.get("LOCAL_RANK") is None
+
+
+def json_params(job_dir: Path) -> int:
+    import json
+
+    return json.loads((job_dir / "summary.json").read_text())["complexity"]["params"]
