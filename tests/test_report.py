@@ -148,9 +148,18 @@ def test_validation_score_without_test_and_no_plot_without_results(tmp_path: Pat
     sweep = tmp_path / "s"
     job = _job(sweep, 0, "0.5", "[128,96]")
     _finish(job, "summary.json", {"complexity": {"params": 1}, "best_val/PCKh": 0.5}, 10)
+    # A folder named otherwise (another sweeper's subdir) is numbered from its hydra.yaml.
+    other = sweep / "trial_b"
+    (sweep / "0").rename(other)
+    (other / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"job": {"num": 7}}}))
+    smoke = _job(sweep, 1, "0.5", "[128,96]")
+    _finish(smoke, "summary.json", {"complexity": {}, "best": None, "fast_dev_run": True}, 5)
     s = load_sweep(sweep)
+    assert [j.num for j in s.jobs] == [1, 7]
     assert s.metric_names == ["PCKh"] and s.swept_keys == []
-    assert "| 0 | 0.500 | 1 | — | — |" in results_table(s)  # paper FLOPs missing: no plot
+    table = results_table(s)
+    assert "| 7 | 0.500 | 1 | — | — | — | 10 s | ok |" in table  # paper FLOPs missing: no plot
+    assert "| 1 | — | — | — | — | — | 5 s | ok (fast_dev_run: no metrics) |" in table
     assert write_report(sweep)[1] is None
 
 

@@ -171,7 +171,8 @@ def _job_number(path: Path) -> int | None:
         return int(path.name)
     hydra_file = path / ".hydra" / "hydra.yaml"
     if hydra_file.is_file():
-        num = ((_read_yaml(hydra_file) or {}).get("hydra") or {}).get("job", {}).get("num")
+        hydra_cfg = (_read_yaml(hydra_file) or {}).get("hydra") or {}
+        num = (hydra_cfg.get("job") or {}).get("num")
         if isinstance(num, int):
             return num
     return None
@@ -252,7 +253,7 @@ def _duration(seconds: float | None) -> str:
 
 def _status(job: Job) -> str:
     if job.status == "ok":
-        return "ok"
+        return "ok (fast_dev_run: no metrics)" if job.summary.get("fast_dev_run") else "ok"
     first = (job.error or "").strip().splitlines()[0] if job.error else ""
     first = first if len(first) <= 80 else first[:77] + "..."
     return f"**{job.status}**: {first}".replace("|", "\\|")
