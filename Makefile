@@ -21,16 +21,20 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+LINTED := src tests benchmarks experiments notebooks
+
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 format: install
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
+# The notebooks run headless on generated data (LITE_HRNET_NOTEBOOK_FAST: tiny sizes).
 test: install lint
 	$(BIN)/python -m pytest -q
+	LITE_HRNET_NOTEBOOK_FAST=1 $(BIN)/python -m pytest -q --nbmake --nbmake-timeout=600 notebooks
 
 summary: install
 	@for m in lite_hrnet_18 lite_hrnet_30 naive_lite_hrnet_18 wider_naive_lite_hrnet_18; do \

@@ -1,7 +1,7 @@
 """``lite-hrnet SUBCOMMAND ...``: dispatch to the subcommand modules.
 
 ``train`` hands its arguments to Hydra (``lite-hrnet train experiment=synthetic_coco``);
-``summary``, ``export``, ``eval`` and ``predict`` are ordinary argparse commands.
+``summary``, ``export``, ``eval``, ``predict`` and ``report`` are ordinary argparse commands.
 """
 
 from __future__ import annotations
@@ -10,9 +10,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import evaluate, export, predict, summary
+from . import evaluate, export, predict, report, summary
 
-SUBCOMMANDS = {"summary": summary, "export": export, "eval": evaluate, "predict": predict}
+SUBCOMMANDS = {
+    "summary": summary,
+    "export": export,
+    "eval": evaluate,
+    "predict": predict,
+    "report": report,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
