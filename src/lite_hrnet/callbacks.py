@@ -25,6 +25,7 @@ from lightning.pytorch.callbacks import (
 )
 
 from .config.schema import TrainConfig
+from .throughput import TrainingThroughput
 
 METRIC_KEYS = ("AP", "AP50", "PCKh", "mIoU", "loss")
 
@@ -126,7 +127,7 @@ def build_callbacks(
         save_last=c.checkpoint.save_last,
         save_top_k=c.checkpoint.save_top_k,
     )
-    callbacks: list[Callback] = [checkpoint, SeedPerRank(cfg.seed)]
+    callbacks: list[Callback] = [checkpoint, SeedPerRank(cfg.seed), TrainingThroughput(logging)]
     if c.print_metrics:
         callbacks.append(PrintMetrics())
     if c.early_stopping is not None:

@@ -24,6 +24,7 @@ from .config.build import build_task
 from .config.schema import LoggerConfig, TrainConfig
 from .jobs import SUMMARY_FILE
 from .metrics.report import format_table
+from .throughput import TrainingThroughput
 
 
 def build_logger(cfg: LoggerConfig, output_dir: Path):
@@ -131,6 +132,8 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     )
     trainer.fit(module, datamodule)
     summary: dict[str, Any] = {"complexity": stats, "monitor": cfg.monitor}
+    throughput = next(c for c in callbacks if isinstance(c, TrainingThroughput))
+    summary["train_images_per_second"] = throughput.images_per_second
     if cfg.trainer.fast_dev_run:
         summary.update(best=None, fast_dev_run=True)
         _write_summary(trainer, output_dir, summary)

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..data.keypoint_sets import COCO, MPII
 from .figures import Figure, Shape, draw_shape, sample_figure
+from .locking import generation_lock
 
 IMAGE_SIZE = (640, 480)  # [w, h], the common COCO image size
 _OCCLUDER_ID = 255
@@ -217,38 +218,39 @@ def ensure_synthetic_coco(root: str | os.PathLike[str], cfg: PoseSceneConfig | N
     """
     cfg = cfg or PoseSceneConfig()
     root = Path(root)
-    if _marker_matches(root, cfg):
+    with generation_lock(root):
+        if _marker_matches(root, cfg):
+            return root
+        (root / "annotations").mkdir(parents=True, exist_ok=True)
+        w, h = IMAGE_SIZE
+        for split_id, split, count in (
+            (1, "train", cfg.num_train_images),
+            (2, "val", cfg.num_val_images),
+        ):
+            images, annotations = [], []
+            rendered = _render_split(
+                cfg,
+                split_id,
+                count,
+                root / f"{split}2017",
+                lambda i, s=split_id: f"{s * 1_000_000 + i + 1:012d}.jpg",
+                f"synthetic COCO {split}",
+                _workers(),
+            )
+            for image_id, file_name, coco, _ in rendered:
+                images.append({"id": image_id, "file_name": file_name, "width": w, "height": h})
+                annotations.extend(coco)
+            _write_json(
+                root / "annotations" / f"person_keypoints_{split}2017.json",
+                {
+                    "info": {"description": "lite-hrnet synthetic persons", **asdict(cfg)},
+                    "images": images,
+                    "annotations": annotations,
+                    "categories": [_coco_category()],
+                },
+            )
+        (root / ".complete.json").write_text(json.dumps(asdict(cfg)))
         return root
-    (root / "annotations").mkdir(parents=True, exist_ok=True)
-    w, h = IMAGE_SIZE
-    for split_id, split, count in (
-        (1, "train", cfg.num_train_images),
-        (2, "val", cfg.num_val_images),
-    ):
-        images, annotations = [], []
-        rendered = _render_split(
-            cfg,
-            split_id,
-            count,
-            root / f"{split}2017",
-            lambda i, s=split_id: f"{s * 1_000_000 + i + 1:012d}.jpg",
-            f"synthetic COCO {split}",
-            _workers(),
-        )
-        for image_id, file_name, coco, _ in rendered:
-            images.append({"id": image_id, "file_name": file_name, "width": w, "height": h})
-            annotations.extend(coco)
-        _write_json(
-            root / "annotations" / f"person_keypoints_{split}2017.json",
-            {
-                "info": {"description": "lite-hrnet synthetic persons", **asdict(cfg)},
-                "images": images,
-                "annotations": annotations,
-                "categories": [_coco_category()],
-            },
-        )
-    (root / ".complete.json").write_text(json.dumps(asdict(cfg)))
-    return root
 
 
 def ensure_synthetic_mpii(root: str | os.PathLike[str], cfg: PoseSceneConfig | None = None) -> Path:
@@ -259,31 +261,32 @@ def ensure_synthetic_mpii(root: str | os.PathLike[str], cfg: PoseSceneConfig | N
     """
     cfg = cfg or PoseSceneConfig()
     root = Path(root)
-    if _marker_matches(root, cfg):
+    with generation_lock(root):
+        if _marker_matches(root, cfg):
+            return root
+        (root / "annotations").mkdir(parents=True, exist_ok=True)
+        for split_id, split, count in (
+            (1, "train", cfg.num_train_images),
+            (2, "val", cfg.num_val_images),
+        ):
+            records = []
+            rendered = _render_split(
+                cfg,
+                split_id,
+                count,
+                root / "images",
+                lambda i, s=split_id: f"{s:03d}{i:06d}.jpg",
+                f"synthetic MPII {split}",
+                _workers(),
+            )
+            for _, _, _, mpii in rendered:
+                records.extend(mpii)
+            head_boxes = [r.pop("head_box") for r in records]
+            _write_json(root / "annotations" / f"mpii_{split}.json", records)
+            if split == "val":
+                _write_mpii_gt(root / "annotations" / "mpii_gt_val.mat", records, head_boxes)
+        (root / ".complete.json").write_text(json.dumps(asdict(cfg)))
         return root
-    (root / "annotations").mkdir(parents=True, exist_ok=True)
-    for split_id, split, count in (
-        (1, "train", cfg.num_train_images),
-        (2, "val", cfg.num_val_images),
-    ):
-        records = []
-        rendered = _render_split(
-            cfg,
-            split_id,
-            count,
-            root / "images",
-            lambda i, s=split_id: f"{s:03d}{i:06d}.jpg",
-            f"synthetic MPII {split}",
-            _workers(),
-        )
-        for _, _, _, mpii in rendered:
-            records.extend(mpii)
-        head_boxes = [r.pop("head_box") for r in records]
-        _write_json(root / "annotations" / f"mpii_{split}.json", records)
-        if split == "val":
-            _write_mpii_gt(root / "annotations" / "mpii_gt_val.mat", records, head_boxes)
-    (root / ".complete.json").write_text(json.dumps(asdict(cfg)))
-    return root
 
 
 def _write_mpii_gt(path: Path, records: list[dict], head_boxes: list[list[float]]) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.cityscapes_labels import NAME_TO_LABEL
+from .locking import generation_lock
 
 _ID = {name: label.id for name, label in NAME_TO_LABEL.items()}
 MARKER = "synthetic_cityscapes.json"
@@ -697,41 +698,42 @@ def ensure_synthetic_cityscapes(
         raise ValueError(f"height and width must be multiples of 32, got {height}x{width}")
     root = Path(root)
     config = SyntheticCityscapesConfig(seed, num_train, num_val, height, width)
-    marker = root / MARKER
-    partial = root / (MARKER + ".partial")
-    if marker.is_file():
-        try:
-            if json.loads(marker.read_text()) == asdict(config):
-                return root
-        except json.JSONDecodeError:
-            pass
-        marker.rename(partial)
-    if not partial.exists() and any((root / d).exists() for d in ("leftImg8bit", "gtFine")):
-        raise FileExistsError(
-            f"{root}: holds leftImg8bit/ or gtFine/ but no {MARKER}; not a generated set, "
-            "so it is left alone (choose an empty folder)"
+    with generation_lock(root):
+        marker = root / MARKER
+        partial = root / (MARKER + ".partial")
+        if marker.is_file():
+            try:
+                if json.loads(marker.read_text()) == asdict(config):
+                    return root
+            except json.JSONDecodeError:
+                pass
+            marker.rename(partial)
+        if not partial.exists() and any((root / d).exists() for d in ("leftImg8bit", "gtFine")):
+            raise FileExistsError(
+                f"{root}: holds leftImg8bit/ or gtFine/ but no {MARKER}; not a generated set, "
+                "so it is left alone (choose an empty folder)"
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(asdict(config)))
+        for top in ("leftImg8bit", "gtFine"):
+            shutil.rmtree(root / top, ignore_errors=True)
+        jobs = [("train", i) for i in range(num_train)] + [("val", i) for i in range(num_val)]
+        progress_bar = tqdm(
+            jobs,
+            desc=f"synthetic Cityscapes -> {root}",
+            disable=not progress,
+            unit="img",
+            mininterval=1.0,
         )
-    root.mkdir(parents=True, exist_ok=True)
-    partial.write_text(json.dumps(asdict(config)))
-    for top in ("leftImg8bit", "gtFine"):
-        shutil.rmtree(root / top, ignore_errors=True)
-    jobs = [("train", i) for i in range(num_train)] + [("val", i) for i in range(num_val)]
-    progress_bar = tqdm(
-        jobs,
-        desc=f"synthetic Cityscapes -> {root}",
-        disable=not progress,
-        unit="img",
-        mininterval=1.0,
-    )
-    for split, index in progress_bar:
-        rng = np.random.default_rng((seed, _SPLIT_KEYS[split], index))
-        image, label = render_street_scene(rng, height, width)
-        city, stem = _file_stem(split, index)
-        image_dir = root / "leftImg8bit" / split / city
-        label_dir = root / "gtFine" / split / city
-        image_dir.mkdir(parents=True, exist_ok=True)
-        label_dir.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(image_dir / f"{stem}_leftImg8bit.png"), image[..., ::-1])
-        cv2.imwrite(str(label_dir / f"{stem}_gtFine_labelIds.png"), label)
-    partial.rename(marker)
-    return root
+        for split, index in progress_bar:
+            rng = np.random.default_rng((seed, _SPLIT_KEYS[split], index))
+            image, label = render_street_scene(rng, height, width)
+            city, stem = _file_stem(split, index)
+            image_dir = root / "leftImg8bit" / split / city
+            label_dir = root / "gtFine" / split / city
+            image_dir.mkdir(parents=True, exist_ok=True)
+            label_dir.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(image_dir / f"{stem}_leftImg8bit.png"), image[..., ::-1])
+            cv2.imwrite(str(label_dir / f"{stem}_gtFine_labelIds.png"), label)
+        partial.rename(marker)
+        return root
