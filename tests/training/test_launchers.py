@@ -17,8 +17,10 @@ def test_two_job_sweep_through_a_launcher(launcher, coco_root, tmp_path, monkeyp
     monkeypatch.setenv("PYTHONPATH", script_env()["PYTHONPATH"])  # for the job processes
     sweep = tmp_path / "sweep"
     overrides = [o for o in pose_overrides(coco_root) if not o.startswith("model.width=")]
+    # One DataLoader worker: a joblib (loky) job process must still be able to start it.
     code = run_cli(["train", "-m", f"hydra/launcher={launcher}", *overrides,
-                    "debug=fast_dev_run", "logger=none", "model.width=0.5,0.25",
+                    "data.num_workers=1", "debug=fast_dev_run", "logger=none",
+                    "model.width=0.5,0.25",
                     f"hydra.sweep.dir={sweep}"])  # fmt: skip
     assert code == 0
     jobs = collect_jobs(sweep)

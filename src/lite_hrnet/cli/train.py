@@ -17,6 +17,7 @@ launcher starts the ranks > 0 of a job.
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
@@ -71,6 +72,13 @@ def _hydra_defaults(run_cfg) -> None:
             run_cfg.logger.name = f"{sweep}/{hydra_cfg.job.num}"
 
 
+def _plain_start_method() -> None:
+    """Inside a joblib (loky) worker the default multiprocessing context is loky's, which
+    cannot start DataLoader workers; use the platform's own start method instead."""
+    if multiprocessing.get_start_method(allow_none=True) == "loky":
+        multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
     from ..jobs import write_failure
@@ -79,6 +87,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     output_dir = hydra_cfg.runtime.output_dir
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
+    _plain_start_method()
     try:
         run_cfg = OmegaConf.to_object(cfg)
         _hydra_defaults(run_cfg)
