@@ -103,7 +103,7 @@ def test_table(sweep: Path) -> None:
 | 0 | `0.5` | `[128,96]` | 0.612 | 0.901 | 175,469 | 12.3M | 14.2M | 50.0 | 90 s | ok |
 | 1 | `0.5` | `[160,128]` | 0.655 | 0.920 | 175,469 | 20.6M | 23.6M | 31.3 | 10.0 min | ok |
 | 2 | `1.0` | `[128,96]` | — | — | — | — | — | — | 45 s | **failed**: RuntimeError: out of memory \\| what a pipe |
-| 3 | `1.0` | `[160,128]` | — | — | — | — | — | — | — | **incomplete**: no summary.json or failed.json |"""  # noqa: E501
+| 3 | `1.0` | `[160,128]` | — | — | — | — | — | — | — | **unfinished**: no summary.json or failed.json |"""  # noqa: E501
     assert results_table(load_sweep(sweep)) == expected
 
 

@@ -1,13 +1,16 @@
-"""What every training job leaves in its folder, and the table of a sweep's jobs.
+"""What every training job leaves in its folder, read back by the end-of-sweep table
+(``format_jobs``) and by ``lite-hrnet report``.
 
-A job that finishes writes ``summary.json`` (``training.run_training``: complexity, the
-monitored value, the best checkpoint, test metrics); a job that fails writes
-``failed.json`` (``write_failure``: the error, its traceback and the job's overrides).
-``collect_jobs`` reads both back from every job folder of a sweep.
+A Hydra job folder holds ``.hydra/overrides.yaml`` (the job's overrides), and then
+``summary.json`` when the job finished (``training.run_training``: complexity, the
+monitored value, the best checkpoint, test metrics) or ``failed.json`` when it failed
+(``write_failure``: the error, its traceback and the job's overrides). ``read_job`` reads
+one folder, ``collect_jobs`` every job folder of a sweep.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -16,9 +19,16 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 SUMMARY_FILE = "summary.json"
 FAILURE_FILE = "failed.json"
+# The training speed: ``summary.json`` key, else the metric in ``csv/metrics.csv``
+# (both written with ``lite_hrnet.throughput.TrainingThroughput``).
+SPEED_KEY = "train_images_per_second"
+SPEED_METRIC = "train/images_per_second"
 
 
 def write_failure(
@@ -44,35 +54,129 @@ class JobRecord:
     or killed)."""
 
     path: Path
+    num: int | None  # Hydra's job number: the folder's name, else .hydra/hydra.yaml
     status: str
-    overrides: list[str] = field(default_factory=list)
-    monitor: str | None = None
-    value: float | None = None
+    overrides: list[str] = field(default_factory=list)  # as in .hydra/overrides.yaml
+    summary: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    seconds: float | None = None  # job wall time, from file times
+
+    @property
+    def monitor(self) -> str | None:
+        return self.summary.get("monitor")
+
+    @property
+    def value(self) -> float | None:
+        """The best monitored value."""
+        return self.summary.get("best")
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The overrides as key -> value."""
+        return {k: v for k, _, v in (o.partition("=") for o in self.overrides)}
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Test metrics; without a test (``test_after_fit=false``) the best validation score."""
+        test = self.summary.get("test")
+        if isinstance(test, dict) and test:
+            return {k: v for k, v in test.items() if isinstance(v, int | float)}
+        return {
+            k.split("/")[-1]: v
+            for k, v in self.summary.items()
+            if k.startswith("best_") and k != "best_checkpoint" and isinstance(v, int | float)
+        }
+
+    @property
+    def complexity(self) -> dict[str, int]:
+        value = self.summary.get("complexity")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def images_per_second(self) -> float | None:
+        value = self.summary.get(SPEED_KEY)
+        if isinstance(value, int | float):
+            return float(value)
+        return _last_csv_value(self.path / "csv" / "metrics.csv", SPEED_METRIC)
 
 
-def _overrides(job_dir: Path) -> list[str]:
-    file = job_dir / ".hydra" / "overrides.yaml"
-    if not file.is_file():
-        return []
-    import yaml
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {e}") from None
 
-    return [str(v) for v in yaml.safe_load(file.read_text()) or []]
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON: {e.msg} at line {e.lineno}") from None
+
+
+def _error_text(failed: Any) -> str:
+    """The error of a ``failed.json``: its ``error`` (or ``message``/``exception``) field,
+    with the exception type when given."""
+    if isinstance(failed, dict):
+        for key in ("error", "message", "exception"):
+            if failed.get(key):
+                text = str(failed[key])
+                kind = failed.get("type") or failed.get("error_type")
+                return f"{kind}: {text}" if kind and not text.startswith(str(kind)) else text
+        if failed.get("traceback"):
+            return str(failed["traceback"]).strip().splitlines()[-1]
+    return json.dumps(failed) if not isinstance(failed, str) else failed
+
+
+def _last_csv_value(path: Path, column: str) -> float | None:
+    """The last non-empty value of ``column`` in a Lightning ``metrics.csv``."""
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        values = [row[column] for row in csv.DictReader(f) if row.get(column)]
+    try:
+        return float(values[-1]) if values else None
+    except ValueError:
+        raise ValueError(f"{path}: column {column!r} holds {values[-1]!r}, not a number") from None
+
+
+def _job_number(job_dir: Path) -> int | None:
+    if job_dir.name.isdigit():
+        return int(job_dir.name)
+    hydra_file = job_dir / ".hydra" / "hydra.yaml"
+    if hydra_file.is_file():
+        num = (((read_yaml(hydra_file) or {}).get("hydra") or {}).get("job") or {}).get("num")
+        if isinstance(num, int):
+            return num
+    return None
 
 
 def read_job(job_dir: str | os.PathLike[str]) -> JobRecord:
     """The record of one job folder, from its ``summary.json`` or ``failed.json``."""
     job_dir = Path(job_dir)
-    if (job_dir / FAILURE_FILE).is_file():
-        failure = json.loads((job_dir / FAILURE_FILE).read_text())
-        overrides = failure.get("overrides") or _overrides(job_dir)
-        return JobRecord(job_dir, "failed", overrides, error=failure.get("error"))
-    if (job_dir / SUMMARY_FILE).is_file():
-        summary = json.loads((job_dir / SUMMARY_FILE).read_text())
-        return JobRecord(
-            job_dir, "ok", _overrides(job_dir), summary.get("monitor"), summary.get("best")
-        )
-    return JobRecord(job_dir, "unfinished", _overrides(job_dir))
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides = read_yaml(overrides_file) if overrides_file.is_file() else []
+    if not isinstance(overrides, list):
+        raise ValueError(f"{overrides_file}: expected a list of overrides")
+    job = JobRecord(job_dir, _job_number(job_dir), "ok", [str(o) for o in overrides])
+    summary_file, failure_file = job_dir / SUMMARY_FILE, job_dir / FAILURE_FILE
+    if failure_file.is_file():
+        failure, end_file = _read_json(failure_file), failure_file
+        job.status, job.error = "failed", _error_text(failure)
+        if not job.overrides and isinstance(failure, dict):
+            job.overrides = [str(o) for o in failure.get("overrides") or []]
+    elif summary_file.is_file():
+        job.summary, end_file = _read_json(summary_file), summary_file
+        if not isinstance(job.summary, dict):
+            raise ValueError(f"{summary_file}: expected a JSON object")
+    else:
+        job.status, job.error = "unfinished", f"no {SUMMARY_FILE} or {FAILURE_FILE}"
+        return job
+    start_file = job_dir / ".hydra" / "config.yaml"
+    if start_file.is_file():
+        seconds = end_file.stat().st_mtime - start_file.stat().st_mtime
+        job.seconds = seconds if seconds >= 0 else None
+    return job
 
 
 def collect_jobs(sweep_dir: str | os.PathLike[str]) -> list[JobRecord]:
@@ -86,8 +190,8 @@ def collect_jobs(sweep_dir: str | os.PathLike[str]) -> list[JobRecord]:
         for d in sweep_dir.iterdir()
         if d.is_dir() and any((d / n).exists() for n in (".hydra", SUMMARY_FILE, FAILURE_FILE))
     ]
-    dirs.sort(key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name))
-    return [read_job(d) for d in dirs]
+    jobs = [read_job(d) for d in dirs]
+    return sorted(jobs, key=lambda j: (j.num is None, j.num or 0, j.path.name))
 
 
 def format_jobs(records: Sequence[JobRecord]) -> str:
@@ -103,10 +207,8 @@ def format_jobs(records: Sequence[JobRecord]) -> str:
         if r.status == "ok":
             shown = "-" if r.value is None or math.isnan(r.value) else f"{r.value:.4f}"
             result = f"{r.monitor or 'value'} {shown}"
-        elif r.status == "failed":
-            result = r.error or "failed"
         else:
-            result = "no summary.json or failed.json"
+            result = r.error or r.status
         own = " ".join(o for o in r.overrides if o not in shared)
         lines.append(f"{r.path.name:>4}  {r.status:<10}  {result}  [{own}]")
     failed = sum(r.status != "ok" for r in records)

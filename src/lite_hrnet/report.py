@@ -4,29 +4,22 @@ A multirun (``lite-hrnet train -m ...``) writes ``<sweep>/multirun.yaml`` (the t
 Hydra overrides of the command, and the sweeper's parameters) and one folder per job with
 ``.hydra/overrides.yaml`` (the job's concrete overrides), and then ``summary.json``
 (complexity, test metrics, best validation score) when the job finished, or
-``failed.json`` (the error) when it failed. ``load_sweep`` reads all of that;
+``failed.json`` (the error) when it failed. ``load_sweep`` reads all of that (the job
+folders with ``lite_hrnet.jobs``);
 ``render_report`` turns it into Markdown and ``plot_results`` into a PNG. Only YAML and
 JSON are read here: no Hydra, no torch.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from .jobs import SUMMARY_FILE, JobRecord, collect_jobs, read_yaml
 
-SUMMARY_FILE = "summary.json"
-FAILED_FILE = "failed.json"
-# The training speed: ``summary.json`` key, else the metric in ``csv/metrics.csv``
-# (both written with ``lite_hrnet.throughput.TrainingThroughput``).
-SPEED_KEY = "train_images_per_second"
-SPEED_METRIC = "train/images_per_second"
 # Test metrics shown, in this order, when a job has them; other keys stay in summary.json.
 PREFERRED_METRICS = ("AP", "AP50", "AP75", "AR", "PCKh", "PCKh@0.1", "mIoU", "accuracy")
 BEGIN = "<!-- lite-hrnet report: begin (generated; edit outside these markers) -->"
@@ -34,48 +27,11 @@ END = "<!-- lite-hrnet report: end -->"
 
 
 @dataclass
-class Job:
-    """One job folder of a sweep. ``status``: ok, failed or incomplete (neither file)."""
-
-    num: int
-    path: Path
-    overrides: dict[str, str]  # key -> value, as in .hydra/overrides.yaml
-    status: str
-    summary: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    seconds: float | None = None  # job wall time, from file times
-
-    @property
-    def metrics(self) -> dict[str, float]:
-        """Test metrics; without a test (``test_after_fit=false``) the best validation score."""
-        test = self.summary.get("test")
-        if isinstance(test, dict) and test:
-            return {k: v for k, v in test.items() if isinstance(v, int | float)}
-        return {
-            k.split("/")[-1]: v
-            for k, v in self.summary.items()
-            if k.startswith("best_") and k != "best_checkpoint" and isinstance(v, int | float)
-        }
-
-    @property
-    def complexity(self) -> dict[str, int]:
-        value = self.summary.get("complexity")
-        return value if isinstance(value, dict) else {}
-
-    @property
-    def images_per_second(self) -> float | None:
-        value = self.summary.get(SPEED_KEY)
-        if isinstance(value, int | float):
-            return float(value)
-        return _last_csv_value(self.path / "csv" / "metrics.csv", SPEED_METRIC)
-
-
-@dataclass
 class Sweep:
     """A multirun folder: the overrides of its command and its jobs, by job number."""
 
     path: Path
-    jobs: list[Job]
+    jobs: list[JobRecord]
     task_overrides: list[str] | None  # None without multirun.yaml
     hydra_overrides: list[str]
     sweeper_params: dict[str, str]
@@ -85,8 +41,8 @@ class Sweep:
         """Override keys whose values differ between jobs, in command order."""
         keys: list[str] = []
         for job in self.jobs:
-            keys.extend(k for k in job.overrides if k not in keys)
-        return [k for k in keys if len({job.overrides.get(k) for job in self.jobs}) > 1]
+            keys.extend(k for k in job.settings if k not in keys)
+        return [k for k in keys if len({job.settings.get(k) for job in self.jobs}) > 1]
 
     @property
     def metric_names(self) -> list[str]:
@@ -102,7 +58,7 @@ class Sweep:
         else:
             values: dict[str, list[str]] = {}
             for job in self.jobs:
-                for k, v in job.overrides.items():
+                for k, v in job.settings.items():
                     if v not in values.setdefault(k, []):
                         values[k].append(v)
             args = [f"{k}={','.join(v)}" for k, v in values.items()]
@@ -121,107 +77,21 @@ def _wrap(words: list[str], width: int = 88) -> str:
     return " \\\n".join(lines)
 
 
-def _split_override(text: str) -> tuple[str, str]:
-    key, sep, value = str(text).partition("=")
-    return (key, value) if sep else (key, "")
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML: {e}") from None
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON: {e.msg} at line {e.lineno}") from None
-
-
-def _error_text(failed: Any) -> str:
-    """The error of a ``failed.json``: its ``error`` (or ``message``/``exception``) field,
-    with the exception type when given."""
-    if isinstance(failed, dict):
-        for key in ("error", "message", "exception"):
-            if failed.get(key):
-                text = str(failed[key])
-                kind = failed.get("type") or failed.get("error_type")
-                return f"{kind}: {text}" if kind and not text.startswith(str(kind)) else text
-        if failed.get("traceback"):
-            return str(failed["traceback"]).strip().splitlines()[-1]
-    return json.dumps(failed) if not isinstance(failed, str) else failed
-
-
-def _last_csv_value(path: Path, column: str) -> float | None:
-    """The last non-empty value of ``column`` in a Lightning ``metrics.csv``."""
-    if not path.is_file():
-        return None
-    with open(path, newline="") as f:
-        values = [row[column] for row in csv.DictReader(f) if row.get(column)]
-    try:
-        return float(values[-1]) if values else None
-    except ValueError:
-        raise ValueError(f"{path}: column {column!r} holds {values[-1]!r}, not a number") from None
-
-
-def _job_number(path: Path) -> int | None:
-    if path.name.isdigit():
-        return int(path.name)
-    hydra_file = path / ".hydra" / "hydra.yaml"
-    if hydra_file.is_file():
-        hydra_cfg = (_read_yaml(hydra_file) or {}).get("hydra") or {}
-        num = (hydra_cfg.get("job") or {}).get("num")
-        if isinstance(num, int):
-            return num
-    return None
-
-
-def _load_job(path: Path, num: int) -> Job:
-    overrides_file = path / ".hydra" / "overrides.yaml"
-    overrides = _read_yaml(overrides_file) if overrides_file.is_file() else []
-    if not isinstance(overrides, list):
-        raise ValueError(f"{overrides_file}: expected a list of overrides")
-    parsed = dict(_split_override(o) for o in overrides)
-    start_file = path / ".hydra" / "config.yaml"
-    summary_file, failed_file = path / SUMMARY_FILE, path / FAILED_FILE
-    if failed_file.is_file():
-        job = Job(num, path, parsed, "failed", error=_error_text(_read_json(failed_file)))
-        end_file = failed_file
-    elif summary_file.is_file():
-        summary = _read_json(summary_file)
-        if not isinstance(summary, dict):
-            raise ValueError(f"{summary_file}: expected a JSON object")
-        job = Job(num, path, parsed, "ok", summary=summary)
-        end_file = summary_file
-    else:
-        return Job(num, path, parsed, "incomplete", error=f"no {SUMMARY_FILE} or {FAILED_FILE}")
-    if start_file.is_file():
-        seconds = end_file.stat().st_mtime - start_file.stat().st_mtime
-        job.seconds = seconds if seconds >= 0 else None
-    return job
-
-
 def load_sweep(path: str | Path) -> Sweep:
-    """Read a multirun folder. Job folders are those with ``.hydra/overrides.yaml``."""
+    """Read a multirun folder and its job folders (``collect_jobs``)."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"multirun folder not found: {path}")
-    jobs = []
-    for child in sorted(p for p in path.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()):
-        num = _job_number(child)
-        jobs.append(_load_job(child, num if num is not None else len(jobs)))
+    jobs = collect_jobs(path)
     if not jobs:
         raise ValueError(
-            f"{path}: no job folders (sub-folders with .hydra/overrides.yaml); give the "
+            f"{path}: no job folders (sub-folders with .hydra/ or {SUMMARY_FILE}); give the "
             "folder of a `lite-hrnet train -m` run, e.g. multirun/2026-11-24_10-00-00"
         )
-    jobs.sort(key=lambda j: j.num)
     task, hydra_overrides, params = None, [], {}
     multirun_file = path / "multirun.yaml"
     if multirun_file.is_file():
-        hydra_cfg = (_read_yaml(multirun_file) or {}).get("hydra") or {}
+        hydra_cfg = (read_yaml(multirun_file) or {}).get("hydra") or {}
         overrides = hydra_cfg.get("overrides") or {}
         task = [str(o) for o in overrides.get("task") or []]
         hydra_overrides = [str(o) for o in overrides.get("hydra") or []]
@@ -251,7 +121,11 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def _status(job: Job) -> str:
+def _name(job: JobRecord) -> str:
+    return job.path.name if job.num is None else str(job.num)
+
+
+def _status(job: JobRecord) -> str:
     if job.status == "ok":
         return "ok (fast_dev_run: no metrics)" if job.summary.get("fast_dev_run") else "ok"
     first = (job.error or "").strip().splitlines()[0] if job.error else ""
@@ -278,8 +152,8 @@ def results_table(sweep: Sweep) -> str:
         c = job.complexity
         params = c.get("params")
         cells = [
-            str(job.num),
-            *(f"`{job.overrides.get(k, '')}`" if k in job.overrides else "—" for k in keys),
+            _name(job),
+            *(f"`{job.settings.get(k, '')}`" if k in job.settings else "—" for k in keys),
             *(_number(job.metrics.get(m)) for m in metrics),
             f"{params:,}" if isinstance(params, int) else "—",
             _mega(c.get("macs"), 1e6),
@@ -327,7 +201,7 @@ def render_block(sweep: Sweep, plot_name: str | None) -> str:
     if failed:
         lines += ["Jobs that did not finish:", ""]
         for job in failed:
-            lines += [f"- job {job.num} (`{job.path}`): {job.status}", "", "  ```"]
+            lines += [f"- job {_name(job)} (`{job.path}`): {job.status}", "", "  ```"]
             lines += [f"  {line}" for line in (job.error or "").strip().splitlines()]
             lines += ["  ```", ""]
     lines += [
@@ -403,11 +277,11 @@ def plot_results(
             ax.scatter(
                 [x],
                 [y],
-                color=f"C{colors[j.overrides.get(color_key, '')] % 10}",
-                marker="os^Dv<>p*h"[markers[j.overrides.get(marker_key, "")] % 10],
+                color=f"C{colors[j.settings.get(color_key, '')] % 10}",
+                marker="os^Dv<>p*h"[markers[j.settings.get(marker_key, "")] % 10],
                 s=45,
             )
-            text = " ".join(j.overrides.get(k, "") for k in label_keys)
+            text = " ".join(j.settings.get(k, "") for k in label_keys)
             if text:
                 ax.annotate(text, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
         ax.set_xlabel(xlabel)
@@ -434,11 +308,11 @@ def plot_results(
     return path
 
 
-def _levels(jobs: list[Job], key: str | None) -> dict[str, int]:
+def _levels(jobs: list[JobRecord], key: str | None) -> dict[str, int]:
     """Each value of ``key`` among the jobs -> its index, in job order."""
     levels: dict[str, int] = {}
     for job in jobs:
-        levels.setdefault(job.overrides.get(key, "") if key else "", len(levels))
+        levels.setdefault(job.settings.get(key, "") if key else "", len(levels))
     return levels
 
 
