@@ -74,9 +74,12 @@ def _hydra_defaults(run_cfg) -> None:
 
 def _plain_start_method() -> None:
     """Inside a joblib (loky) worker the default multiprocessing context is loky's, which
-    cannot start DataLoader workers; use the platform's own start method instead."""
+    cannot start DataLoader workers. Use forkserver (spawn where there is none): a loky
+    worker runs job after job, and forking it once it holds threads can deadlock."""
     if multiprocessing.get_start_method(allow_none=True) == "loky":
-        multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
+        methods = multiprocessing.get_all_start_methods()
+        method = "forkserver" if "forkserver" in methods else "spawn"
+        multiprocessing.set_start_method(method, force=True)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
