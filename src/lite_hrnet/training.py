@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import (
+    Callback,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    TQDMProgressBar,
+)
 
 from .config.build import build_task
 from .config.schema import LoggerConfig, TrainConfig
@@ -106,6 +111,10 @@ def run_training(cfg: TrainConfig, output_dir: str | os.PathLike[str]) -> float 
     callbacks: list[Callback] = [checkpoint, PrintMetrics(("AP", "AP50", "PCKh", "mIoU", "loss"))]
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    if cfg.trainer.enable_progress_bar:
+        # Each refresh reads the logged loss (.item(), a device sync); the default refreshes
+        # every step. Once per logging interval keeps the training loop free of syncs.
+        callbacks.append(TQDMProgressBar(refresh_rate=cfg.trainer.log_every_n_steps))
     trainer = L.Trainer(
         **cfg.trainer.kwargs(), default_root_dir=output_dir, logger=logger, callbacks=callbacks
     )
