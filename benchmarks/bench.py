@@ -11,6 +11,13 @@ Every figure is the median over ``--repeats`` timed runs after ``--warmup`` runs
 paths of one table row group run interleaved (one call of each per round), so load drift
 hits them equally; each figure comes with its ratio against the plain eager model measured
 in the same loop. Compiled paths report their cold-start seconds (the first call).
+
+The models get random weights of a trained network's scale (``bench_model``), not the
+official initialisation: its N(0, 0.001) convolutions shrink the activations towards
+1e-19 and beyond, where some kernels (ONNX Runtime's sigmoid) run on denormal numbers and
+slow down up to twofold, which a trained model never does. The ONNX Runtime rows include
+the issue's reference: the official control flow exported by the torch.export-based
+exporter at a static shape.
 """
 
 from __future__ import annotations
@@ -19,17 +26,22 @@ import argparse
 import copy
 import datetime
 import json
+import logging
+import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from tests.helpers import randomize
 from tests.official_semantics import official_forward
 from torch import nn
 
@@ -56,6 +68,13 @@ TRAIN_SETTINGS: dict[str, dict[str, Any]] = {
         "precision": "bf16-mixed",
     },
 }
+# Every compiled setting costs minutes of compilation (forward and backward graphs).
+DEFAULT_TRAIN_SETTINGS = [
+    "channels_last",
+    "bf16-mixed",
+    "channels_last + bf16-mixed",
+    "channels_last + compile + bf16-mixed",
+]
 
 
 # --------------------------------------------------------------------------- timing
@@ -71,12 +90,17 @@ def interleaved(
     warmup: int,
     repeats: int,
     device: torch.device,
+    gap_s: float = 0.0,
+    budget_s: float = float("inf"),
 ) -> dict[str, dict[str, float]]:
     """Time every path ``repeats`` times, one call of each per round, after ``warmup`` rounds.
 
     The first call of each path is its cold start (compilation), reported in seconds; on
-    CUDA it also gives the path's peak memory. Returns {path: {"median_s", "cold_start_s"}}
-    plus "peak_memory_mib" on CUDA.
+    CUDA it also gives the path's peak memory. ``gap_s`` seconds of sleep before each timed
+    call let the previous path's idle threads (OpenMP, ONNX Runtime) stop spinning, so
+    they do not take a core from the next path. Timing stops early once the timed rounds
+    took ``budget_s`` seconds, after at least 3 rounds. Returns {path: {"median_s",
+    "cold_start_s", "repeats"}} plus "peak_memory_mib" on CUDA.
     """
     first: dict[str, dict[str, float]] = {}
     for name, fn in paths.items():
@@ -93,13 +117,21 @@ def interleaved(
             fn()
     _sync(device)
     times: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(repeats):
+    started = time.perf_counter()
+    for round_ in range(repeats):
+        if round_ >= 3 and time.perf_counter() - started > budget_s:
+            break
         for name, fn in paths.items():
+            if gap_s:
+                time.sleep(gap_s)
             start = time.perf_counter()
             fn()
             _sync(device)
             times[name].append(time.perf_counter() - start)
-    return {name: {"median_s": statistics.median(t), **first[name]} for name, t in times.items()}
+    return {
+        name: {"median_s": statistics.median(t), "repeats": len(t), **first[name]}
+        for name, t in times.items()
+    }
 
 
 def samples_per_second(
@@ -120,16 +152,78 @@ def samples_per_second(
 # --------------------------------------------------------------------------- paths
 
 
+def bench_model(name: str, device: torch.device) -> nn.Module:
+    """The pose model ``name`` in eval mode with random weights of a trained network's
+    scale (activations 0.01-1 throughout; see the module docstring for why).
+    """
+    return randomize(lite_hrnet.create_pose_model(name)).to(device).eval()
+
+
+class OfficialPoseModel(nn.Module):
+    """The official forward control flow (tests/official_semantics.py) on ``model``'s
+    backbone weights, then its heatmap head: (B, 3, H, W) -> (B, K, H/4, W/4).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.keypoint_head(official_forward(self.model.backbone, x))
+
+
+def export_official_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> Path:
+    """The issue's reference graph: the official control flow exported by the
+    torch.export-based exporter (``dynamo=True``, default settings) at ``x``'s static shape.
+    """
+    with warnings.catch_warnings(), _quiet_loggers("torch.onnx", "torch.export", "onnxscript"):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            OfficialPoseModel(model).eval(),
+            (x,),
+            str(path),
+            input_names=["images"],
+            output_names=["output"],
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    return path
+
+
+@contextmanager
+def _quiet_loggers(*names: str) -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def inference_paths(
-    model: nn.Module, x: torch.Tensor, onnx_dir: Path, compile: bool, threads: int
+    model: nn.Module,
+    x: torch.Tensor,
+    onnx_dir: Path,
+    compile: bool,
+    threads: int,
+    reference: bool = True,
 ) -> dict[str, Callable[[], Any]]:
-    """Callables running one forward of ``model`` on ``x`` per path (eager first)."""
+    """Callables running one forward of ``model`` on ``x`` per path (eager first).
+
+    ``compile``: include the Inductor paths; ``reference``: the ONNX Runtime reference
+    (a torch.export-based export at x's static shape). ``onnx_dir`` may already hold this
+    model's ``model.onnx`` (dynamic batch), which is reused. Built outside inference mode
+    (the exporters trace the model); call them inside it.
+    """
     device = x.device
     paths: dict[str, Callable[[], Any]] = {"eager": lambda: model(x)}
     if device.type == "cpu":
-        paths["official control flow"] = lambda: model.keypoint_head(
-            official_forward(model.backbone, x)
-        )
+        official = OfficialPoseModel(model)
+        paths["official control flow"] = lambda: official(x)
         lean = lite_hrnet.optimize_for_inference(model, compile=False)
         paths["optimized, eager"] = lambda: lean(x)
     if compile:
@@ -156,14 +250,23 @@ def inference_paths(
 
             paths["bf16 + channels_last + compile, CUDA graphs"] = graphs_step
     else:
-        onnx_path = export_onnx(
-            lite_hrnet.optimize_for_inference(model, compile=False, channels_last=False),
-            onnx_dir / "model.onnx",
-            input_size=tuple(x.shape[-2:]),
-        )
-        session = onnxruntime_session(onnx_path, threads=threads)
         feed = {"images": x.numpy()}
-        paths["onnxruntime"] = lambda: session.run(None, feed)
+        # Threads stop spinning after each run: they would take a core from the next path.
+        if reference:
+            official_session = onnxruntime_session(
+                export_official_onnx(model, x, onnx_dir / f"official_{len(x)}.onnx"),
+                threads=threads,
+                spin_after_run=False,
+            )
+            paths["onnxruntime, official graph (reference)"] = lambda: official_session.run(
+                None, feed
+            )
+        path = onnx_dir / "model.onnx"
+        if not path.exists():
+            lean = lite_hrnet.optimize_for_inference(model, compile=False, channels_last=False)
+            export_onnx(lean, path, input_size=tuple(x.shape[-2:]))
+        session = onnxruntime_session(path, threads=threads, spin_after_run=False)
+        paths["onnxruntime, export --optimize"] = lambda: session.run(None, feed)
     return paths
 
 
@@ -215,6 +318,9 @@ def machine(device: torch.device, threads: int) -> dict[str, Any]:
         pass
     info: dict[str, Any] = {
         "cpu": cpu,
+        "cores": os.cpu_count(),
+        # Other work on the machine skews every figure; 2-thread runs suffer most.
+        "load_average_at_start": round(os.getloadavg()[0], 2),
         "threads": threads,
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -233,38 +339,58 @@ def machine(device: torch.device, threads: int) -> dict[str, Any]:
 
 def run_inference(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
     rows = []
+    gap_s = 0.01 if device.type == "cpu" else 0.0
     for name in args.models:
-        model = lite_hrnet.create_pose_model(name).to(device).eval()
+        model = bench_model(name, device)
         for size in args.sizes:
-            for batch in args.batches:
-                x = torch.randn(batch, 3, *size, device=device)
-                with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
-                    paths = inference_paths(model, x, Path(tmp), args.compile, args.threads)
-                    result = interleaved(paths, args.warmup, args.repeats, device)
-                base = result["eager"]["median_s"]
-                for path, r in result.items():
-                    rows.append(
-                        {
-                            "model": name,
-                            "input": list(size),
-                            "batch": batch,
-                            "path": path,
-                            "latency_ms": 1e3 * r["median_s"],
-                            "images_per_s": batch / r["median_s"],
-                            "speedup": base / r["median_s"],
-                            **{k: v for k, v in r.items() if k != "median_s"},
-                        }
+            with tempfile.TemporaryDirectory() as tmp:
+                for batch in args.batches:
+                    x = torch.randn(batch, 3, *size, device=device)
+                    compile = args.compile and size in args.compile_sizes
+                    reference = args.reference and batch in args.reference_batches
+                    paths = inference_paths(
+                        model, x, Path(tmp), compile, args.threads, reference=reference
                     )
-                    _progress(rows[-1])
+                    with torch.inference_mode():
+                        result = interleaved(
+                            paths, args.warmup, args.repeats, device, gap_s, args.budget
+                        )
+                    rows += _inference_rows(name, size, batch, result)
+    return rows
+
+
+def _inference_rows(
+    name: str, size: tuple[int, int], batch: int, result: dict[str, dict[str, float]]
+) -> list[dict[str, Any]]:
+    rows = []
+    base = result["eager"]["median_s"]
+    for path, r in result.items():
+        rows.append(
+            {
+                "model": name,
+                "input": list(size),
+                "batch": batch,
+                "path": path,
+                "latency_ms": 1e3 * r["median_s"],
+                "images_per_s": batch / r["median_s"],
+                "speedup": base / r["median_s"],
+                **{k: v for k, v in r.items() if k != "median_s"},
+            }
+        )
+        _progress(rows[-1])
     return rows
 
 
 def run_training(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
     rows = []
-    settings = {k: v for k, v in TRAIN_SETTINGS.items() if args.compile or not v["compile"]}
-    for name in args.models:
-        model = lite_hrnet.create_pose_model(name)
-        for size in args.sizes:
+    settings = {
+        k: TRAIN_SETTINGS[k]
+        for k in ["eager fp32", *args.train_settings]
+        if args.compile or not TRAIN_SETTINGS[k]["compile"]
+    }
+    for name in args.train_models:
+        model = bench_model(name, torch.device("cpu"))
+        for size in args.train_sizes:
             steps = {
                 setting: train_step_fn(model, args.train_batch, size, device, **flags)
                 for setting, flags in settings.items()
@@ -304,9 +430,12 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"{m['cpu']}, {m['threads']} threads, torch {m['torch']}"
         + (f", onnxruntime {m['onnxruntime']}" if "onnxruntime" in m else "")
         + (f", {m['gpu']}" if "gpu" in m else "")
-        + f", {m['date']}. Medians of {report['repeats']} interleaved runs after "
-        f"{report['warmup']} warm-up runs (training: {report['repeats_train']} after "
-        f"{report['warmup_train']}); ratios against eager in the same loop.",
+        + f", {m['date']}. Medians of 3 to {report['repeats']} interleaved runs "
+        f"({report['budget']:g} s per row group) after {report['warmup']} warm-up runs "
+        f"(training: {report['repeats_train']} after {report['warmup_train']}); ratios "
+        "against eager in the same loop. Load average "
+        f"{m['load_average_at_start']} at the start, {m.get('load_average_at_end', '?')} at "
+        f"the end; {report.get('wall_s', 0) / 60:.1f} minutes in all.",
         "",
         "## Inference",
         "",
@@ -353,15 +482,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", default=["lite_hrnet_18", "lite_hrnet_30"])
     parser.add_argument("--sizes", nargs="+", type=input_size, default=[(256, 192), (384, 288)])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 16])
-    parser.add_argument("--train-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--warmup-train", type=int, default=2)
-    parser.add_argument("--repeats-train", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=20, help="timed rounds at most")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=15.0,
+        help="seconds of timed rounds per row group, after at least 3 rounds",
+    )
+    parser.add_argument(
+        "--compile-sizes",
+        nargs="+",
+        type=input_size,
+        help="sizes with the compiled paths (default: the first of --sizes; each graph "
+        "compiles for 1-3 minutes)",
+    )
     parser.add_argument(
         "--no-compile", dest="compile", action="store_false", help="skip the compiled paths"
     )
+    parser.add_argument(
+        "--reference-batches",
+        nargs="+",
+        type=int,
+        default=[1],
+        help="batches with the ONNX Runtime reference row (one static-shape export each)",
+    )
+    parser.add_argument("--no-reference", dest="reference", action="store_false")
+    parser.add_argument("--train-batch", type=int, default=16)
+    parser.add_argument("--train-models", nargs="+", help="default: the first of --models")
+    parser.add_argument(
+        "--train-sizes", nargs="+", type=input_size, help="default: the first of --sizes"
+    )
+    parser.add_argument(
+        "--train-settings",
+        nargs="+",
+        choices=list(TRAIN_SETTINGS)[1:],
+        default=DEFAULT_TRAIN_SETTINGS,
+        help="compared with eager fp32",
+    )
+    parser.add_argument("--warmup-train", type=int, default=2)
+    parser.add_argument("--repeats-train", type=int, default=5)
     parser.add_argument("--no-train", dest="train", action="store_false")
     parser.add_argument(
         "--quick", action="store_true", help="lite_hrnet_18 at 256x192, fewer repeats"
@@ -370,11 +531,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.models, args.sizes = args.models[:1], args.sizes[:1]
-        args.warmup, args.repeats, args.warmup_train, args.repeats_train = 2, 7, 1, 3
+        args.warmup, args.repeats, args.budget = 2, 10, 8.0
+        args.warmup_train, args.repeats_train = 1, 3
+    args.compile_sizes = args.compile_sizes or args.sizes[:1]
+    args.train_models = args.train_models or args.models[:1]
+    args.train_sizes = args.train_sizes or args.sizes[:1]
     return args
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    started = time.perf_counter()
     args = parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cpu":
@@ -383,10 +549,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "device": args.device,
         "command": "python -m benchmarks.bench " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(device, args.threads),
-        **{k: getattr(args, k) for k in ("warmup", "repeats", "warmup_train", "repeats_train")},
+        **{
+            k: getattr(args, k)
+            for k in ("warmup", "repeats", "budget", "warmup_train", "repeats_train")
+        },
         "inference": run_inference(args, device),
         "training": run_training(args, device) if args.train else [],
     }
+    report["machine"]["load_average_at_end"] = round(os.getloadavg()[0], 2)
+    report["wall_s"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.device}.json").write_text(json.dumps(report, indent=1) + "\n")
     markdown = to_markdown(report)

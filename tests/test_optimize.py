@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from torch import nn
+from torch._dynamo.utils import counters
 
 import lite_hrnet
 from lite_hrnet.cli.main import main
-from lite_hrnet.export import export_onnx, onnxruntime_session
+from lite_hrnet.export import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx, onnxruntime_session
 from lite_hrnet.optimize import fold_batchnorm
 from tests.helpers import randomize
 
 MODELS = lite_hrnet.list_models()
+# Every block type of a LITE network, small enough to compile or export in seconds.
+ONE_STAGE = {"num_modules": (1,), "channels": (8, 16), "num_blocks": (1,), "reduce_ratios": (2,)}
 
 
 def _assert_close(got: torch.Tensor, expected: torch.Tensor) -> None:
@@ -90,17 +95,50 @@ def test_fold_batchnorm_on_any_sequential() -> None:
         fold_batchnorm(nn.Sequential(nn.Conv2d(1, 1, 1), nn.BatchNorm2d(1)))
 
 
+def test_compiled_model_matches_eager_with_packed_weights() -> None:
+    # A one-stage model: compiling the full network takes minutes.
+    model = randomize(lite_hrnet.create_pose_model("lite_hrnet_18", **ONE_STAGE)).eval()
+    counters.clear()
+    fast = lite_hrnet.optimize_for_inference(model)
+    x = torch.randn(2, 3, 32, 32)
+    got = fast(x)
+    with torch.no_grad():
+        _assert_close(got, model(x))
+    # Freezing took effect: every convolution runs with a pre-packed oneDNN weight.
+    convs = sum(isinstance(m, nn.Conv2d) for m in fast.module.modules())
+    assert counters["inductor"]["mkldnn_conv_weight_pack_matcher_count"] == convs
+
+
 # One variant per block type; tests/test_export.py already exports every variant.
-@pytest.mark.parametrize("name", ["lite_hrnet_18", "naive_lite_hrnet_18"])
-def test_optimized_onnx_matches_eager(tmp_path: Path, name: str) -> None:
-    model = randomize(lite_hrnet.create_pose_model(name)).eval()
+# The torch.export-based exporter takes ~10x longer: one small model.
+@pytest.mark.parametrize(
+    ("name", "overrides", "dynamo"),
+    [
+        ("lite_hrnet_18", {}, False),
+        ("naive_lite_hrnet_18", {}, False),
+        ("lite_hrnet_18", ONE_STAGE, True),
+    ],
+)
+def test_optimized_onnx_matches_eager(
+    tmp_path: Path, name: str, overrides: dict[str, Any], dynamo: bool
+) -> None:
+    model = randomize(lite_hrnet.create_pose_model(name, **overrides)).eval()
     fast = lite_hrnet.optimize_for_inference(model, compile=False, channels_last=False)
-    session = onnxruntime_session(export_onnx(fast, tmp_path / "m.onnx", (64, 32)), threads=2)
+    opset = DYNAMO_MIN_OPSET if dynamo else DEFAULT_OPSET
+    path = export_onnx(fast, tmp_path / "m.onnx", (64, 32), opset=opset, dynamo=dynamo)
+    if dynamo:  # shape annotations dropped (they make ONNX Runtime slower)
+        assert not onnx.load(str(path)).graph.value_info
+    session = onnxruntime_session(path, threads=2)
     for batch in (1, 2):
         x = torch.randn(batch, 3, 64, 32)
         (got,) = session.run(None, {"images": x.numpy()})
         with torch.no_grad():
             _assert_close(torch.from_numpy(got), model(x))
+
+
+def test_dynamo_export_needs_opset_18(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="opset"):
+        export_onnx(nn.Conv2d(3, 1, 1), tmp_path / "m.onnx", (8, 8), opset=17, dynamo=True)
 
 
 def test_cli_export_optimize(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

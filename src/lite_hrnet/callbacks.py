@@ -22,6 +22,7 @@ from lightning.pytorch.callbacks import (
     ModelSummary,
     RichModelSummary,
     RichProgressBar,
+    TQDMProgressBar,
 )
 
 from .config.schema import TrainConfig
@@ -143,8 +144,15 @@ def build_callbacks(
         callbacks.append(RichModelSummary(max_depth=c.model_summary_depth))
     elif c.model_summary == "default":
         callbacks.append(ModelSummary(max_depth=c.model_summary_depth))
-    if c.progress_bar == "rich" and cfg.trainer.enable_progress_bar:
-        callbacks.append(RichProgressBar())
+    if cfg.trainer.enable_progress_bar:
+        # Each refresh reads the logged loss (.item(), a device sync); the default refreshes
+        # every step. Once per logging interval keeps the training loop free of syncs.
+        refresh = cfg.trainer.log_every_n_steps
+        callbacks.append(
+            RichProgressBar(refresh_rate=refresh)
+            if c.progress_bar == "rich"
+            else TQDMProgressBar(refresh_rate=refresh)
+        )
     if logging and c.lr_monitor:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     if logging and c.val_images:

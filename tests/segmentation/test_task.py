@@ -71,6 +71,34 @@ def test_ohem_keeps_the_hard_pixels() -> None:
     )
 
 
+def _ohem_reference(logits, target, threshold, min_kept, ignore=255):
+    """HRNet's OHEM written with boolean indexing (data-dependent shapes, host syncs)."""
+    pixel_loss = F.cross_entropy(logits, target, ignore_index=ignore, reduction="none")
+    valid = target != ignore
+    if not valid.any():
+        return pixel_loss.sum() * 0.0
+    safe = target.clamp(max=logits.shape[1] - 1)[:, None]
+    prob = logits.softmax(dim=1).gather(1, safe)[:, 0][valid]
+    kth = prob.kthvalue(min(min_kept + 1, prob.numel())).values
+    return pixel_loss[valid][prob <= torch.clamp(kth, min=threshold)].mean()
+
+
+@pytest.mark.parametrize("ignored", [0.0, 0.5, 0.97, 1.0])
+@pytest.mark.parametrize(("threshold", "min_kept"), [(0.7, 10), (0.0, 30), (0.3, 500)])
+def test_ohem_matches_the_indexing_formulation(
+    ignored: float, threshold: float, min_kept: int
+) -> None:
+    gen = torch.Generator().manual_seed(int(ignored * 100) + min_kept)
+    logits = torch.randn(2, 5, 8, 8, generator=gen, requires_grad=True)
+    target = torch.randint(0, 5, (2, 8, 8), generator=gen)
+    target[torch.rand(target.shape, generator=gen) < ignored] = 255
+    got = ohem_cross_entropy(logits, target, threshold=threshold, min_kept=min_kept)
+    expected = _ohem_reference(logits, target, threshold, min_kept)
+    torch.testing.assert_close(got, expected)
+    got.backward()  # connected to the logits even when no pixel is valid
+    assert logits.grad is not None
+
+
 def test_poly_schedule_steps_every_iteration(cityscapes_root: Path, tmp_path: Path) -> None:
     module = tiny_module(lr=0.1, poly_power=1.0)
     trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..export import export_onnx
+from ..export import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx
 from ..models import create_backbone, create_pose_model
 from ..optimize import optimize_for_inference
 from .args import add_model_arguments
@@ -19,7 +19,16 @@ def add_parser(sub: Any) -> None:
         "--checkpoint", type=Path, help="weights (any format load_checkpoint reads)"
     )
     parser.add_argument("--output", type=Path, required=True, help="the .onnx file to write")
-    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument(
+        "--opset",
+        type=int,
+        help=f"ONNX opset (default {DEFAULT_OPSET}; {DYNAMO_MIN_OPSET} with --dynamo)",
+    )
+    parser.add_argument(
+        "--dynamo",
+        action="store_true",
+        help="use the torch.export-based exporter (same graph speed, ~9x slower to export)",
+    )
     parser.add_argument(
         "--optimize",
         action="store_true",
@@ -39,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if args.optimize:
         # The eager rewrite, NCHW: ONNX Runtime chooses its own layout.
         model = optimize_for_inference(model, compile=False, channels_last=False)
-    path = export_onnx(model, args.output, args.input, opset=args.opset)
+    opset = args.opset or (DYNAMO_MIN_OPSET if args.dynamo else DEFAULT_OPSET)
+    path = export_onnx(model, args.output, args.input, opset=opset, dynamo=args.dynamo)
     h, w = args.input
     kind = ", optimized" if args.optimize else ""
     print(f"wrote {path} ({args.name}{kind}, input (batch, 3, {h}, {w}), dynamic batch)")

@@ -56,16 +56,19 @@ def ohem_cross_entropy(
         logits, target, weight=weight, ignore_index=ignore_index, reduction="none"
     )
     valid = target != ignore_index
-    if not valid.any():
-        return pixel_loss.sum() * 0.0
+    # No host sync: no boolean indexing, no `if` on a tensor (each would stall a GPU every
+    # step). Ignored pixels get probability +inf, so they never enter the k smallest and
+    # never pass the cut; when fewer than k pixels are valid the cut becomes +inf and keeps
+    # every valid pixel, as the official cut (the largest valid probability) does.
     with torch.no_grad():
         safe_target = target.clamp(max=logits.shape[1] - 1)[:, None]  # ignore -> any class
-        true_prob = logits.softmax(dim=1).gather(1, safe_target)[:, 0][valid]
+        true_prob = logits.softmax(dim=1).gather(1, safe_target)[:, 0]
+        true_prob = true_prob.masked_fill(~valid, float("inf")).flatten()
         # As HRNet: the cut is the (min_kept + 1)-th smallest probability, at least threshold.
         kth = true_prob.kthvalue(min(min_kept + 1, true_prob.numel())).values
-        cut = torch.clamp(kth, min=threshold)
-    losses = pixel_loss[valid]
-    return losses[true_prob <= cut].mean()
+        keep = (true_prob <= torch.clamp(kth, min=threshold)).view_as(valid) & valid
+    # No valid pixel: 0, as the official loss.
+    return (pixel_loss * keep).sum() / keep.sum().clamp(min=1)
 
 
 class SegmentationModule(LightningModule):
