@@ -80,6 +80,18 @@ def test_source_model_is_untouched() -> None:
         fast.train()
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_optimized_model_keeps_dtype_and_device(name: str) -> None:
+    # New modules (the block-diagonal convs) must follow the source's parameters, else a
+    # CUDA or float64 model gets float32 CPU weights in places.
+    model = randomize(lite_hrnet.create_pose_model(name, **ONE_STAGE)).double().eval()
+    fast = lite_hrnet.optimize_for_inference(model, compile=False)
+    assert {p.dtype for p in fast.parameters()} == {torch.float64}
+    x = torch.randn(1, 3, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        _assert_close(fast(x), model(x))
+
+
 def test_fold_batchnorm_on_any_sequential() -> None:
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Identity(), nn.ReLU()

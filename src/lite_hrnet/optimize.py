@@ -90,7 +90,14 @@ def _shuffle_cat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _block_diagonal_conv(convs: list[nn.Conv2d]) -> nn.Conv2d:
     """One 1x1 conv equal to running the 1x1 ``convs`` side by side on concatenated inputs."""
-    conv = nn.Conv2d(sum(c.in_channels for c in convs), sum(c.out_channels for c in convs), 1)
+    like = convs[0].weight
+    conv = nn.Conv2d(
+        sum(c.in_channels for c in convs),
+        sum(c.out_channels for c in convs),
+        1,
+        device=like.device,
+        dtype=like.dtype,
+    )
     with torch.no_grad():
         conv.weight.copy_(torch.block_diag(*(c.weight.flatten(1) for c in convs))[..., None, None])
         conv.bias.copy_(torch.cat([c.bias for c in convs]))
@@ -237,19 +244,17 @@ def _replace_blocks(model: nn.Module) -> nn.Module:
 
 
 # Inductor settings for the compiled path. Freezing turns the weights into constants, so
-# every convolution becomes a oneDNN call with a pre-packed weight and its ReLU/sigmoid/add
-# fused in (without it each call re-packs its weight, or takes ATen's slow im2col path for
-# small batch-1 inputs); the C++ wrapper removes the Python call overhead per kernel.
-# ``torch.compile(options=...)`` does not apply freezing (torch 2.13), hence the patch
-# around every call: compilation happens lazily inside the first call of each shape.
-# Inductor's tiling heuristics pick 2-D tiles for this net's many small channels-last
-# pointwise kernels that run slower than the plain vectorised loop (batch 16: 245 -> 213 ms
-# per call of lite_hrnet_18 at 256x192, one thread).
-_INDUCTOR_OPTIONS = {
-    "freezing": True,
-    "cpp_wrapper": True,
-    "cpp.enable_tiling_heuristics": False,
-}
+# every convolution becomes a oneDNN (CPU) or cuDNN call with a pre-packed weight and its
+# ReLU/sigmoid/add fused in (without it each CPU call re-packs its weight, or takes ATen's
+# slow im2col path for small batch-1 inputs). ``torch.compile(options=...)`` does not apply
+# freezing (torch 2.13), hence the patch around every call: compilation happens lazily
+# inside the first call of each shape.
+_INDUCTOR_OPTIONS = {"freezing": True}
+# CPU only: the C++ wrapper removes the Python call overhead per kernel (on CUDA it fails
+# to autotune frozen graphs). Inductor's tiling heuristics pick 2-D tiles for this net's
+# many small channels-last pointwise kernels that run slower than the plain vectorised loop
+# (batch 16: 245 -> 213 ms per call of lite_hrnet_18 at 256x192, one thread).
+_INDUCTOR_CPU_OPTIONS = {"cpp_wrapper": True, "cpp.enable_tiling_heuristics": False}
 
 
 class InferenceModel(nn.Module):
@@ -268,7 +273,6 @@ class InferenceModel(nn.Module):
         self.module = module
         self.channels_last = channels_last
         self.compiled = compile
-        self.inductor_options = dict(_INDUCTOR_OPTIONS)
         # A plain function, not a registered submodule: the state dict stays the module's.
         # dynamic=False: every input shape gets its own static-shape graph; otherwise the
         # second batch size recompiles with a symbolic batch and loses specialisations.
@@ -286,7 +290,8 @@ class InferenceModel(nn.Module):
         if self.compiled:
             from torch._inductor import config  # loaded by torch.compile already
 
-            options = config.patch(self.inductor_options)
+            cpu = _INDUCTOR_CPU_OPTIONS if x.device.type == "cpu" else {}
+            options = config.patch({**_INDUCTOR_OPTIONS, **cpu})
         with torch.no_grad(), options:
             return self._run(x)
 

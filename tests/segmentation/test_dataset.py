@@ -60,13 +60,20 @@ def test_scenes_are_deterministic_and_cover_the_street_classes() -> None:
     a = render_street_scene(np.random.default_rng((0, 0, 5)), 128, 256)
     b = render_street_scene(np.random.default_rng((0, 0, 5)), 128, 256)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    seen: set[int] = set()
-    for i in range(12):
-        seen |= set(np.unique(render_street_scene(np.random.default_rng((1, 0, i)), 128, 256)[1]))
-    names = {label.name for label in NAME_TO_LABEL.values() if label.id in seen}
-    expected = {"road", "sidewalk", "building", "sky", "vegetation", "car", "person", "pole"}
-    assert expected <= names
-    assert names & {"unlabeled", "ego vehicle", "rectification border", "static", "ground"}
+
+    def names(street_furniture: bool) -> set[str]:
+        seen: set[int] = set()
+        for i in range(12):
+            rng = np.random.default_rng((1, 0, i))
+            seen |= set(np.unique(render_street_scene(rng, 128, 256, street_furniture)[1]))
+        return {label.name for label in NAME_TO_LABEL.values() if label.id in seen}
+
+    street = {"road", "sidewalk", "building", "sky", "vegetation", "terrain", "car", "person"}
+    furniture = {"pole", "traffic sign", "traffic light"}
+    default = names(False)
+    assert street <= default and not furniture & default
+    assert default & {"unlabeled", "ego vehicle", "rectification border", "static", "ground"}
+    assert street | furniture <= names(True)
 
 
 def test_generation_is_skipped_when_complete_and_redone_when_settings_change(

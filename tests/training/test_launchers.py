@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -12,16 +13,20 @@ from lite_hrnet.jobs import collect_jobs
 from .conftest import pose_overrides, run_cli, script_env
 
 
-@pytest.mark.parametrize("launcher", ["submitit_local", "joblib"])
+@pytest.mark.parametrize("launcher", ["basic", "submitit_local", "joblib"])
 def test_two_job_sweep_through_a_launcher(launcher, coco_root, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("PYTHONPATH", script_env()["PYTHONPATH"])  # for the job processes
+    # A sweep switches DataLoader workers to forkserver; the basic launcher does so here.
+    start_method = multiprocessing.get_start_method()
     sweep = tmp_path / "sweep"
     overrides = [o for o in pose_overrides(coco_root) if not o.startswith("model.width=")]
-    # One DataLoader worker: a joblib (loky) job process must still be able to start it.
+    # One DataLoader worker per job: a loky process, and the basic launcher's process on
+    # its second job, must still start it.
     code = run_cli(["train", "-m", f"hydra/launcher={launcher}", *overrides,
                     "data.num_workers=1", "debug=fast_dev_run", "logger=none",
                     "model.width=0.5,0.25",
                     f"hydra.sweep.dir={sweep}"])  # fmt: skip
+    multiprocessing.set_start_method(start_method, force=True)
     assert code == 0
     jobs = collect_jobs(sweep)
     assert [j.path.name for j in jobs] == ["0", "1"]

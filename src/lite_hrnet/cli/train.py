@@ -72,11 +72,15 @@ def _hydra_defaults(run_cfg) -> None:
             run_cfg.logger.name = f"{sweep}/{hydra_cfg.job.num}"
 
 
-def _plain_start_method() -> None:
-    """Inside a joblib (loky) worker the default multiprocessing context is loky's, which
-    cannot start DataLoader workers. Use forkserver (spawn where there is none): a loky
-    worker runs job after job, and forking it once it holds threads can deadlock."""
-    if multiprocessing.get_start_method(allow_none=True) == "loky":
+def _safe_start_method(sweeping: bool) -> None:
+    """Start DataLoader workers with forkserver (spawn where there is none) in a sweep.
+
+    The basic and joblib launchers run job after job in one process, and forking a process
+    that still holds the previous job's threads can deadlock (seen: the basic launcher's
+    second job, both workers stuck in a futex). Inside a joblib (loky) worker the default
+    context is loky's, which cannot start DataLoader workers at all.
+    """
+    if sweeping or multiprocessing.get_start_method(allow_none=True) == "loky":
         methods = multiprocessing.get_all_start_methods()
         method = "forkserver" if "forkserver" in methods else "spawn"
         multiprocessing.set_start_method(method, force=True)
@@ -90,7 +94,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     output_dir = hydra_cfg.runtime.output_dir
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
-    _plain_start_method()
+    _safe_start_method(sweeping)
     try:
         run_cfg = OmegaConf.to_object(cfg)
         _hydra_defaults(run_cfg)

@@ -29,6 +29,7 @@ class SyntheticSegmentationConfig:
     num_val_images: int = 100
     height: int = 256
     width: int = 512
+    street_furniture: bool = False  # poles, traffic signs and lights (thin, hard classes)
 
 
 @dataclass
@@ -128,7 +129,13 @@ def build_segmentation(
 
         s = data.synthetic
         ensure_synthetic_cityscapes(
-            root, s.seed, s.num_train_images, s.num_val_images, s.height, s.width
+            root,
+            s.seed,
+            s.num_train_images,
+            s.num_val_images,
+            s.height,
+            s.width,
+            street_furniture=s.street_furniture,
         )
     kwargs = asdict(task)
     kwargs.pop("name")
