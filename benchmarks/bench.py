@@ -473,6 +473,18 @@ def to_markdown(report: dict[str, Any]) -> str:
                 f"{row['images_per_s']:.1f}{memory} | x{row['speedup']:.2f} | "
                 f"{row['cold_start_s']:.1f} |"
             )
+    data = report.get("data_pipeline")
+    if data:
+        lines += [
+            "",
+            f"## Data pipeline ({data['input']} top-down samples with targets from 640x480 JPEGs)",
+            "",
+            "| one worker's work, in-process (1 OpenCV + 1 torch thread) "
+            "| DataLoader, 1 worker process |",
+            "|---|---|",
+            f"| {data['samples_per_s_one_process']:.0f} samples/s "
+            f"| {data['samples_per_s_dataloader_1_worker']:.0f} samples/s |",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -525,6 +537,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats-train", type=int, default=5)
     parser.add_argument("--no-train", dest="train", action="store_false")
     parser.add_argument(
+        "--no-data", dest="data", action="store_false", help="skip the data-pipeline part"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="lite_hrnet_18 at 256x192, fewer repeats"
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for .md and .json")
@@ -543,8 +558,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     args = parse_args(argv)
     device = torch.device(args.device)
+    data = None
+    if args.data and device.type == "cpu":
+        from .data_pipeline import measure  # needs the [train] extra
+
+        # First, while this process holds no worker threads yet: it forks a DataLoader
+        # worker, and forking after the compiled paths have run can deadlock.
+        data = measure(args.sizes[0])
+        _progress(data)
     if device.type == "cpu":
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)  # after ``measure``, which sets 1
     report = {
         "device": args.device,
         "command": "python -m benchmarks.bench " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -556,6 +579,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "inference": run_inference(args, device),
         "training": run_training(args, device) if args.train else [],
     }
+    if data:
+        report["data_pipeline"] = data
     report["machine"]["load_average_at_end"] = round(os.getloadavg()[0], 2)
     report["wall_s"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)

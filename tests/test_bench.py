@@ -1,0 +1,50 @@
+"""The benchmark suite end to end at a tiny size (speed itself is never asserted here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks import bench
+
+
+def test_bench_writes_ratios_against_eager(tmp_path: Path) -> None:
+    report = bench.main(
+        ["--models", "lite_hrnet_18", "--sizes", "32x32", "--batches", "1", "2",
+         "--no-compile", "--no-reference", "--no-data", "--warmup", "1", "--repeats", "3",
+         "--train-batch", "2", "--train-settings", "channels_last",
+         "--warmup-train", "1", "--repeats-train", "3", "--out", str(tmp_path)]
+    )  # fmt: skip
+    saved = json.loads((tmp_path / "cpu.json").read_text())
+    assert saved["inference"] == json.loads(json.dumps(report["inference"]))
+    paths = {(r["path"], r["batch"]) for r in saved["inference"]}
+    expected = {"eager", "official control flow", "optimized, eager"}
+    assert {(p, b) for p in expected for b in (1, 2)} <= paths
+    assert ("onnxruntime, export --optimize", 2) in paths
+    assert all(r["speedup"] == 1.0 for r in saved["inference"] if r["path"] == "eager")
+    assert all(r["latency_ms"] > 0 and r["repeats"] >= 3 for r in saved["inference"])
+    assert [r["setting"] for r in saved["training"]] == ["eager fp32", "channels_last"]
+    markdown = (tmp_path / "cpu.md").read_text()
+    assert "| lite_hrnet_18 | 32x32 | optimized, eager |" in markdown
+    assert "2 threads" in markdown and "## Training" in markdown
+
+
+def test_markdown_has_the_data_pipeline_table() -> None:
+    report = json.loads(json.dumps(_report_without_rows()))
+    report["data_pipeline"] = {
+        "samples_per_s_one_process": 301.4,
+        "samples_per_s_dataloader_1_worker": 250.2,
+        "input": "256x192",
+        "cpu": "x86_64",
+    }
+    markdown = bench.to_markdown(report)
+    assert "## Data pipeline (256x192" in markdown
+    assert "| 301 samples/s | 250 samples/s |" in markdown
+
+
+def _report_without_rows() -> dict:
+    machine = {"cpu": "cpu", "threads": 2, "torch": "2", "date": "d", "load_average_at_start": 0}
+    return {
+        "device": "cpu", "command": "c", "machine": machine, "warmup": 1, "repeats": 3,
+        "budget": 1.0, "warmup_train": 1, "repeats_train": 3, "inference": [], "training": [],
+    }  # fmt: skip
