@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import warnings
 from collections.abc import Iterator
@@ -63,6 +64,8 @@ def export_onnx(
     path.parent.mkdir(parents=True, exist_ok=True)
     if dynamo and opset < DYNAMO_MIN_OPSET:
         raise ValueError(f"opset: the dynamo exporter needs >= {DYNAMO_MIN_OPSET}, got {opset}")
+    if dynamo and importlib.util.find_spec("onnxscript") is None:
+        raise ImportError("the dynamo exporter needs onnxscript: pip install onnxscript")
     first_conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     # torch.export would specialise an example batch of 1 to a constant.
     dummy = torch.zeros(2 if dynamo else 1, first_conv.in_channels, *input_size)
