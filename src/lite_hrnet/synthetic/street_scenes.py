@@ -9,9 +9,9 @@ sidewalks with paving, grass verges, trees, parked and driving cars, pedestrians
 regions (ego vehicle, rectification border, unlabeled outlines, static clutter) so that
 the ignore path is exercised. ``street_furniture=True`` adds poles carrying traffic signs
 and lights: thin classes that a short CPU run does not learn (0 to 13% IoU after 975
-iterations, 0 after 2925 without class weights), so the default leaves them out. Colours overlap
-between classes (grey road, sidewalk and buildings; green grass and trees), so classes
-must be told apart by texture, shape and context. Everything follows from the seed: image
+iterations, 0 after 2925 without class weights), so the default leaves them out. Colours
+overlap between classes (grey road, sidewalk and buildings; green grass and trees), so
+classes must be told apart by texture, shape and context. Everything follows from the seed: image
 ``i`` of a split draws from ``numpy.random.default_rng((seed, split, i))``.
 
 The generated set goes through exactly the same reader as real Cityscapes
