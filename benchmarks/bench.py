@@ -26,16 +26,13 @@ import argparse
 import copy
 import datetime
 import json
-import logging
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +44,7 @@ from torch import nn
 
 import lite_hrnet
 from lite_hrnet.cli.args import input_size
-from lite_hrnet.export import export_onnx, onnxruntime_session
+from lite_hrnet.export import export_onnx, onnxruntime_session, quiet_exporter
 
 RESULTS = Path(__file__).parent / "results"
 # The LightningModule's speed flags (channels_last, compile, Lightning precision).
@@ -176,8 +173,7 @@ def export_official_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> Path:
     """The issue's reference graph: the official control flow exported by the
     torch.export-based exporter (``dynamo=True``, default settings) at ``x``'s static shape.
     """
-    with warnings.catch_warnings(), _quiet_loggers("torch.onnx", "torch.export", "onnxscript"):
-        warnings.simplefilter("ignore")
+    with quiet_exporter():
         torch.onnx.export(
             OfficialPoseModel(model).eval(),
             (x,),
@@ -189,19 +185,6 @@ def export_official_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> Path:
             verbose=False,
         )
     return path
-
-
-@contextmanager
-def _quiet_loggers(*names: str) -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
 
 
 def inference_paths(

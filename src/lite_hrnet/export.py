@@ -20,7 +20,7 @@ DYNAMO_MIN_OPSET = 18
 
 
 @contextmanager
-def _quiet_exporter() -> Iterator[None]:
+def quiet_exporter() -> Iterator[None]:
     """Silence the exporters' warnings and the dynamo exporter's progress lines."""
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnxscript")]
     levels = [logger.level for logger in loggers]
@@ -72,7 +72,7 @@ def export_onnx(
     was_training = model.training
     model.eval()
     try:
-        with _quiet_exporter():
+        with quiet_exporter():
             if dynamo:
                 program = torch.onnx.export(
                     model,
