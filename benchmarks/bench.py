@@ -7,10 +7,12 @@
 
 Run from the repository root. Writes ``benchmarks/results/{device}.md`` and ``.json``.
 
-Every figure is the median over ``--repeats`` timed runs after ``--warmup`` runs. The
-paths of one table row group run interleaved (one call of each per round), so load drift
-hits them equally; each figure comes with its ratio against the plain eager model measured
-in the same loop. Compiled paths report their cold-start seconds (the first call).
+Every figure is the median of ``--repeats`` timed calls per path. The paths of one table
+row group take turns in rounds: per round, each runs ``--warmup`` untimed calls, then
+``--block`` timed ones, so load drift hits them equally and no path is timed while the
+previous one's idle threads still spin; each figure comes with its ratio against the
+plain eager model measured in the same rounds. Compiled paths report their cold-start
+seconds (the first call).
 
 The models get random weights of a trained network's scale (``bench_model``), not the
 official initialisation: its N(0, 0.001) convolutions shrink the activations towards
@@ -87,17 +89,19 @@ def interleaved(
     warmup: int,
     repeats: int,
     device: torch.device,
-    gap_s: float = 0.0,
+    block: int = 5,
     budget_s: float = float("inf"),
 ) -> dict[str, dict[str, float]]:
-    """Time every path ``repeats`` times, one call of each per round, after ``warmup`` rounds.
+    """Time every path ``repeats`` times, in rounds of one block per path.
 
     The first call of each path is its cold start (compilation), reported in seconds; on
-    CUDA it also gives the path's peak memory. ``gap_s`` seconds of sleep before each timed
-    call let the previous path's idle threads (OpenMP, ONNX Runtime) stop spinning, so
-    they do not take a core from the next path. Timing stops early once the timed rounds
-    took ``budget_s`` seconds, after at least 3 rounds. Returns {path: {"median_s",
-    "cold_start_s", "repeats"}} plus "peak_memory_mib" on CUDA.
+    CUDA it also gives the path's peak memory. Then, round after round, each path runs
+    ``warmup`` untimed calls and ``block`` timed ones. The untimed calls absorb what the
+    previous path left behind (its idle threads still spinning, OpenMP's or ONNX
+    Runtime's; cold caches), and the rounds spread load drift over all paths equally.
+    Timing stops early once the rounds took ``budget_s`` seconds, after at least one
+    round. Returns {path: {"median_s", "cold_start_s", "repeats"}} plus "peak_memory_mib"
+    on CUDA.
     """
     first: dict[str, dict[str, float]] = {}
     for name, fn in paths.items():
@@ -109,22 +113,21 @@ def interleaved(
         first[name] = {"cold_start_s": time.perf_counter() - start}
         if device.type == "cuda":
             first[name]["peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
-    for _ in range(warmup):
-        for fn in paths.values():
-            fn()
-    _sync(device)
     times: dict[str, list[float]] = {name: [] for name in paths}
     started = time.perf_counter()
-    for round_ in range(repeats):
-        if round_ >= 3 and time.perf_counter() - started > budget_s:
-            break
+    done = 0
+    while done < repeats and not (done and time.perf_counter() - started > budget_s):
+        count = min(block, repeats - done)
         for name, fn in paths.items():
-            if gap_s:
-                time.sleep(gap_s)
-            start = time.perf_counter()
-            fn()
+            for _ in range(warmup):
+                fn()
             _sync(device)
-            times[name].append(time.perf_counter() - start)
+            for _ in range(count):
+                start = time.perf_counter()
+                fn()
+                _sync(device)
+                times[name].append(time.perf_counter() - start)
+        done += count
     return {
         name: {"median_s": statistics.median(t), "repeats": len(t), **first[name]}
         for name, t in times.items()
@@ -234,12 +237,10 @@ def inference_paths(
             paths["bf16 + channels_last + compile, CUDA graphs"] = graphs_step
     else:
         feed = {"images": x.numpy()}
-        # Threads stop spinning after each run: they would take a core from the next path.
         if reference:
             official_session = onnxruntime_session(
                 export_official_onnx(model, x, onnx_dir / f"official_{len(x)}.onnx"),
                 threads=threads,
-                spin_after_run=False,
             )
             paths["onnxruntime, official graph (reference)"] = lambda: official_session.run(
                 None, feed
@@ -248,7 +249,7 @@ def inference_paths(
         if not path.exists():
             lean = lite_hrnet.optimize_for_inference(model, compile=False, channels_last=False)
             export_onnx(lean, path, input_size=tuple(x.shape[-2:]))
-        session = onnxruntime_session(path, threads=threads, spin_after_run=False)
+        session = onnxruntime_session(path, threads=threads)
         paths["onnxruntime, export --optimize"] = lambda: session.run(None, feed)
     return paths
 
@@ -322,7 +323,6 @@ def machine(device: torch.device, threads: int) -> dict[str, Any]:
 
 def run_inference(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
     rows = []
-    gap_s = 0.01 if device.type == "cpu" else 0.0
     for name in args.models:
         model = bench_model(name, device)
         for size in args.sizes:
@@ -336,7 +336,7 @@ def run_inference(args: argparse.Namespace, device: torch.device) -> list[dict[s
                     )
                     with torch.inference_mode():
                         result = interleaved(
-                            paths, args.warmup, args.repeats, device, gap_s, args.budget
+                            paths, args.warmup, args.repeats, device, args.block, args.budget
                         )
                     rows += _inference_rows(name, size, batch, result)
     return rows
@@ -378,7 +378,9 @@ def run_training(args: argparse.Namespace, device: torch.device) -> list[dict[st
                 setting: train_step_fn(model, args.train_batch, size, device, **flags)
                 for setting, flags in settings.items()
             }
-            result = interleaved(steps, args.warmup_train, args.repeats_train, device)
+            result = interleaved(
+                steps, args.warmup_train, args.repeats_train, device, args.block_train
+            )
             base = result["eager fp32"]["median_s"]
             for setting, r in result.items():
                 rows.append(
@@ -413,10 +415,11 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"{m['cpu']}, {m['threads']} threads, torch {m['torch']}"
         + (f", onnxruntime {m['onnxruntime']}" if "onnxruntime" in m else "")
         + (f", {m['gpu']}" if "gpu" in m else "")
-        + f", {m['date']}. Medians of 3 to {report['repeats']} interleaved runs "
-        f"({report['budget']:g} s per row group) after {report['warmup']} warm-up runs "
-        f"(training: {report['repeats_train']} after {report['warmup_train']}); ratios "
-        "against eager in the same loop. Load average "
+        + f", {m['date']}. Medians of up to {report['repeats']} timed runs per path, "
+        f"in rounds of {report['block']} per path after {report['warmup']} untimed ones "
+        f"({report['budget']:g} s per row group; training: {report['repeats_train']} steps "
+        f"in rounds of {report['block_train']} after {report['warmup_train']}); ratios "
+        "against eager in the same rounds. Load average "
         f"{m['load_average_at_start']} at the start, {m.get('load_average_at_end', '?')} at "
         f"the end; {report.get('wall_s', 0) / 60:.1f} minutes in all.",
         "",
@@ -478,13 +481,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", nargs="+", type=input_size, default=[(256, 192), (384, 288)])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 16])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=20, help="timed rounds at most")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls per block")
+    parser.add_argument("--block", type=int, default=5, help="timed calls per path per round")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per path at most")
     parser.add_argument(
         "--budget",
         type=float,
-        default=15.0,
-        help="seconds of timed rounds per row group, after at least 3 rounds",
+        default=20.0,
+        help="seconds of timed rounds per row group, after at least one round",
     )
     parser.add_argument(
         "--compile-sizes",
@@ -516,8 +520,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_TRAIN_SETTINGS,
         help="compared with eager fp32",
     )
-    parser.add_argument("--warmup-train", type=int, default=2)
-    parser.add_argument("--repeats-train", type=int, default=5)
+    parser.add_argument("--warmup-train", type=int, default=1)
+    parser.add_argument("--block-train", type=int, default=3)
+    parser.add_argument("--repeats-train", type=int, default=6)
     parser.add_argument("--no-train", dest="train", action="store_false")
     parser.add_argument(
         "--no-data", dest="data", action="store_false", help="skip the data-pipeline part"
@@ -530,7 +535,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.models, args.sizes = args.models[:1], args.sizes[:1]
         args.warmup, args.repeats, args.budget = 2, 10, 8.0
-        args.warmup_train, args.repeats_train = 1, 3
+        args.block_train, args.repeats_train = 3, 3
     args.compile_sizes = args.compile_sizes or args.sizes[:1]
     args.train_models = args.train_models or args.models[:1]
     args.train_sizes = args.train_sizes or args.sizes[:1]
@@ -551,13 +556,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         _progress(data)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)  # after ``measure``, which sets 1
+    # Every compiled path traces ``PoseModel.forward``: one graph per model, shape and
+    # setting, more than Dynamo's default limit of 8 per function, past which it would
+    # silently run the rest eagerly.
+    torch._dynamo.config.recompile_limit = 64
     report = {
         "device": args.device,
         "command": "python -m benchmarks.bench " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(device, args.threads),
         **{
             k: getattr(args, k)
-            for k in ("warmup", "repeats", "budget", "warmup_train", "repeats_train")
+            for k in (
+                "warmup",
+                "block",
+                "repeats",
+                "budget",
+                "warmup_train",
+                "block_train",
+                "repeats_train",
+            )
         },
         "inference": run_inference(args, device),
         "training": run_training(args, device) if args.train else [],

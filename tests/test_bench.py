@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 from benchmarks import bench
 
 
@@ -29,6 +30,15 @@ def test_bench_writes_ratios_against_eager(tmp_path: Path) -> None:
     assert "2 threads" in markdown and "## Training" in markdown
 
 
+def test_interleaved_takes_turns_in_blocks_after_untimed_calls() -> None:
+    calls: list[str] = []
+    paths = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    result = bench.interleaved(paths, warmup=2, repeats=5, device=torch.device("cpu"), block=3)
+    assert result["a"]["repeats"] == result["b"]["repeats"] == 5
+    # Cold starts, then per round and path: 2 untimed calls and a block of timed ones.
+    assert calls == ["a", "b"] + ["a"] * 5 + ["b"] * 5 + ["a"] * 4 + ["b"] * 4
+
+
 def test_markdown_has_the_data_pipeline_table() -> None:
     report = json.loads(json.dumps(_report_without_rows()))
     report["data_pipeline"] = {
@@ -45,6 +55,7 @@ def test_markdown_has_the_data_pipeline_table() -> None:
 def _report_without_rows() -> dict:
     machine = {"cpu": "cpu", "threads": 2, "torch": "2", "date": "d", "load_average_at_start": 0}
     return {
-        "device": "cpu", "command": "c", "machine": machine, "warmup": 1, "repeats": 3,
-        "budget": 1.0, "warmup_train": 1, "repeats_train": 3, "inference": [], "training": [],
+        "device": "cpu", "command": "c", "machine": machine, "warmup": 1, "block": 5,
+        "repeats": 3, "budget": 1.0, "warmup_train": 1, "block_train": 3, "repeats_train": 3,
+        "inference": [], "training": [],
     }  # fmt: skip

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import onnx
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch._dynamo.utils import counters
 
 import lite_hrnet
 from lite_hrnet.cli.main import main
 from lite_hrnet.export import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx, onnxruntime_session
-from lite_hrnet.optimize import fold_batchnorm
+from lite_hrnet.optimize import PointwiseConv, fold_batchnorm
 from tests.helpers import randomize
 
 MODELS = lite_hrnet.list_models()
@@ -116,9 +118,41 @@ def test_compiled_model_matches_eager_with_packed_weights() -> None:
     got = fast(x)
     with torch.no_grad():
         _assert_close(got, model(x))
-    # Freezing took effect: every convolution runs with a pre-packed oneDNN weight.
-    convs = sum(isinstance(m, nn.Conv2d) for m in fast.module.modules())
+    # Freezing took effect: every convolution runs with a pre-packed weight, the 1x1 ones
+    # on these small maps as GEMMs (PointwiseConv), the others as oneDNN convolutions.
+    gemms = sum(isinstance(m, PointwiseConv) for m in fast.module.modules())
+    convs = sum(isinstance(m, nn.Conv2d) for m in fast.module.modules()) - gemms
+    assert gemms > 0 and convs > 0
     assert counters["inductor"]["mkldnn_conv_weight_pack_matcher_count"] == convs
+    assert counters["inductor"]["mkldnn_linear_weight_pack_matcher_count"] == gemms
+
+
+def test_every_optimized_copy_compiles_past_dynamos_recompile_limit() -> None:
+    # Dynamo counts graphs per Python function over all instances of a class; past its
+    # limit it runs calls eagerly without an error. Here the limit is 1 and the second
+    # copy (another instance of the same class) must still get its own graph.
+    torch._dynamo.reset()
+    counters.clear()
+    x = torch.randn(1, 3, 8, 8)
+    with torch._dynamo.config.patch(recompile_limit=1):
+        for _ in range(2):
+            model = randomize(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))).eval()
+            with torch.no_grad():
+                _assert_close(lite_hrnet.optimize_for_inference(model)(x), model(x))
+    assert counters["stats"]["unique_graphs"] == 2
+
+
+def test_pointwise_conv_keeps_the_convolution_on_large_maps() -> None:
+    conv = randomize(nn.Conv2d(8, 4, 1))
+    gemm = PointwiseConv(8, 4, 1)
+    gemm.load_state_dict(conv.state_dict())
+    for size, calls in ((4, 1), (64, 0)):  # 16 positions: a GEMM; 4096: the convolution
+        x = torch.randn(1, 8, size, size).contiguous(memory_format=torch.channels_last)
+        with torch.no_grad(), mock.patch.object(F, "linear", wraps=F.linear) as linear:
+            _assert_close(gemm(x), conv(x))
+        assert linear.call_count == calls
+    uncompiled = lite_hrnet.optimize_for_inference(nn.Sequential(conv), compile=False)
+    assert not any(isinstance(m, PointwiseConv) for m in uncompiled.modules())  # ONNX export
 
 
 # One variant per block type; tests/test_export.py already exports every variant.
