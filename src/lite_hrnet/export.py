@@ -106,19 +106,13 @@ def export_onnx(
     return path
 
 
-def onnxruntime_session(
-    path: str | PathLike[str], threads: int | None = None, spin_after_run: bool = True
-) -> Any:
+def onnxruntime_session(path: str | PathLike[str], threads: int | None = None) -> Any:
     """An ``onnxruntime.InferenceSession`` on the CPU, tuned for latency; needs the
     ``onnxruntime`` package.
 
     All graph optimisations (constant folding, conv fusions, the NCHWc layout transform),
     sequential execution and ``threads`` intra-op threads (ORT's default otherwise: one per
-    physical core). ORT's idle threads keep spinning for a while after each run, which is
-    fastest for back-to-back runs; ``spin_after_run=False`` stops them at the end of every
-    run, so they do not take cores from other work in between (e.g. another framework in
-    the same benchmark loop). The session takes ``images`` (B, 3, H, W) float32 and returns
-    [output].
+    physical core). The session takes ``images`` (B, 3, H, W) float32 and returns [output].
     """
     try:
         import onnxruntime as ort
@@ -130,6 +124,4 @@ def onnxruntime_session(
     if threads is not None:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    if not spin_after_run:
-        options.add_session_config_entry("session.force_spinning_stop", "1")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

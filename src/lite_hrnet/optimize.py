@@ -22,7 +22,7 @@ to ONNX.
 from __future__ import annotations
 
 import copy
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import ExitStack
 
 import torch
 import torch.nn.functional as F
@@ -328,17 +328,15 @@ class InferenceModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        options: AbstractContextManager[object] = nullcontext()
-        limit: AbstractContextManager[object] = nullcontext()
-        if self.compiled:
-            from torch._dynamo import config as dynamo_config  # loaded by torch.compile
-            from torch._inductor import config
+        with torch.no_grad(), ExitStack() as stack:
+            if self.compiled:
+                from torch._dynamo import config as dynamo_config  # loaded by torch.compile
+                from torch._inductor import config
 
-            cpu = _INDUCTOR_CPU_OPTIONS if x.device.type == "cpu" else {}
-            options = config.patch({**_INDUCTOR_OPTIONS, **cpu})
-            if dynamo_config.recompile_limit < _RECOMPILE_LIMIT:
-                limit = dynamo_config.patch(recompile_limit=_RECOMPILE_LIMIT)
-        with torch.no_grad(), options, limit:
+                cpu = _INDUCTOR_CPU_OPTIONS if x.device.type == "cpu" else {}
+                stack.enter_context(config.patch({**_INDUCTOR_OPTIONS, **cpu}))
+                limit = max(dynamo_config.recompile_limit, _RECOMPILE_LIMIT)
+                stack.enter_context(dynamo_config.patch(recompile_limit=limit))
             return self._run(x)
 
 
