@@ -72,6 +72,7 @@ DEFAULT_TRAIN_SETTINGS = [
     "channels_last",
     "bf16-mixed",
     "channels_last + bf16-mixed",
+    "channels_last + compile",
     "channels_last + compile + bf16-mixed",
 ]
 

@@ -18,3 +18,26 @@ def randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
             else:
                 tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.2)
     return model
+
+
+def non_channels_last_inputs(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
+    """Run ``model(x)`` and name its Conv2d and BatchNorm2d modules whose input was not laid
+    out channels-last (channels innermost, which includes channel slices of NHWC tensors).
+
+    Mixed layouts cost oneDNN a reorder per convolution and slow BatchNorm's backward.
+    """
+    layers = (torch.nn.Conv2d, torch.nn.BatchNorm2d)
+    bad: list[str] = []
+    hooks = [
+        module.register_forward_pre_hook(
+            lambda _, inputs, name=name: None if inputs[0].stride(1) == 1 else bad.append(name)
+        )
+        for name, module in model.named_modules()
+        if isinstance(module, layers)
+    ]
+    try:
+        model(x.contiguous(memory_format=torch.channels_last))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return bad

@@ -18,7 +18,7 @@ import lite_hrnet
 from lite_hrnet.cli.main import main
 from lite_hrnet.export import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx, onnxruntime_session
 from lite_hrnet.optimize import PointwiseConv, fold_batchnorm
-from tests.helpers import randomize
+from tests.helpers import non_channels_last_inputs, randomize
 
 MODELS = lite_hrnet.list_models()
 # Every block type of a LITE network, small enough to compile or export in seconds.
@@ -64,6 +64,13 @@ def test_plain_fuse_and_no_fuse_variants() -> None:
         model = randomize(lite_hrnet.create_backbone("lite_hrnet_18", **overrides)).eval()
         with torch.no_grad():
             _assert_close(lite_hrnet.optimize_for_inference(model, compile=False)(x), model(x))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_channels_last_reaches_every_convolution(name: str) -> None:
+    model = lite_hrnet.optimize_for_inference(lite_hrnet.create_pose_model(name), compile=False)
+    with torch.no_grad():
+        assert non_channels_last_inputs(model.module, torch.randn(1, 3, 128, 96)) == []
 
 
 def test_source_model_is_untouched() -> None:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .models.layers import adaptive_avg_pool_to
+from .models.layers import adaptive_avg_pool_to, channels_innermost
 from .models.lite_hrnet import (
     ConditionalChannelWeighting,
     LiteHRModule,
@@ -87,6 +87,9 @@ def _shuffle_cat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     instead of two, and constant reshape sizes (-1 for the dynamic batch) in ONNX.
     """
     c, h, w = (int(v) for v in a.shape[1:])
+    if channels_innermost(a):  # stacking the NHWC views keeps the output channels-last
+        nhwc = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)), dim=4)
+        return nhwc.reshape(-1, h, w, 2 * c).permute(0, 3, 1, 2)
     return torch.stack((a, b), dim=2).reshape(-1, 2 * c, h, w)
 
 

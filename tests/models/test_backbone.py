@@ -11,7 +11,7 @@ from torch import nn
 
 import lite_hrnet
 from lite_hrnet.models import VARIANT_SPECS, LiteHRNetSpec
-from tests.helpers import randomize
+from tests.helpers import non_channels_last_inputs, randomize
 from tests.official_semantics import official_forward
 
 MODELS = lite_hrnet.list_models()
@@ -208,6 +208,12 @@ def test_channels_last_and_trace(name: str) -> None:
         out = traced(x)
     torch.testing.assert_close(cl, ref, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_channels_last_reaches_every_convolution_and_batchnorm(name: str) -> None:
+    model = lite_hrnet.create_pose_model(name).train().to(memory_format=torch.channels_last)
+    assert non_channels_last_inputs(model, torch.randn(2, 3, 128, 96)) == []
 
 
 @pytest.mark.parametrize("name", ["lite_hrnet_18", "naive_lite_hrnet_18"])

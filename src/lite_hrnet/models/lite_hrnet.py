@@ -23,7 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .layers import ConvModule, adaptive_avg_pool_to, channel_shuffle
+from .layers import (
+    ConvModule,
+    NearestUpsample,
+    adaptive_avg_pool_to,
+    channel_shuffle,
+    upsample_nearest_to,
+)
 from .registry import register_model
 from .spec import SPATIAL_WEIGHTING_RATIO, LiteHRNetSpec
 
@@ -153,7 +159,7 @@ class CrossResolutionWeighting(nn.Module):
         pooled = [adaptive_avg_pool_to(x, (h, w)) for x in xs[:-1]] + [xs[-1]]
         weights = self.conv2(self.conv1(torch.cat(pooled, dim=1)))
         return [
-            x * F.interpolate(a, size=x.shape[-2:], mode="nearest")
+            x * upsample_nearest_to(a, x.shape[-2:])
             for x, a in zip(xs, torch.split(weights, self.channels, dim=1))
         ]
 
@@ -232,7 +238,7 @@ def _make_fuse_layers(channels: Sequence[int]) -> nn.ModuleList:
                     nn.Sequential(
                         nn.Conv2d(channels[j], channels[i], 1, bias=False),
                         nn.BatchNorm2d(channels[i]),
-                        nn.Upsample(scale_factor=2 ** (j - i), mode="nearest"),
+                        NearestUpsample(2 ** (j - i)),
                     )
                 )
             elif j == i:

@@ -1,0 +1,69 @@
+"""The small layers: channel shuffle and nearest upsampling in both memory formats, eager and
+under torch.compile."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lite_hrnet.models.layers import NearestUpsample, channel_shuffle, upsample_nearest_to
+
+FORMATS = [torch.contiguous_format, torch.channels_last]
+
+
+def _shuffle_reference(x: torch.Tensor, groups: int) -> torch.Tensor:
+    b, c, h, w = x.shape
+    return x.reshape(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
+@pytest.mark.parametrize("memory_format", FORMATS)
+def test_channel_shuffle_keeps_the_memory_format(memory_format: torch.memory_format) -> None:
+    x = torch.randn(2, 12, 5, 4).contiguous(memory_format=memory_format)
+    out = channel_shuffle(x, 2)
+    assert torch.equal(out, _shuffle_reference(x, 2))
+    assert out.is_contiguous(memory_format=memory_format)
+
+
+def _capture_graph(fn, *args: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+    """Run ``fn`` under torch.compile with a backend that records the traced ops."""
+    ops: list[str] = []
+
+    def backend(gm: torch.fx.GraphModule, example_inputs: list[torch.Tensor]):
+        ops.extend(
+            str(n.target) for n in gm.graph.nodes if n.op in ("call_function", "call_module")
+        )
+        return gm.forward
+
+    torch._dynamo.reset()
+    return torch.compile(fn, backend=backend, fullgraph=True)(*args), ops
+
+
+@pytest.mark.parametrize("memory_format", FORMATS)
+@pytest.mark.parametrize("factor", [1, 2, 4])
+def test_nearest_upsampling_is_a_broadcast_under_compile(
+    memory_format: torch.memory_format, factor: int
+) -> None:
+    x = torch.randn(2, 6, 3, 5).contiguous(memory_format=memory_format)
+    size = (3 * factor, 5 * factor)
+    expected = F.interpolate(x, scale_factor=float(factor), mode="nearest")
+    module = NearestUpsample(factor)
+    assert torch.equal(module(x), expected)
+    assert torch.equal(upsample_nearest_to(x, size), expected)
+    for fn in (module, lambda t: upsample_nearest_to(t, size)):
+        out, ops = _capture_graph(fn, x)
+        assert torch.equal(out, expected)
+        assert out.is_contiguous(memory_format=memory_format)
+        # Inductor turns interpolate's backward into a scatter-add; the broadcast's is a sum.
+        assert not any("interpolate" in op or "upsample" in op for op in ops), ops
+
+
+@pytest.mark.parametrize("memory_format", FORMATS)
+def test_broadcast_upsampling_has_interpolates_gradient(memory_format: torch.memory_format) -> None:
+    x = torch.randn(2, 6, 3, 5).contiguous(memory_format=memory_format).requires_grad_()
+    grad = torch.randn(2, 6, 12, 20)
+    (expected,) = torch.autograd.grad(F.interpolate(x, scale_factor=4.0, mode="nearest"), x, grad)
+    torch._dynamo.reset()
+    compiled = torch.compile(NearestUpsample(4), backend="aot_eager", fullgraph=True)
+    (got,) = torch.autograd.grad(compiled(x), x, grad)
+    torch.testing.assert_close(got, expected)
