@@ -11,7 +11,9 @@ here computes the same function with far fewer of them:
   the concatenated pooled vectors: 2 convolutions per block instead of 2 per branch.
 - ``channel_shuffle(cat(a, b), 2)`` becomes one ``stack`` (one copy instead of two), and
   channel halves one ``split``; every reshape has constant sizes (-1 for the batch), so the
-  ONNX graph carries no shape arithmetic.
+  ONNX graph carries no shape arithmetic. On channels-last tensors the stack runs on the
+  NHWC views, so that every convolution gets a channels-last input: a mixed layout costs
+  oneDNN a reorder per call (compiled, batch 1: 14.7 ms with them, 10.1 without).
 
 Compiling the result with Inductor (``compile=True``, the default) then fuses the remaining
 pointwise ops; on the CPU, 1x1 convolutions on small maps run as matrix products there (see
