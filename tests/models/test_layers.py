@@ -3,6 +3,8 @@ under torch.compile."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -25,7 +27,9 @@ def test_channel_shuffle_keeps_the_memory_format(memory_format: torch.memory_for
     assert out.is_contiguous(memory_format=memory_format)
 
 
-def _capture_graph(fn, *args: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+def _capture_graph(
+    fn: Callable[..., torch.Tensor], *args: torch.Tensor
+) -> tuple[torch.Tensor, list[str]]:
     """Run ``fn`` under torch.compile with a backend that records the traced ops."""
     ops: list[str] = []
 
@@ -67,3 +71,10 @@ def test_broadcast_upsampling_has_interpolates_gradient(memory_format: torch.mem
     compiled = torch.compile(NearestUpsample(4), backend="aot_eager", fullgraph=True)
     (got,) = torch.autograd.grad(compiled(x), x, grad)
     torch.testing.assert_close(got, expected)
+
+
+def test_compiled_upsampling_rejects_a_size_that_is_not_a_multiple() -> None:
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda t: upsample_nearest_to(t, (6, 9)), backend="eager")
+    with pytest.raises(ValueError, match=r"\(6, 9\) is not \(3, 5\)"):
+        compiled(torch.randn(1, 2, 3, 5))

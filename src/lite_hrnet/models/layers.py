@@ -90,11 +90,15 @@ def _repeat_nearest(x: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 def upsample_nearest_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``F.interpolate(x, size, mode="nearest")`` for a ``size`` that is an integer multiple
-    of x's (H, W), the same in both: (B, C, H, W) -> (B, C, size[0], size[1]).
+    """``F.interpolate(x, size, mode="nearest")`` for a ``size`` that is the same integer
+    multiple of x's H and W: (B, C, H, W) -> (B, C, size[0], size[1]).
     """
     if _compiling_for_inductor():
-        return _repeat_nearest(x, int(size[0]) // int(x.shape[-2]))
+        (h, w), (out_h, out_w) = x.shape[-2:], size
+        factor = out_h // h
+        if factor * h != out_h or factor * w != out_w:
+            raise ValueError(f"upsample_nearest_to: {(out_h, out_w)} is not {(h, w)} x an integer")
+        return _repeat_nearest(x, factor)
     return F.interpolate(x, size=size, mode="nearest")
 
 
