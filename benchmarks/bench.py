@@ -248,8 +248,9 @@ def inference_paths(
             )
         path = onnx_dir / "model.onnx"
         if not path.exists():
-            lean = lite_hrnet.optimize_for_inference(model, compile=False, channels_last=False)
-            export_onnx(lean, path, input_size=tuple(x.shape[-2:]))
+            # Its own name: rebinding ``lean`` would redirect the "optimized, eager" lambda.
+            nchw = lite_hrnet.optimize_for_inference(model, compile=False, channels_last=False)
+            export_onnx(nchw, path, input_size=tuple(x.shape[-2:]))
         session = onnxruntime_session(path, threads=threads)
         paths["onnxruntime, export --optimize"] = lambda: session.run(None, feed)
     return paths

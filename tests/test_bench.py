@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 from benchmarks import bench
+from torch import nn
+from torch.nn.modules.module import register_module_forward_pre_hook
 
 
 def test_bench_writes_ratios_against_eager(tmp_path: Path) -> None:
@@ -28,6 +30,26 @@ def test_bench_writes_ratios_against_eager(tmp_path: Path) -> None:
     markdown = (tmp_path / "cpu.md").read_text()
     assert "| lite_hrnet_18 | 32x32 | optimized, eager |" in markdown
     assert "2 threads" in markdown and "## Training" in markdown
+
+
+def test_optimized_eager_path_runs_the_channels_last_copy(tmp_path: Path) -> None:
+    # The ONNX export's NCHW copy once rebound the name that the path's lambda called.
+    model = bench.bench_model("lite_hrnet_18", torch.device("cpu"))
+    x = torch.randn(1, 3, 64, 64)
+    paths = bench.inference_paths(model, x, tmp_path, compile=False, threads=1, reference=False)
+    layouts: list[bool] = []
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        if isinstance(module, nn.Conv2d):
+            layouts.append(inputs[0].stride(1) == 1)
+
+    hook = register_module_forward_pre_hook(record)
+    try:
+        with torch.inference_mode():
+            paths["optimized, eager"]()
+    finally:
+        hook.remove()
+    assert layouts and all(layouts)
 
 
 def test_interleaved_takes_turns_in_blocks_after_untimed_calls() -> None:
