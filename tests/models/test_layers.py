@@ -1,5 +1,5 @@
-"""The small layers: channel shuffle and nearest upsampling in both memory formats, eager and
-under torch.compile."""
+"""The small layers: channel shuffle, nearest and bilinear upsampling in both memory formats,
+eager and under torch.compile."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lite_hrnet.models.layers import NearestUpsample, channel_shuffle, upsample_nearest_to
+from lite_hrnet.models.layers import (
+    NearestUpsample,
+    channel_shuffle,
+    upsample_bilinear_aligned_to,
+    upsample_nearest_to,
+)
 
 FORMATS = [torch.contiguous_format, torch.channels_last]
 
@@ -78,3 +83,33 @@ def test_compiled_upsampling_rejects_a_size_that_is_not_a_multiple() -> None:
     compiled = torch.compile(lambda t: upsample_nearest_to(t, (6, 9)), backend="eager")
     with pytest.raises(ValueError, match=r"\(6, 9\) is not \(3, 5\)"):
         compiled(torch.randn(1, 2, 3, 5))
+
+
+@pytest.mark.parametrize("memory_format", FORMATS)
+@pytest.mark.parametrize(("size", "out"), [((8, 6), (16, 12)), ((3, 5), (7, 11)), ((4, 4), (4, 4))])
+def test_bilinear_upsampling_is_two_products_in_compiled_training(
+    memory_format: torch.memory_format, size: tuple[int, int], out: tuple[int, int]
+) -> None:
+    x = torch.randn(2, 6, *size).contiguous(memory_format=memory_format).requires_grad_()
+    grad = torch.randn(2, 6, *out)
+    expected = F.interpolate(x, size=out, mode="bilinear", align_corners=True)
+    (expected_grad,) = torch.autograd.grad(expected, x, grad)
+    assert torch.equal(upsample_bilinear_aligned_to(x, out), expected)  # eager: interpolate
+
+    got, ops = _capture_graph(lambda t: upsample_bilinear_aligned_to(t, out), x)
+    # Inductor lowers interpolate's backward to a scatter-add; a product's is a product.
+    assert not any("interpolate" in op or "upsample" in op for op in ops), ops
+    assert got.is_contiguous(memory_format=memory_format)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda t: upsample_bilinear_aligned_to(t, out), backend="aot_eager")
+    (got_grad,) = torch.autograd.grad(compiled(x), x, grad)
+    torch.testing.assert_close(got_grad, expected_grad, rtol=0, atol=1e-5)
+
+
+def test_bilinear_upsampling_stays_interpolate_in_compiled_inference() -> None:
+    # Without a backward the gather fuses into the following add; products would not.
+    x = torch.randn(1, 4, 8, 6)
+    with torch.no_grad():
+        _, ops = _capture_graph(lambda t: upsample_bilinear_aligned_to(t, (16, 12)), x)
+    assert any("interpolate" in op for op in ops), ops

@@ -117,6 +117,7 @@ class PoseTaskConfig:
     dark: bool = False
     channels_last: bool = False
     compile: bool = False
+    fused_optimizer: bool = True  # the optimiser's fused kernel (same update)
 
     def validate(self) -> None:
         _check(self.lr > 0, "task.lr", "must be positive")

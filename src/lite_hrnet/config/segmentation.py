@@ -93,6 +93,7 @@ class SegmentationTaskConfig:
     val_stride: list[int] | None = None
     channels_last: bool = False
     compile: bool = False
+    fused_optimizer: bool = True  # the optimiser's fused kernel (same update)
 
     def validate(self) -> None:
         _check(self.num_classes > 0, "task.num_classes", "must be positive")

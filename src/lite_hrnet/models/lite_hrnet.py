@@ -19,7 +19,6 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -28,6 +27,7 @@ from .layers import (
     NearestUpsample,
     adaptive_avg_pool_to,
     channel_shuffle,
+    upsample_bilinear_aligned_to,
     upsample_nearest_to,
 )
 from .registry import register_model
@@ -346,9 +346,7 @@ class IterativeHead(nn.Module):
         ys: list[torch.Tensor] = []
         for x, project in zip(xs[::-1], self.projects):
             if ys:
-                x = x + F.interpolate(
-                    ys[-1], size=x.shape[-2:], mode="bilinear", align_corners=True
-                )
+                x = x + upsample_bilinear_aligned_to(ys[-1], x.shape[-2:])
             ys.append(project(x))
         return ys[::-1]
 

@@ -14,6 +14,7 @@ from ..data.affine import heatmap_to_image
 from ..data.heatmap_codec import decode_heatmaps
 from ..data.keypoint_sets import KEYPOINT_SETS
 from ..models.factory import create_pose_model
+from ..training_speed import compile_for_training, fused_optimizer_kwargs
 
 
 def masked_mse(heatmaps: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -67,6 +68,7 @@ class PoseEstimationModule(L.LightningModule):
         dark: bool = False,
         channels_last: bool = False,
         compile: bool = False,
+        fused_optimizer: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -80,7 +82,9 @@ class PoseEstimationModule(L.LightningModule):
         )
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
-        self.net: nn.Module = torch.compile(self.model) if compile else self.model
+        self.net: nn.Module = (
+            compile_for_training(self.model, channels_last) if compile else self.model
+        )
         self.register_buffer(
             "flip_index", torch.as_tensor(self.keypoints.flip_index()), persistent=False
         )
@@ -217,7 +221,9 @@ class PoseEstimationModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
-        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        params = list(self.parameters())
+        fused = fused_optimizer_kwargs(params) if hp.fused_optimizer else {}
+        optimizer = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay, **fused)
         steps_per_epoch = max(
             1, self.trainer.estimated_stepping_batches // max(1, self.trainer.max_epochs)
         )

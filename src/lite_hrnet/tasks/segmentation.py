@@ -23,6 +23,7 @@ from ..data.cityscapes_labels import CLASS_NAMES, IGNORE_INDEX
 from ..inference.segmentation import segment_probabilities
 from ..metrics.segmentation import SegmentationIoU, format_iou_table
 from ..models.segmentation_head import DEFAULT_HEAD_CHANNELS, create_segmentation_model
+from ..training_speed import compile_for_training, fused_optimizer_kwargs
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -93,7 +94,8 @@ class SegmentationModule(LightningModule):
             (``segment_probabilities``): scales, flip test, sliding window (h, w), stride.
         channels_last: run the network in channels-last memory format.
         compile: run the network through ``torch.compile`` (the saved weights keep their
-            plain names).
+            plain names); see ``training_speed.compile_for_training``.
+        fused_optimizer: the optimiser's fused kernel where PyTorch has one (same update).
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class SegmentationModule(LightningModule):
         val_stride: Sequence[int] | None = None,
         channels_last: bool = False,
         compile: bool = False,
+        fused_optimizer: bool = True,
     ) -> None:
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -146,7 +149,11 @@ class SegmentationModule(LightningModule):
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
         # A (compiled) bound method, not a submodule: the state dict keeps the plain names.
-        self._network = torch.compile(self.model.forward) if compile else self.model.forward
+        self._network = (
+            compile_for_training(self.model.forward, channels_last)
+            if compile
+            else self.model.forward
+        )
         weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
         # Not persistent: checkpoints keep the model's keys only (the weights are hparams).
         self.register_buffer("class_weights", weights, persistent=False)
@@ -257,17 +264,14 @@ class SegmentationModule(LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
+        params = list(self.model.parameters())
+        fused = fused_optimizer_kwargs(params) if hp.fused_optimizer else {}
         if hp.optimizer == "sgd":
             optimizer = torch.optim.SGD(
-                self.model.parameters(),
-                lr=hp.lr,
-                momentum=hp.momentum,
-                weight_decay=hp.weight_decay,
+                params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay, **fused
             )
         else:
-            optimizer = torch.optim.AdamW(
-                self.model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay
-            )
+            optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay, **fused)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer,
