@@ -4,6 +4,7 @@
     python -m benchmarks.bench --quick                # lite_hrnet_18 at 256x192, fewer repeats
     python -m benchmarks.bench --models lite_hrnet_30 --sizes 384x288 --threads 4
     python -m benchmarks.bench --device cuda          # fp32, bf16-mixed, CUDA graphs, memory
+    python -m benchmarks.bench --no-inference --no-data --train-settings "channels_last + compile"
 
 Run from the repository root. Writes ``benchmarks/results/{device}.md`` and ``.json``.
 
@@ -441,12 +442,15 @@ def to_markdown(report: dict[str, Any]) -> str:
         "against eager in the same rounds. Load average "
         f"{m['load_average_at_start']} at the start, {m.get('load_average_at_end', '?')} at "
         f"the end; {report.get('wall_s', 0) / 60:.1f} minutes in all.",
-        "",
-        "## Inference",
-        "",
-        f"| model | input | path | batch-1 ms | x | batch-{big} img/s | x | cold start s |",
-        "|---|---|---|---|---|---|---|---|",
     ]
+    if report["inference"]:
+        lines += [
+            "",
+            "## Inference",
+            "",
+            f"| model | input | path | batch-1 ms | x | batch-{big} img/s | x | cold start s |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
     by_key: dict[tuple[str, str, str], dict[int, dict[str, Any]]] = {}
     for row in report["inference"]:
         key = (row["model"], "x".join(map(str, row["input"])), row["path"])
@@ -546,6 +550,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--block-train", type=int, default=3)
     parser.add_argument("--repeats-train", type=int, default=6)
     parser.add_argument("--no-train", dest="train", action="store_false")
+    parser.add_argument("--no-inference", dest="inference", action="store_false")
     parser.add_argument(
         "--no-data", dest="data", action="store_false", help="skip the data-pipeline part"
     )
@@ -598,7 +603,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "repeats_train",
             )
         },
-        "inference": run_inference(args, device),
+        "inference": run_inference(args, device) if args.inference else [],
         "training": run_training(args, device) if args.train else [],
     }
     if data:

@@ -32,6 +32,20 @@ def test_bench_writes_ratios_against_eager(tmp_path: Path) -> None:
     assert "2 threads" in markdown and "## Training" in markdown
 
 
+def test_bench_times_training_alone(tmp_path: Path) -> None:
+    report = bench.main(
+        ["--no-inference", "--no-data", "--sizes", "32x32", "--no-compile",
+         "--train-batch", "2", "--train-settings", "fused optimizer",
+         "--warmup-train", "1", "--repeats-train", "2", "--out", str(tmp_path)]
+    )  # fmt: skip
+    assert report["inference"] == []
+    rows = {r["setting"]: r for r in report["training"]}
+    assert set(rows) == {"eager fp32", "fused optimizer"}
+    assert not rows["eager fp32"]["fused_optimizer"] and rows["fused optimizer"]["fused_optimizer"]
+    markdown = (tmp_path / "cpu.md").read_text()
+    assert "## Inference" not in markdown and "| fused optimizer |" in markdown
+
+
 def test_optimized_eager_path_runs_the_channels_last_copy(tmp_path: Path) -> None:
     # The ONNX export's NCHW copy once rebound the name that the path's lambda called.
     model = bench.bench_model("lite_hrnet_18", torch.device("cpu"))

@@ -106,6 +106,7 @@ def test_poly_schedule_steps_every_iteration(cityscapes_root: Path, tmp_path: Pa
         warnings.simplefilter("ignore")
         trainer.fit(module, tiny_datamodule(cityscapes_root))
     optimizer = trainer.optimizers[0]
+    assert optimizer.defaults["fused"]  # the default fused_optimizer=True
     assert optimizer.param_groups[0]["momentum"] == 0.9
     assert optimizer.param_groups[0]["weight_decay"] == 5e-4
     # Two steps of two: lr = 0.1 * (1 - 2 / 2) ** 1.
@@ -122,13 +123,16 @@ def test_poly_with_warmup_ramps_then_decays() -> None:
 
 
 def test_adamw_option(cityscapes_root: Path, tmp_path: Path) -> None:
-    module = tiny_module(optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_iters=4)
+    module = tiny_module(
+        optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_iters=4, fused_optimizer=False
+    )
     trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer.fit(module, tiny_datamodule(cityscapes_root))
     optimizer = trainer.optimizers[0]
     assert isinstance(optimizer, torch.optim.AdamW)
+    assert not optimizer.defaults["fused"]
     assert optimizer.param_groups[0]["weight_decay"] == 1e-4
     schedule = trainer.lr_scheduler_configs[0].scheduler.lr_lambdas[0]
     assert schedule(1) == pytest.approx(poly_with_warmup(1, total=2, power=0.9, warmup=4))
