@@ -56,30 +56,23 @@ RESULTS = Path(__file__).parent / "results"
 # unfused for-each-tensor loop; every other setting has the fused optimiser, the modules'
 # default, and "fused optimizer" shows what that alone gives.
 _BASE = {"channels_last": False, "compile": False, "precision": "32-true"}
+
+
+def _fused(**flags: Any) -> dict[str, Any]:
+    return {**_BASE, **flags, "fused_optimizer": True}
+
+
 TRAIN_SETTINGS: dict[str, dict[str, Any]] = {
     "eager fp32": {**_BASE, "fused_optimizer": False},
-    "fused optimizer": {**_BASE, "fused_optimizer": True},
-    "channels_last": {**_BASE, "channels_last": True, "fused_optimizer": True},
-    "bf16-mixed": {**_BASE, "precision": "bf16-mixed", "fused_optimizer": True},
-    "channels_last + bf16-mixed": {
-        **_BASE,
-        "channels_last": True,
-        "precision": "bf16-mixed",
-        "fused_optimizer": True,
-    },
-    "compile": {**_BASE, "compile": True, "fused_optimizer": True},
-    "channels_last + compile": {
-        **_BASE,
-        "channels_last": True,
-        "compile": True,
-        "fused_optimizer": True,
-    },
-    "channels_last + compile + bf16-mixed": {
-        "channels_last": True,
-        "compile": True,
-        "precision": "bf16-mixed",
-        "fused_optimizer": True,
-    },
+    "fused optimizer": _fused(),
+    "channels_last": _fused(channels_last=True),
+    "bf16-mixed": _fused(precision="bf16-mixed"),
+    "channels_last + bf16-mixed": _fused(channels_last=True, precision="bf16-mixed"),
+    "compile": _fused(compile=True),
+    "channels_last + compile": _fused(channels_last=True, compile=True),
+    "channels_last + compile + bf16-mixed": _fused(
+        channels_last=True, compile=True, precision="bf16-mixed"
+    ),
 }
 # Every compiled setting costs minutes of compilation (forward and backward graphs).
 DEFAULT_TRAIN_SETTINGS = [
