@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from lite_hrnet.models.layers import (
+    ConvModule,
     NearestUpsample,
     channel_shuffle,
     upsample_bilinear_aligned_to,
@@ -113,3 +114,32 @@ def test_bilinear_upsampling_stays_interpolate_in_compiled_inference() -> None:
     with torch.no_grad():
         _, ops = _capture_graph(lambda t: upsample_bilinear_aligned_to(t, (16, 12)), x)
     assert any("interpolate" in op for op in ops), ops
+
+
+@pytest.mark.parametrize("memory_format", FORMATS)
+def test_pointwise_conv_module_on_vectors_is_a_gemm_under_compile(
+    memory_format: torch.memory_format,
+) -> None:
+    torch.manual_seed(0)
+    gate = ConvModule(12, 3, norm=False)  # conv (with bias) + ReLU, as in spatial weighting
+    x = torch.randn(4, 12, 1, 1).contiguous(memory_format=memory_format).requires_grad_()
+    expected = gate(x)
+    expected_grads = torch.autograd.grad(expected.sum(), [x, gate.conv.weight, gate.conv.bias])
+
+    got, ops = _capture_graph(lambda t: gate(t), x)
+    assert not any("conv" in op for op in ops), ops
+    assert any("linear" in op for op in ops), ops
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    torch._dynamo.reset()
+    compiled = torch.compile(gate, backend="aot_eager")
+    got_grads = torch.autograd.grad(compiled(x).sum(), [x, gate.conv.weight, gate.conv.bias])
+    for g, e in zip(got_grads, expected_grads):
+        torch.testing.assert_close(g, e, rtol=0, atol=1e-5)
+
+
+def test_conv_modules_on_larger_maps_stay_convolutions_under_compile() -> None:
+    pointwise, depthwise = ConvModule(6, 6), ConvModule(6, 6, 3, groups=6)
+    for module, size in ((pointwise, (2, 2)), (depthwise, (1, 1))):
+        x = torch.randn(2, 6, *size)
+        _, ops = _capture_graph(lambda t, m=module: m(t), x)
+        assert any("conv" in op for op in ops), ops

@@ -9,7 +9,11 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lite_hrnet.tasks.pose import PoseEstimationModule
-from lite_hrnet.training_speed import compile_for_training, fused_optimizer_kwargs
+from lite_hrnet.training_speed import (
+    compile_for_training,
+    fused_optimizer_kwargs,
+    vectorise_bool_mask_loads,
+)
 
 
 class _ConvBackwardInputs(TorchDispatchMode):
@@ -46,6 +50,30 @@ def test_compiled_training_keeps_depthwise_backward_channels_last() -> None:
     assert all(grad and inp for grad, inp in seen.channels_last), seen.channels_last
     expected = torch.autograd.grad(net(x).square().mean(), x)[0]
     torch.testing.assert_close(x.grad, expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels", [40, 7])  # 7: a masked tail shorter than a vector
+def test_compiled_kernels_load_bool_masks_with_vector_instructions(channels: int) -> None:
+    # ReLU masks saved for the backward are bool tensors; Inductor's own bool load is a
+    # scalar loop (~10x slower in a BatchNorm-backward kernel).
+    from torch._inductor.utils import run_and_get_code
+
+    assert vectorise_bool_mask_loads()
+    assert vectorise_bool_mask_loads()  # idempotent
+    torch._dynamo.reset()
+    mask = torch.rand(2, channels, 6, 5) > 0.5
+    grad, x = torch.randn(2, channels, 6, 5), torch.randn(2, channels, 6, 5)
+
+    def relu_backward(mask: torch.Tensor, grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(mask, 0.0, grad * x)
+
+    # Cached kernels from before the change would be reused: compile afresh.
+    with torch._inductor.config.patch(fx_graph_cache=False):
+        compiled = torch.compile(relu_backward, dynamic=False)
+        got, (code,) = run_and_get_code(compiled, mask, grad, x)
+    torch.testing.assert_close(got, relu_backward(mask, grad, x), rtol=0, atol=0)
+    assert "at::vec::Vectorized<uint8_t>::loadu(reinterpret_cast<const uint8_t*>" in code
+    assert "VecMask<float,1>::from(in_ptr" not in code
 
 
 def test_fused_optimizer_only_where_pytorch_has_the_kernel() -> None:
