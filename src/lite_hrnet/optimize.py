@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .models.layers import adaptive_avg_pool_to, channels_innermost
+from .models.layers import adaptive_avg_pool_to, channels_innermost, pointwise_conv_as_gemm
 from .models.lite_hrnet import (
     ConditionalChannelWeighting,
     LiteHRModule,
@@ -130,8 +130,7 @@ class PointwiseConv(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] * x.shape[2] * x.shape[3] > self.GEMM_MAX_ROWS:
             return super().forward(x)
-        y = F.linear(x.permute(0, 2, 3, 1), self.weight.flatten(1), self.bias)
-        return y.permute(0, 3, 1, 2)
+        return pointwise_conv_as_gemm(x, self)
 
 
 def _pointwise_convs_as_gemm(model: nn.Module) -> nn.Module:

@@ -1,5 +1,6 @@
 """Training speed options that the task modules and the benchmark share: compiling a
-network for training, and the fused optimiser kernels. Neither changes the math.
+network for training (with vectorised bool-mask loads in Inductor's C++ kernels), and the
+fused optimiser kernels. None changes the math.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def compile_for_training(fn: Callable[..., Any], channels_last: bool, **kwargs: 
     input like the weight's strides; a channels-last depthwise weight (C, 1, 3, 3) ties C
     with W, so the input became an N, H, C, W copy, and ATen ran its non-channels-last
     depthwise backward, up to 10x slower (compiled lite_hrnet_18 at batch 16: 60 such
-    calls per step). Forcing the optimisation keeps both graphs channels-last.
+    calls per step). Forcing the optimisation keeps both graphs channels-last. It also
+    vectorises Inductor's bool-mask loads (``vectorise_bool_mask_loads``).
     """
     options = {"force_layout_optimization": True} if channels_last else None
     vectorise_bool_mask_loads()

@@ -1,5 +1,5 @@
-"""The training speed options: channels-last convolution backwards in compiled training
-graphs, and the fused optimiser."""
+"""The training speed options: channels-last convolution backwards and vectorised bool-mask
+loads in compiled training graphs, and the fused optimiser."""
 
 from __future__ import annotations
 
