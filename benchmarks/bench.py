@@ -11,9 +11,10 @@ Run from the repository root. Writes ``benchmarks/results/{device}.md`` and ``.j
 Every figure is the median of ``--repeats`` timed calls per path. The paths of one table
 row group take turns in rounds: per round, each runs ``--warmup`` untimed calls, then
 ``--block`` timed ones, so load drift hits them equally and no path is timed while the
-previous one's idle threads still spin; each figure comes with its ratio against the
-plain eager model measured in the same rounds. Compiled paths report their cold-start
-seconds (the first call).
+previous one's idle threads still spin. Each figure comes with its ratio against the
+plain eager model: the median over rounds of the ratio within a round (``paired_speedup``),
+which cancels the drift between rounds. Compiled paths report their cold-start seconds
+(the first call).
 
 The models get random weights of a trained network's scale (``bench_model``), not the
 official initialisation: its N(0, 0.001) convolutions shrink the activations towards
@@ -109,8 +110,9 @@ def interleaved(
     previous path left behind (its idle threads still spinning, OpenMP's or ONNX
     Runtime's; cold caches), and the rounds spread load drift over all paths equally.
     Timing stops early once the rounds took ``budget_s`` seconds, after at least one
-    round. Returns {path: {"median_s", "cold_start_s", "repeats"}} plus "peak_memory_mib"
-    on CUDA.
+    round; every path gets the same rounds. Returns {path: {"median_s", "round_medians_s",
+    "cold_start_s", "repeats"}} plus "peak_memory_mib" on CUDA; ``round_medians_s`` has
+    one median per round, for ``paired_speedup``.
     """
     first: dict[str, dict[str, float]] = {}
     for name, fn in paths.items():
@@ -122,7 +124,7 @@ def interleaved(
         first[name] = {"cold_start_s": time.perf_counter() - start}
         if device.type == "cuda":
             first[name]["peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
-    times: dict[str, list[float]] = {name: [] for name in paths}
+    rounds: dict[str, list[list[float]]] = {name: [] for name in paths}
     started = time.perf_counter()
     done = 0
     while done < repeats and not (done and time.perf_counter() - started > budget_s):
@@ -131,16 +133,34 @@ def interleaved(
             for _ in range(warmup):
                 fn()
             _sync(device)
+            times = []
             for _ in range(count):
                 start = time.perf_counter()
                 fn()
                 _sync(device)
-                times[name].append(time.perf_counter() - start)
+                times.append(time.perf_counter() - start)
+            rounds[name].append(times)
         done += count
     return {
-        name: {"median_s": statistics.median(t), "repeats": len(t), **first[name]}
-        for name, t in times.items()
+        name: {
+            "median_s": statistics.median(t for times in r for t in times),
+            "round_medians_s": [statistics.median(times) for times in r],
+            "repeats": sum(map(len, r)),
+            **first[name],
+        }
+        for name, r in rounds.items()
     }
+
+
+def paired_speedup(baseline: dict[str, Any], path: dict[str, Any]) -> float:
+    """How many times faster ``path`` ran than ``baseline`` (two ``interleaved`` results):
+    the median over rounds of the ratio of their round medians. The machine's speed drifts
+    by tens of percent over minutes (a shared VM); within one round both saw about the same
+    machine, so pairing by round cancels most of the drift that a ratio of overall medians
+    keeps.
+    """
+    pairs = zip(baseline["round_medians_s"], path["round_medians_s"], strict=True)
+    return statistics.median(b / p for b, p in pairs)
 
 
 def samples_per_second(
@@ -359,7 +379,6 @@ def _inference_rows(
     name: str, size: tuple[int, int], batch: int, result: dict[str, dict[str, float]]
 ) -> list[dict[str, Any]]:
     rows = []
-    base = result["eager"]["median_s"]
     for path, r in result.items():
         rows.append(
             {
@@ -369,7 +388,7 @@ def _inference_rows(
                 "path": path,
                 "latency_ms": 1e3 * r["median_s"],
                 "images_per_s": batch / r["median_s"],
-                "speedup": base / r["median_s"],
+                "speedup": paired_speedup(result["eager"], r),
                 **{k: v for k, v in r.items() if k != "median_s"},
             }
         )
@@ -394,7 +413,6 @@ def run_training(args: argparse.Namespace, device: torch.device) -> list[dict[st
             result = interleaved(
                 steps, args.warmup_train, args.repeats_train, device, args.block_train
             )
-            base = result["eager fp32"]["median_s"]
             for setting, r in result.items():
                 rows.append(
                     {
@@ -404,7 +422,7 @@ def run_training(args: argparse.Namespace, device: torch.device) -> list[dict[st
                         "setting": setting,
                         **settings[setting],
                         "images_per_s": args.train_batch / r["median_s"],
-                        "speedup": base / r["median_s"],
+                        "speedup": paired_speedup(result["eager fp32"], r),
                         **{k: v for k, v in r.items() if k != "median_s"},
                     }
                 )
@@ -431,8 +449,9 @@ def to_markdown(report: dict[str, Any]) -> str:
         + f", {m['date']}. Medians of up to {report['repeats']} timed runs per path, "
         f"in rounds of {report['block']} per path after {report['warmup']} untimed ones "
         f"({report['budget']:g} s per row group; training: {report['repeats_train']} steps "
-        f"in rounds of {report['block_train']} after {report['warmup_train']}); ratios "
-        "against eager in the same rounds. Load average "
+        f"in rounds of {report['block_train']} after {report['warmup_train']}); each ratio "
+        "against eager is the median over rounds of the two paths' ratio in that round. "
+        "Load average "
         f"{m['load_average_at_start']} at the start, {m.get('load_average_at_end', '?')} at "
         f"the end; {report.get('wall_s', 0) / 60:.1f} minutes in all.",
     ]
@@ -540,8 +559,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="compared with eager fp32",
     )
     parser.add_argument("--warmup-train", type=int, default=1)
-    parser.add_argument("--block-train", type=int, default=3)
-    parser.add_argument("--repeats-train", type=int, default=6)
+    parser.add_argument("--block-train", type=int, default=1)
+    parser.add_argument("--repeats-train", type=int, default=8)
     parser.add_argument("--no-train", dest="train", action="store_false")
     parser.add_argument("--no-inference", dest="inference", action="store_false")
     parser.add_argument(
@@ -555,7 +574,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.models, args.sizes = args.models[:1], args.sizes[:1]
         args.warmup, args.repeats, args.budget = 2, 10, 8.0
-        args.block_train, args.repeats_train = 3, 3
+        args.block_train, args.repeats_train = 1, 3
     args.compile_sizes = args.compile_sizes or args.sizes[:1]
     args.train_models = args.train_models or args.models[:1]
     args.train_sizes = args.train_sizes or args.sizes[:1]

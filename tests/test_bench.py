@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from benchmarks import bench
 from torch import nn
@@ -71,8 +72,20 @@ def test_interleaved_takes_turns_in_blocks_after_untimed_calls() -> None:
     paths = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
     result = bench.interleaved(paths, warmup=2, repeats=5, device=torch.device("cpu"), block=3)
     assert result["a"]["repeats"] == result["b"]["repeats"] == 5
+    assert len(result["a"]["round_medians_s"]) == len(result["b"]["round_medians_s"]) == 2
     # Cold starts, then per round and path: 2 untimed calls and a block of timed ones.
     assert calls == ["a", "b"] + ["a"] * 5 + ["b"] * 5 + ["a"] * 4 + ["b"] * 4
+
+
+def test_speedup_pairs_rounds_so_that_drift_between_rounds_cancels() -> None:
+    # The path is 2x faster, but the machine slowed fourfold in round 2 after eager's turn
+    # and stayed slow. The ratio of the overall medians would say 1.0 / 2.0.
+    eager = {"round_medians_s": [1.0, 1.0, 4.0]}
+    fast = {"round_medians_s": [0.5, 2.0, 2.0]}
+    assert bench.paired_speedup(eager, fast) == 2.0
+    assert bench.paired_speedup(eager, eager) == 1.0
+    with pytest.raises(ValueError):
+        bench.paired_speedup(eager, {"round_medians_s": [0.5]})
 
 
 def test_markdown_has_the_data_pipeline_table() -> None:
