@@ -159,8 +159,10 @@ def paired_speedup(baseline: dict[str, Any], path: dict[str, Any]) -> float:
     machine, so pairing by round cancels most of the drift that a ratio of overall medians
     keeps.
     """
-    pairs = zip(baseline["round_medians_s"], path["round_medians_s"], strict=True)
-    return statistics.median(b / p for b, p in pairs)
+    base, own = baseline["round_medians_s"], path["round_medians_s"]
+    if len(base) != len(own) or not base:
+        raise ValueError(f"paired_speedup: {len(base)} baseline rounds against {len(own)}")
+    return statistics.median(b / p for b, p in zip(base, own))
 
 
 def samples_per_second(
