@@ -108,3 +108,14 @@ def _report_without_rows() -> dict:
         "repeats": 3, "budget": 1.0, "warmup_train": 1, "block_train": 3, "repeats_train": 3,
         "inference": [], "training": [],
     }  # fmt: skip
+
+
+def test_ort_profile_accounts_for_every_node_of_the_export() -> None:
+    from benchmarks import ort_profile
+
+    report = ort_profile.main(["--input", "64x64", "--runs", "2", "--threads", "1"])
+    ops = report["ops"]
+    assert round(sum(op["nodes"] for op in ops.values())) == report["nodes"] > 100
+    assert {"Conv", "Split", "Concat"} <= set(ops)
+    assert all(op["us"] > 0 for op in ops.values())
+    assert report["dispatch_us_per_node"] > 0

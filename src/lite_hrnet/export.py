@@ -106,13 +106,17 @@ def export_onnx(
     return path
 
 
-def onnxruntime_session(path: str | PathLike[str], threads: int | None = None) -> Any:
+def onnxruntime_session(
+    path: str | PathLike[str], threads: int | None = None, profile_prefix: str | None = None
+) -> Any:
     """An ``onnxruntime.InferenceSession`` on the CPU, tuned for latency; needs the
     ``onnxruntime`` package.
 
     All graph optimisations (constant folding, conv fusions, the NCHWc layout transform),
     sequential execution and ``threads`` intra-op threads (ORT's default otherwise: one per
     physical core). The session takes ``images`` (B, 3, H, W) float32 and returns [output].
+    With ``profile_prefix``, ORT's profiler records every node's time; ``end_profiling()``
+    writes them to a JSON file starting with that prefix and returns its path.
     """
     try:
         import onnxruntime as ort
@@ -124,4 +128,7 @@ def onnxruntime_session(path: str | PathLike[str], threads: int | None = None) -
     if threads is not None:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
