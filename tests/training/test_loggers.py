@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import struct
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ def wandb_records(run_dir: Path, timeout: float = 30) -> dict:
     blocks, 7-byte record headers: crc, length, type full/first/middle/last) of protobuf
     ``Record`` messages, which ``wandb sync`` uploads. Returns ``{"history": [dicts],
     "config": {key: value}, "run"/"exit"/...: the last record of that type}``, once the
-    exit record is there (wandb's service writes the file after ``wandb.finish()``)."""
+    exit record is there (wandb's service may still be writing the file after
+    ``wandb.finish()`` returns, so a torn last record is read again later)."""
     deadline = time.monotonic() + timeout
     while True:
         records = _read_records(run_dir)
@@ -39,8 +41,10 @@ def _read_records(run_dir: Path) -> dict:
         if 32768 - pos % 32768 < 7:  # block trailer
             pos += 32768 - pos % 32768
             continue
-        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
         chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
+        if len(chunk) < length or zlib.crc32(chunk, zlib.crc32(bytes([kind]))) != crc:
+            break  # not fully written yet
         if kind in (1, 2):
             pending = chunk
         elif kind in (3, 4):
