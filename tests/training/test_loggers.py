@@ -34,9 +34,10 @@ def wandb_records(run_dir: Path, timeout: float = 30) -> dict:
 def _read_records(run_dir: Path) -> dict:
     from wandb.proto import wandb_internal_pb2 as pb
 
-    (path,) = run_dir.glob("run-*.wandb")
-    data, pos, chunks, pending = path.read_bytes(), 7, [], b""
-    assert data[:4] == b":W&B"
+    paths = list(run_dir.glob("run-*.wandb"))
+    assert len(paths) <= 1, paths
+    data, pos, chunks, pending = paths[0].read_bytes() if paths else b"", 7, [], b""
+    assert data[:4] in (b":W&B", b":W&B"[: len(data)])
     while pos + 7 <= len(data):
         if 32768 - pos % 32768 < 7:  # block trailer
             pos += 32768 - pos % 32768
