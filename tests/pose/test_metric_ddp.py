@@ -1,8 +1,6 @@
 """The keypoint metrics under DDP (2 CPU processes, gloo) equal the single-process value."""
 
 import json
-import os
-import socket
 
 import numpy as np
 import pytest
@@ -32,9 +30,9 @@ def _update(metric, kpts, image_ids, indices):
     )
 
 
-def _worker(rank, port, ann_file, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+def _worker(rank, init_file, ann_file, out):
+    # A rendezvous file, not a TCP port: no port can be taken by another process meanwhile.
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     _, kpts, image_ids = _predictions()
     # DistributedSampler(shuffle=False) over 5 items on 2 ranks: [0, 2, 4] and [1, 3, 0]
     shard = list(range(rank, N + 1, 2))
@@ -48,12 +46,6 @@ def _worker(rank, port, ann_file, out):
     dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
 def test_coco_metric_ddp_equals_single_process(tmp_path):
     people, kpts, image_ids = _predictions()
@@ -62,6 +54,7 @@ def test_coco_metric_ddp_equals_single_process(tmp_path):
     _update(single, kpts, image_ids, list(range(N)))
     expected = {k: float(v) for k, v in single.compute().items()}
     out = tmp_path / "ddp.json"
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path / "gt.json"), str(out)), nprocs=2)
+    init = str(tmp_path / "init")
+    mp.spawn(_worker, args=(init, str(tmp_path / "gt.json"), str(out)), nprocs=2)
     assert json.loads(out.read_text()) == pytest.approx(expected)
     assert 0 < expected["AP"] < 1
