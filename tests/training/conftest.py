@@ -28,11 +28,9 @@ STREET = {"seed": 3, "num_train": 4, "num_val": 3, "height": 64, "width": 128}
 @pytest.fixture(autouse=True)
 def _one_thread():
     """These tiny networks gain nothing from a second thread, and on a busy machine two
-    threads per process (more under DDP) slow every step many times over."""
-    threads = torch.get_num_threads()
+    threads per process (more under DDP) slow every step many times over. The root
+    conftest restores the thread count afterwards."""
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
