@@ -235,13 +235,10 @@ class _LeanLiteHRModule(nn.Module):
                 rows.append(nn.ModuleList(cells))
             self.fuse_layers = nn.ModuleList(rows)
 
-    def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
-        if self.module_type == "LITE":
-            out = self.layers(xs)
-        else:
-            out = [branch(x) for branch, x in zip(self.layers, xs)]
-        if not self.with_fuse:
-            return out
+    # The blocks run as in LiteHRModule; only the fuse differs.
+    forward = LiteHRModule.forward
+
+    def _fuse(self, out: list[torch.Tensor]) -> list[torch.Tensor]:
         n = self.num_branches
         fused = []
         x0 = out[0]

@@ -301,9 +301,7 @@ class LiteHRModule(nn.Module):
             out = self.layers(xs)
         else:
             out = [branch(x) for branch, x in zip(self.layers, xs)]
-        if not self.with_fuse:
-            return out
-        return self._fuse(out)
+        return self._fuse(out) if self.with_fuse else out
 
     def _fuse(self, out: list[torch.Tensor]) -> list[torch.Tensor]:
         fused = []
