@@ -2,10 +2,9 @@ import numpy as np
 import pytest
 
 from lite_hrnet.data.affine import box_to_center_scale
+from lite_hrnet.data.image_statistics import IMAGENET_MEAN, IMAGENET_STD
 from lite_hrnet.data.keypoint_sets import COCO
 from lite_hrnet.data.topdown_transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     TopDownConfig,
     TopDownTransform,
 )

@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from lite_hrnet.data.cityscapes_labels import IGNORE_INDEX
+from lite_hrnet.data.image_statistics import IMAGENET_MEAN, IMAGENET_STD
 from lite_hrnet.data.segmentation_transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     build_eval_transform,
     build_train_transform,
 )

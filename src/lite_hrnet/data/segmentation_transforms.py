@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from .cityscapes_labels import IGNORE_INDEX
+from .image_statistics import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # Padded image pixels get the mean colour, i.e. 0 after normalisation (as HRNet pads).
 _PAD_FILL = tuple(round(255 * m) for m in IMAGENET_MEAN)
 # cv2.INTER_NEAREST samples half a pixel off the grid that INTER_LINEAR uses for the image;

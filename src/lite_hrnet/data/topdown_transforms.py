@@ -15,10 +15,11 @@ import numpy as np
 
 from .affine import PIXEL_STD, apply_affine, get_affine_transform
 from .heatmap_codec import encode_heatmaps, sigma_for_heatmap
+from .image_statistics import IMAGENET_MEAN, IMAGENET_STD
 from .keypoint_sets import KeypointSet
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+_MEAN = np.array(IMAGENET_MEAN, np.float32)
+_STD = np.array(IMAGENET_STD, np.float32)
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def normalize_image(crop: np.ndarray) -> np.ndarray:
     """(h, w, 3) uint8 RGB -> (3, h, w) float32 with ImageNet mean/std."""
     x = crop.astype(np.float32) * (1 / 255.0)
-    x = (x - IMAGENET_MEAN) / IMAGENET_STD
+    x = (x - _MEAN) / _STD
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
