@@ -592,61 +592,31 @@ def render_street_scene(
     objects: list[tuple[float, str, float, bool]] = []
     for x, base in tree_spots:
         objects.append((base, "tree", x, False))
+
+    def place(kind: str, count: int, a: float, b: float, is_car: bool = False) -> None:
+        for _ in range(count):
+            y = row()
+            x = _on_strip(scene, a, b, y)
+            objects.append((y, kind, x, is_car and bool(rng.random() < 0.6)))
+
+    # Per sidewalk: kind, count range (None: none drawn), the strip between two ground lines.
+    sidewalk = (
+        ("tree", (0, 4), "grass", "walk"),
+        ("pole", (2, 5) if street_furniture else None, "walk", "walk"),
+        ("person", (1, 6), "walk", "road"),
+        ("static", (0, 2), "walk", "road"),
+    )
     for side in ("l", "r"):
-        for _ in range(rng.integers(0, 4)):
-            y = row()
-            objects.append(
-                (
-                    y,
-                    "tree",
-                    _on_strip(scene, edges[f"grass_{side}"], edges[f"walk_{side}"], y),
-                    False,
-                )
-            )
-        for _ in range(rng.integers(2, 5) if street_furniture else 0):
-            y = row()
-            objects.append(
-                (
-                    y,
-                    "pole",
-                    _on_strip(scene, edges[f"walk_{side}"], edges[f"walk_{side}"], y),
-                    False,
-                )
-            )
-        for _ in range(rng.integers(1, 6)):
-            y = row()
-            objects.append(
-                (
-                    y,
-                    "person",
-                    _on_strip(scene, edges[f"walk_{side}"], edges[f"road_{side}"], y),
-                    False,
-                )
-            )
-        for _ in range(rng.integers(0, 2)):
-            y = row()
-            objects.append(
-                (
-                    y,
-                    "static",
-                    _on_strip(scene, edges[f"walk_{side}"], edges[f"road_{side}"], y),
-                    False,
-                )
-            )
-    for _ in range(rng.integers(1, 6)):
-        y = row()
-        objects.append(
-            (
-                y,
-                "car",
-                _on_strip(scene, edges["road_l"], edges["road_r"], y),
-                bool(rng.random() < 0.6),
-            )
-        )
+        for kind, counts, a, b in sidewalk:
+            count = rng.integers(*counts) if counts else 0
+            place(kind, count, edges[f"{a}_{side}"], edges[f"{b}_{side}"])
+    # Cars on the road, 60% of them seen from behind.
+    place("car", rng.integers(1, 6), edges["road_l"], edges["road_r"], is_car=True)
+
     draw = {"tree": _draw_tree, "pole": _draw_pole, "person": _draw_person, "static": _draw_static}
-    for base, kind, x, away in sorted(objects):
+    for base, kind, x, facing_away in sorted(objects):
         if kind == "car":
-            _draw_car(scene, x, base, away)
+            _draw_car(scene, x, base, facing_away)
         else:
             draw[kind](scene, x, base)
 
