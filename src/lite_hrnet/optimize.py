@@ -234,30 +234,23 @@ class _LeanLiteHRModule(nn.Module):
                         cells.append(cell)
                 rows.append(nn.ModuleList(cells))
             self.fuse_layers = nn.ModuleList(rows)
+            self.relu = module.relu
 
-    # The blocks run as in LiteHRModule; only the fuse differs.
+    # The blocks and the fuse run as in LiteHRModule; only the coarse terms differ.
     forward = LiteHRModule.forward
+    _fuse = LiteHRModule._fuse
 
-    def _fuse(self, out: list[torch.Tensor]) -> list[torch.Tensor]:
+    def _add_coarser(
+        self, y: torch.Tensor, out: list[torch.Tensor], row: nn.ModuleList, i: int
+    ) -> torch.Tensor:
         n = self.num_branches
-        fused = []
-        x0 = out[0]
-        for i, row in enumerate(self.fuse_layers):
-            y = x0 if i == 0 else row[0](x0)
-            if self.fuse_branch0_twice:
-                y = y + y
-            for j in range(1, i + 1):
-                y = y + (out[j] if j == i else row[j](out[j]))
-            if i < n - 1:
-                coarse = row[n - 1](out[n - 1])
-                for j in range(n - 2, i, -1):
-                    c = row[j](out[j])
-                    coarse = c + _upsample(coarse, c)
-                y = y + _upsample(coarse, y)
-            if i == 0 and self.fuse_branch0_twice:
-                x0 = y  # the official in-place sum overwrote out[0]; later rows read it
-            fused.append(torch.relu(y))
-        return fused
+        if i == n - 1:
+            return y
+        coarse = row[n - 1](out[n - 1])
+        for j in range(n - 2, i, -1):
+            c = row[j](out[j])
+            coarse = c + _upsample(coarse, c)
+        return y + _upsample(coarse, y)
 
 
 _LEAN: dict[type[nn.Module], type[nn.Module]] = {

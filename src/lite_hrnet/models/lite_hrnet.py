@@ -310,12 +310,21 @@ class LiteHRModule(nn.Module):
             y = x0 if i == 0 else row[0](x0)
             if self.fuse_branch0_twice:
                 y = y + y
-            for j in range(1, self.num_branches):
+            for j in range(1, i + 1):
                 y = y + (out[j] if j == i else row[j](out[j]))
+            y = self._add_coarser(y, out, row, i)
             if i == 0 and self.fuse_branch0_twice:
                 x0 = y  # the official in-place sum overwrote out[0]; later rows read it
             fused.append(self.relu(y))
         return fused
+
+    def _add_coarser(
+        self, y: torch.Tensor, out: list[torch.Tensor], row: nn.ModuleList, i: int
+    ) -> torch.Tensor:
+        """y + the upsampled terms of the branches coarser than i, in branch order."""
+        for j in range(i + 1, self.num_branches):
+            y = y + row[j](out[j])
+        return y
 
 
 class IterativeHead(nn.Module):
