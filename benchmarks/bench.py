@@ -42,14 +42,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from tests.helpers import randomize
-from tests.official_semantics import official_forward
 from torch import nn
 
 import lite_hrnet
 from lite_hrnet.cli.args import input_size
-from lite_hrnet.export import export_onnx, onnxruntime_session, quiet_exporter
-from lite_hrnet.training_speed import compile_for_training, fused_optimizer_kwargs
+from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session, quiet_exporter
+from lite_hrnet.tasks.compile import compile_for_training, fused_optimizer_kwargs
+from lite_hrnet.testing.official import official_forward
+from lite_hrnet.testing.weights import randomize
 
 RESULTS = Path(__file__).parent / "results"
 # The LightningModules' speed flags (channels_last, compile, Lightning precision, the fused
@@ -589,7 +589,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     device = torch.device(args.device)
     data = None
     if args.data and device.type == "cpu":
-        from .data_pipeline import measure  # needs the [train] extra
+        from benchmarks.data_pipeline import measure  # needs the [train] extra
 
         # First, while this process holds no worker threads yet: it forks a DataLoader
         # worker, and forking after the compiled paths have run can deadlock.

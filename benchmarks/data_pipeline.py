@@ -24,11 +24,10 @@ from pathlib import Path
 import cv2
 import torch
 
+from benchmarks.bench import samples_per_second
 from lite_hrnet.cli.args import input_size
-from lite_hrnet.data.pose_datamodule import CocoKeypointsDataModule
+from lite_hrnet.data.pose.datamodule import CocoKeypointsDataModule
 from lite_hrnet.synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco
-
-from .bench import samples_per_second
 
 
 def measure(size: tuple[int, int] = (256, 192), count: int = 400, repeats: int = 3) -> dict:

@@ -27,7 +27,7 @@ import torch
 import lite_hrnet
 from benchmarks.bench import bench_model
 from lite_hrnet.cli.args import input_size
-from lite_hrnet.export import export_onnx, onnxruntime_session
+from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session
 
 
 def op_times(

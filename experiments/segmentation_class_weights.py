@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from lite_hrnet.data.cityscapes_labels import NAME_TO_LABEL
+from lite_hrnet.meta.cityscapes import NAME_TO_LABEL
 
 NUM_CLASSES = 19
 

@@ -13,8 +13,8 @@ import torch
 
 import lite_hrnet
 from lite_hrnet.cli.main import main
-from lite_hrnet.export import onnxruntime_session
-from tests.helpers import randomize
+from lite_hrnet.deploy.onnx import onnxruntime_session
+from lite_hrnet.testing.weights import randomize
 
 
 def test_summary_prints_the_paper_numbers(capsys) -> None:

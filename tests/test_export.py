@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import lite_hrnet
-from lite_hrnet.export import export_onnx, onnxruntime_session
-from tests.helpers import randomize
+from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session
+from lite_hrnet.testing.weights import randomize
 
 
 @pytest.mark.parametrize("name", lite_hrnet.list_models())

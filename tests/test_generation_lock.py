@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from lite_hrnet.synthetic.locking import generation_lock
+from lite_hrnet.synthetic.marker import generation_lock
 
 
 def test_a_second_holder_waits_for_the_first(tmp_path: Path) -> None:

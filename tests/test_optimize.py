@@ -16,9 +16,9 @@ from torch._dynamo.utils import counters
 
 import lite_hrnet
 from lite_hrnet.cli.main import main
-from lite_hrnet.export import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx, onnxruntime_session
-from lite_hrnet.optimize import PointwiseConv, fold_batchnorm
-from tests.helpers import non_channels_last_inputs, randomize
+from lite_hrnet.deploy.onnx import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx, onnxruntime_session
+from lite_hrnet.deploy.optimize import PointwiseConv, fold_batchnorm
+from lite_hrnet.testing.weights import non_channels_last_inputs, randomize
 
 MODELS = lite_hrnet.list_models()
 # Every block type of a LITE network, small enough to compile or export in seconds.

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from lite_hrnet.cli.main import main as cli
-from lite_hrnet.report import BEGIN, END, load_sweep, results_table, write_report
+from lite_hrnet.reporting.experiment import BEGIN, END, load_sweep, results_table, write_report
 
 T0 = 1_700_000_000.0
 TASK = [

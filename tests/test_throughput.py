@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from lite_hrnet import throughput
-from lite_hrnet.throughput import LOG_KEY, TrainingThroughput, batch_size
+from lite_hrnet.training import callbacks as throughput
+from lite_hrnet.training.callbacks import LOG_KEY, TrainingThroughput, batch_size
 
 
 class Images(Dataset):

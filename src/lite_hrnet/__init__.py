@@ -4,6 +4,7 @@
 >>> model = lite_hrnet.create_pose_model("lite_hrnet_18", num_joints=17)
 """
 
+from .deploy import optimize_for_inference
 from .models import (
     CheckpointError,
     LiteHRNet,
@@ -17,7 +18,6 @@ from .models import (
     list_models,
     load_checkpoint,
 )
-from .optimize import optimize_for_inference
 
 __version__ = "0.1.0"
 

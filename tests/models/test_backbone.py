@@ -11,8 +11,8 @@ from torch import nn
 
 import lite_hrnet
 from lite_hrnet.models import VARIANT_SPECS, LiteHRNetSpec
-from tests.helpers import non_channels_last_inputs, randomize
-from tests.official_semantics import official_forward
+from lite_hrnet.testing.official import official_forward
+from lite_hrnet.testing.weights import non_channels_last_inputs, randomize
 
 MODELS = lite_hrnet.list_models()
 # Copied from shared/reference/official_layout: every key and shape of the official checkpoints.

@@ -10,7 +10,7 @@ import torch
 
 import lite_hrnet
 from lite_hrnet.models import CheckpointError
-from tests.helpers import randomize
+from lite_hrnet.testing.weights import randomize
 
 MODELS = lite_hrnet.list_models()
 

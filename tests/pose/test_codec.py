@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lite_hrnet.data.heatmap_codec import (
+from lite_hrnet.codecs.heatmap import (
     argmax_keypoints,
     decode_heatmaps,
     encode_heatmaps,

@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from lite_hrnet.data.affine import (
+from lite_hrnet.codecs.geometry import (
     apply_affine,
     box_to_center_scale,
     get_affine_transform,
     heatmap_to_image,
 )
-from lite_hrnet.data.keypoint_sets import COCO, MPII
-from lite_hrnet.data.topdown_transforms import flip_joints, half_body_box
+from lite_hrnet.data.pose.transforms import flip_joints, half_body_box
+from lite_hrnet.meta.keypoints import COCO, MPII
 
 
 def test_box_to_center_scale_grows_short_side_and_pads():

@@ -8,10 +8,9 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from lite_hrnet.data.keypoint_sets import COCO
+from lite_hrnet.meta.keypoints import COCO
 from lite_hrnet.metrics.coco_keypoints import CocoKeypointAP
-
-from .test_metrics import _person, _write_gt
+from tests.pose.test_metrics import _person, _write_gt
 
 N = 5  # odd: a DistributedSampler over 2 ranks pads one index
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from lite_hrnet.data.keypoint_sets import COCO
+from lite_hrnet.meta.keypoints import COCO
 from lite_hrnet.metrics.coco_keypoints import CocoKeypointAP, coco_keypoint_eval
 from lite_hrnet.metrics.oks import oks_iou, oks_nms, rescore
 from lite_hrnet.metrics.pckh import pckh
@@ -110,7 +110,7 @@ def test_coco_metric_equals_pycocotools(tmp_path):
     preds = [(i, p + rng.normal(0, s, p.shape)) for (i, p), s in zip(people, (2, 5, 9))]
     scores = [0.9, 0.6, 0.8]  # distinct: COCOeval's ranking of ties depends on list order
     ours = _metric_on(tmp_path / "gt.json", preds, scores)
-    from lite_hrnet.data.pose_records import load_coco
+    from lite_hrnet.formats.coco import load_coco
 
     # Keypoint scores of 1 make the official rescoring return the box score unchanged.
     results = [

@@ -6,18 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from lite_hrnet.data.keypoint_sets import COCO
-from lite_hrnet.data.pose_datamodule import CocoKeypointsDataModule, MpiiDataModule
-from lite_hrnet.data.pose_records import (
+from lite_hrnet.data.pose.datamodule import CocoKeypointsDataModule, MpiiDataModule
+from lite_hrnet.data.pose.dataset import collate_skipping
+from lite_hrnet.data.pose.records import (
     coco_detection_instances,
     coco_ground_truth_instances,
-    load_coco,
     mpii_instances,
 )
-from lite_hrnet.data.topdown_dataset import collate_skipping
+from lite_hrnet.formats.coco import load_coco
+from lite_hrnet.meta.keypoints import COCO
 from lite_hrnet.synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco
-
-from .conftest import TINY
+from tests.pose.conftest import TINY
 
 
 def _copy(root, tmp_path):

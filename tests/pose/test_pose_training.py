@@ -10,9 +10,8 @@ from omegaconf import OmegaConf
 
 from lite_hrnet.cli.main import main as cli
 from lite_hrnet.config.store import register_configs
-from lite_hrnet.training import run_training
-
-from .conftest import TINY
+from lite_hrnet.training.run import run_training
+from tests.pose.conftest import TINY
 
 
 def _compose(overrides: list[str]):

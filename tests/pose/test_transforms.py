@@ -1,13 +1,10 @@
 import numpy as np
 import pytest
 
-from lite_hrnet.data.affine import box_to_center_scale
-from lite_hrnet.data.image_statistics import IMAGENET_MEAN, IMAGENET_STD
-from lite_hrnet.data.keypoint_sets import COCO
-from lite_hrnet.data.topdown_transforms import (
-    TopDownConfig,
-    TopDownTransform,
-)
+from lite_hrnet.codecs.geometry import box_to_center_scale
+from lite_hrnet.data.pose.transforms import TopDownConfig, TopDownTransform
+from lite_hrnet.meta.imagenet import IMAGENET_MEAN, IMAGENET_STD
+from lite_hrnet.meta.keypoints import COCO
 
 
 def _marked_image() -> tuple[np.ndarray, np.ndarray]:

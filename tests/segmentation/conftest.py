@@ -8,7 +8,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 
-from lite_hrnet.data.cityscapes_datamodule import CityscapesDataModule
+from lite_hrnet.data.segmentation.datamodule import CityscapesDataModule
 from lite_hrnet.synthetic.street_scenes import ensure_synthetic_cityscapes
 from lite_hrnet.tasks.segmentation import SegmentationModule
 

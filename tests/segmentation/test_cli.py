@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from lite_hrnet.cli.main import main
-from lite_hrnet.data.cityscapes_labels import NAME_TO_LABEL, TRAIN_ID_TO_LABEL_ID
-
-from .conftest import SIZE
+from lite_hrnet.meta.cityscapes import NAME_TO_LABEL, TRAIN_ID_TO_LABEL_ID
+from tests.segmentation.conftest import SIZE
 
 
 def test_eval_prints_the_table_and_writes_json(

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from lite_hrnet.config.segmentation import SegmentationDataConfig, SegmentationTaskConfig
 from lite_hrnet.config.store import register_configs
-from lite_hrnet.training import run_training
+from lite_hrnet.training.run import run_training
 
 
 def _compose(overrides: list[str]):

@@ -13,20 +13,19 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from lite_hrnet.data.cityscapes_dataset import (
+from lite_hrnet.data.segmentation.dataset import (
     CityscapesDataset,
     CorruptImageWarning,
     collate_segmentation,
 )
-from lite_hrnet.data.cityscapes_labels import IGNORE_INDEX, NAME_TO_LABEL
-from lite_hrnet.data.segmentation_transforms import build_eval_transform
+from lite_hrnet.data.segmentation.transforms import build_eval_transform
+from lite_hrnet.meta.cityscapes import IGNORE_INDEX, NAME_TO_LABEL
 from lite_hrnet.synthetic.street_scenes import (
     MARKER,
     ensure_synthetic_cityscapes,
     render_street_scene,
 )
-
-from .conftest import SIZE
+from tests.segmentation.conftest import SIZE
 
 
 @pytest.fixture

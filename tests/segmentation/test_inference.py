@@ -8,10 +8,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lite_hrnet.inference.segmentation import segment_logits, segment_probabilities
-from lite_hrnet.models.segmentation_head import create_segmentation_model
-from tests.helpers import randomize
-
-from .conftest import TINY_BACKBONE
+from lite_hrnet.models.factory import create_segmentation_model
+from lite_hrnet.testing.weights import randomize
+from tests.segmentation.conftest import TINY_BACKBONE
 
 
 class PointwiseModel(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lite_hrnet.data.cityscapes_labels import (
+from lite_hrnet.meta.cityscapes import (
     CLASS_NAMES,
     IGNORE_INDEX,
     LABELS,

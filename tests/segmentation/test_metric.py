@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from lite_hrnet.data.cityscapes_labels import (
+from lite_hrnet.meta.cityscapes import (
     CLASS_NAMES,
     IGNORE_INDEX,
     label_ids_to_train_ids,

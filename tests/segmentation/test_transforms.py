@@ -6,12 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lite_hrnet.data.cityscapes_labels import IGNORE_INDEX
-from lite_hrnet.data.image_statistics import IMAGENET_MEAN, IMAGENET_STD
-from lite_hrnet.data.segmentation_transforms import (
-    build_eval_transform,
-    build_train_transform,
-)
+from lite_hrnet.data.segmentation.transforms import build_eval_transform, build_train_transform
+from lite_hrnet.meta.cityscapes import IGNORE_INDEX
+from lite_hrnet.meta.imagenet import IMAGENET_MEAN, IMAGENET_STD
 
 
 def _blocky_scene(seed: int, size: tuple[int, int] = (96, 160)) -> tuple[np.ndarray, np.ndarray]:

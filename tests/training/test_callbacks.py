@@ -18,10 +18,14 @@ from lightning.pytorch.callbacks import (
     RichProgressBar,
 )
 
-from lite_hrnet.callbacks import LogValidationImages, PrintMetrics, SeedPerRank, build_callbacks
 from lite_hrnet.tasks.pose import PoseEstimationModule
-
-from .conftest import compose_config
+from lite_hrnet.training.callbacks import (
+    LogValidationImages,
+    PrintMetrics,
+    SeedPerRank,
+    build_callbacks,
+)
+from tests.training.conftest import compose_config
 
 
 def _draws() -> tuple[float, float, float]:

@@ -13,8 +13,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 import lite_hrnet
 from lite_hrnet.config.build import build_pose_datamodule
 from lite_hrnet.config.schema import CallbacksConfig, TrainConfig
-
-from .conftest import compose_config
+from tests.training.conftest import compose_config
 
 PACKAGE = Path(lite_hrnet.__file__).parent
 CONF = PACKAGE / "conf"

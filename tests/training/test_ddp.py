@@ -14,8 +14,7 @@ import pytest
 import torch.distributed as dist
 
 from lite_hrnet.config.build import build_task
-
-from .conftest import compose_config, pose_overrides, run_script, street_overrides
+from tests.training.conftest import compose_config, pose_overrides, run_script, street_overrides
 
 FIT = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.num_sanity_val_steps=0",
        "trainer.check_val_every_n_epoch=1", "logger=csv"]  # fmt: skip

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from lite_hrnet.jobs import collect_jobs, format_jobs, read_job
-
-from .conftest import pose_overrides, run_cli
-from .test_loggers import wandb_records
+from lite_hrnet.training.jobs import collect_jobs, format_jobs, read_job
+from tests.training.conftest import pose_overrides, run_cli
+from tests.training.test_loggers import wandb_records
 
 
 def _sweeping_width(root: Path) -> list[str]:

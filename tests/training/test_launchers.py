@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lite_hrnet.jobs import collect_jobs
-
-from .conftest import pose_overrides, run_cli, script_env
+from lite_hrnet.training.jobs import collect_jobs
+from tests.training.conftest import pose_overrides, run_cli, script_env
 
 
 @pytest.mark.parametrize("launcher", ["basic", "submitit_local", "joblib"])

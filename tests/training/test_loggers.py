@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lite_hrnet.training import run_training
-
-from .conftest import compose_config, pose_overrides, street_overrides
+from lite_hrnet.training.run import run_training
+from tests.training.conftest import compose_config, pose_overrides, street_overrides
 
 
 def wandb_records(run_dir: Path, timeout: float = 30) -> dict:

@@ -8,12 +8,12 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from lite_hrnet.tasks.pose import PoseEstimationModule
-from lite_hrnet.training_speed import (
+from lite_hrnet.tasks.compile import (
     compile_for_training,
     fused_optimizer_kwargs,
     vectorise_bool_mask_loads,
 )
+from lite_hrnet.tasks.pose import PoseEstimationModule
 
 
 class _ConvBackwardInputs(TorchDispatchMode):

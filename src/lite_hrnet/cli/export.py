@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..export import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx
+from ..deploy.onnx import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx
+from ..deploy.optimize import optimize_for_inference
 from ..models import create_backbone, create_pose_model
-from ..optimize import optimize_for_inference
 from .args import add_model_arguments
 
 

@@ -56,8 +56,8 @@ def _load_module(args: argparse.Namespace, keypoint_set: str | None):
 def run_pose_eval(args: argparse.Namespace) -> int:
     import lightning as L
 
-    from ..data.pose_datamodule import CocoKeypointsDataModule, MpiiDataModule
-    from ..metrics.report import format_table
+    from ..data.pose.datamodule import CocoKeypointsDataModule, MpiiDataModule
+    from ..metrics.tables import format_table
 
     module, size = _load_module(args, args.data)
     common: dict[str, Any] = dict(
@@ -105,7 +105,7 @@ def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
 def _read_boxes(path: Path | None) -> dict[str, list[list[float]]]:
     if path is None:
         return {}
-    from ..data.pose_records import read_json
+    from ..formats.json_files import read_json
 
     data = read_json(path, "boxes file")
     ok = isinstance(data, dict) and all(
@@ -120,9 +120,9 @@ def _read_boxes(path: Path | None) -> dict[str, list[list[float]]]:
 def run_pose_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..data.image_io import read_rgb
+    from ..data.images import read_rgb
+    from ..inference.drawing import draw_skeletons, save_rgb
     from ..inference.pose import boxes_to_centers_scales, predict_people
-    from ..visualize import draw_skeletons, save_rgb
 
     module, size = _load_module(args, None)
     boxes = _read_boxes(args.boxes)

@@ -97,8 +97,9 @@ def _checkpoint_hparams(path: Path) -> dict[str, Any]:
 
 def load_segmentation_model(args: argparse.Namespace) -> tuple[torch.nn.Module, list[str]]:
     """The model of ``--checkpoint`` in eval mode on ``--device``, and its class names."""
-    from ..data.cityscapes_labels import CLASS_NAMES
-    from ..models.segmentation_head import DEFAULT_HEAD_CHANNELS, create_segmentation_model
+    from ..meta.cityscapes import CLASS_NAMES
+    from ..models.factory import create_segmentation_model
+    from ..models.heads import DEFAULT_HEAD_CHANNELS
 
     hparams = _checkpoint_hparams(args.checkpoint)
     name = args.model or hparams.get("backbone")
@@ -132,8 +133,8 @@ def run_segmentation_eval(args: argparse.Namespace) -> int:
     import torch.nn.functional as F
     from torch.utils.data import DataLoader
 
-    from ..data.cityscapes_dataset import CityscapesDataset, collate_segmentation
-    from ..data.segmentation_transforms import build_eval_transform
+    from ..data.segmentation.dataset import CityscapesDataset, collate_segmentation
+    from ..data.segmentation.transforms import build_eval_transform
     from ..metrics.segmentation import SegmentationIoU, format_iou_table
 
     if args.batch_size < 1:
@@ -192,10 +193,10 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
     import numpy as np
     import torch.nn.functional as F
 
-    from ..data.cityscapes_dataset import CorruptImageWarning, read_rgb
-    from ..data.cityscapes_labels import NUM_CLASSES, train_ids_to_label_ids
-    from ..data.segmentation_transforms import normalize_image
+    from ..data.segmentation.dataset import CorruptImageWarning, read_rgb
+    from ..data.segmentation.transforms import normalize_image
     from ..inference.segmentation import overlay
+    from ..meta.cityscapes import NUM_CLASSES, train_ids_to_label_ids
 
     if not 0 <= args.alpha <= 1:
         raise ValueError(f"--alpha must be in 0..1, got {args.alpha}")

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ..models import complexity, create_backbone, create_pose_model, list_models
-from ..models.segmentation_head import create_segmentation_model
+from ..models.factory import create_segmentation_model
 from .args import add_model_arguments
 
 

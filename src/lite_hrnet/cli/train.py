@@ -29,7 +29,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
 from ..config.store import register_configs
-from .sweep_report import SweepReport
+from .sweep_summary import SweepReport
 
 register_configs()
 
@@ -88,8 +88,8 @@ def _safe_start_method(sweeping: bool) -> None:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
-    from ..jobs import write_failure
-    from ..training import run_training
+    from ..training.jobs import write_failure
+    from ..training.run import run_training
 
     hydra_cfg = HydraConfig.get()
     output_dir = hydra_cfg.runtime.output_dir

@@ -11,7 +11,7 @@ from .segmentation import SegmentationTaskConfig, build_segmentation
 
 
 def build_pose_datamodule(data: PoseDataConfig) -> L.LightningDataModule:
-    from ..data.pose_datamodule import CocoKeypointsDataModule, MpiiDataModule
+    from ..data.pose.datamodule import CocoKeypointsDataModule, MpiiDataModule
 
     kwargs = asdict(data)
     fmt = kwargs.pop("format")

@@ -45,7 +45,7 @@ class ModelConfig:
             f"unknown variant {self.name!r}; registered: {', '.join(list_models())}",
         )
         # Building the spec checks every override and names the offending field.
-        from ..models.lite_hrnet import VARIANT_SPECS
+        from ..models.variants import VARIANT_SPECS
 
         VARIANT_SPECS[self.name].replace(**self.spec_overrides()).validate()
 

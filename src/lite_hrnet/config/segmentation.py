@@ -121,7 +121,7 @@ def build_segmentation(
     later runs reuse them), then read by the same reader as real Cityscapes.
     ``model.checkpoint`` initialises the backbone (e.g. official pose weights).
     """
-    from ..data.cityscapes_datamodule import CityscapesDataModule
+    from ..data.segmentation.datamodule import CityscapesDataModule
     from ..tasks.segmentation import SegmentationModule
 
     root = Path(data.root).expanduser()

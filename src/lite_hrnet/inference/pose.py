@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.affine import box_to_center_scale
-from ..data.image_io import read_rgb
-from ..data.topdown_transforms import crop_for_inference
-from ..visualize import draw_skeletons, save_rgb
+from ..codecs.geometry import box_to_center_scale
+from ..data.images import read_rgb
+from ..data.pose.transforms import crop_for_inference
+from .drawing import draw_skeletons, save_rgb
 
 
 @torch.no_grad()

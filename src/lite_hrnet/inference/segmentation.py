@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.cityscapes_dataset import read_rgb
-from ..data.cityscapes_labels import colorize
+from ..data.segmentation.dataset import read_rgb
+from ..meta.cityscapes import colorize
 
 if TYPE_CHECKING:
-    from ..data.cityscapes_datamodule import CityscapesDataModule
+    from ..data.segmentation.datamodule import CityscapesDataModule
 
 
 def _round_up(value: int, multiple: int) -> int:

@@ -1,13 +1,13 @@
 """Lite-HRNet models: backbone, heads, registry, checkpoints, complexity."""
 
+from .backbone import LiteHRNet, LiteHRNetFeatures
 from .checkpoint import CheckpointError, load_checkpoint, read_state_dict
 from .complexity import complexity
-from .factory import create_backbone, create_pose_model
-from .heads import HeatmapHead, PoseModel
-from .lite_hrnet import VARIANT_SPECS, LiteHRNet, LiteHRNetFeatures
+from .factory import create_backbone, create_pose_model, create_segmentation_model
+from .heads import HeatmapHead, PoseModel, SegmentationHead, SegmentationModel
 from .registry import list_models, register_model
-from .segmentation_head import SegmentationHead, SegmentationModel, create_segmentation_model
 from .spec import LiteHRNetSpec
+from .variants import VARIANT_SPECS
 
 __all__ = [
     "VARIANT_SPECS",

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .lite_hrnet import VARIANT_SPECS, LiteHRNet
+from .backbone import LiteHRNet
+from .variants import VARIANT_SPECS
 
 # Every Lite-HRNet state dict has this key; whatever precedes it is the backbone's prefix.
 _ANCHOR = "stem.conv1.conv.weight"

@@ -21,9 +21,9 @@ import numpy as np
 import scipy.io
 from tqdm import tqdm
 
-from ..data.keypoint_sets import COCO, MPII
+from ..meta.keypoints import COCO, MPII
 from .figures import Figure, Shape, draw_shape, sample_figure
-from .locking import generation_lock
+from .marker import generation_lock
 
 IMAGE_SIZE = (640, 480)  # [w, h], the common COCO image size
 _OCCLUDER_ID = 255

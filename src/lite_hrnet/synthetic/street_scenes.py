@@ -29,8 +29,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..data.cityscapes_labels import NAME_TO_LABEL
-from .locking import generation_lock
+from ..meta.cityscapes import NAME_TO_LABEL
+from .marker import generation_lock
 
 _ID = {name: label.id for name, label in NAME_TO_LABEL.items()}
 MARKER = "synthetic_cityscapes.json"

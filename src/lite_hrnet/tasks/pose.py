@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.affine import heatmap_to_image
-from ..data.heatmap_codec import decode_heatmaps
-from ..data.keypoint_sets import KEYPOINT_SETS
+from ..codecs.geometry import heatmap_to_image
+from ..codecs.heatmap import decode_heatmaps
+from ..meta.keypoints import KEYPOINT_SETS
 from ..models.factory import create_pose_model
-from ..training_speed import compile_for_training, fused_optimizer_kwargs
+from .compile import compile_for_training, fused_optimizer_kwargs
 
 
 def masked_mse(heatmaps: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -19,11 +19,12 @@ import torch.nn.functional as F
 from lightning import LightningModule
 from lightning.pytorch.utilities import rank_zero_warn
 
-from ..data.cityscapes_labels import CLASS_NAMES, IGNORE_INDEX
 from ..inference.segmentation import segment_probabilities
+from ..meta.cityscapes import CLASS_NAMES, IGNORE_INDEX
 from ..metrics.segmentation import SegmentationIoU, format_iou_table
-from ..models.segmentation_head import DEFAULT_HEAD_CHANNELS, create_segmentation_model
-from ..training_speed import compile_for_training, fused_optimizer_kwargs
+from ..models.factory import create_segmentation_model
+from ..models.heads import DEFAULT_HEAD_CHANNELS
+from .compile import compile_for_training, fused_optimizer_kwargs
 
 OPTIMIZERS = ("sgd", "adamw")
 

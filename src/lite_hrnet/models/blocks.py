@@ -1,4 +1,6 @@
-"""Lite-HRNet: A Lightweight High-Resolution Network (Yu et al., CVPR 2021).
+"""The building blocks of Lite-HRNet (Yu et al., CVPR 2021): the stem, the conditional
+channel weighting (LITE) and shuffle (NAIVE) blocks, the multi-branch module with its fuse
+layers, and the iterative head.
 
 Module and parameter names follow the official implementation (HRNet/Lite-HRNet, mmpose
 0.x) so that the published checkpoints load without renaming. The forward pass computes
@@ -6,9 +8,6 @@ the same function as the official one, including its fuse-layer quirk (see
 ``LiteHRModule``), while avoiding constructions that block exporters and compilers:
 no data-dependent ``adaptive_avg_pool2d`` sizes, no in-place aliasing, no ``None`` checks
 on submodules.
-
-Layout: variant specs, blocks, the module and the backbone, the features variant, then the
-builder and the registered entry points.
 """
 
 from __future__ import annotations
@@ -30,18 +29,7 @@ from .layers import (
     upsample_bilinear_aligned_to,
     upsample_nearest_to,
 )
-from .registry import register_model
-from .spec import SPATIAL_WEIGHTING_RATIO, LiteHRNetSpec
-
-VARIANT_SPECS: dict[str, LiteHRNetSpec] = {
-    "lite_hrnet_18": LiteHRNetSpec(num_modules=(2, 4, 2)),
-    "lite_hrnet_30": LiteHRNetSpec(num_modules=(3, 8, 3)),
-    "naive_lite_hrnet_18": LiteHRNetSpec(
-        num_modules=(2, 4, 2), channels=(30, 60, 120, 240), module_type="NAIVE"
-    ),
-    "wider_naive_lite_hrnet_18": LiteHRNetSpec(num_modules=(2, 4, 2), module_type="NAIVE"),
-}
-
+from .spec import SPATIAL_WEIGHTING_RATIO
 
 # --------------------------------------------------------------------------- checkpointing
 
@@ -213,7 +201,7 @@ class ShuffleUnit(nn.Module):
         return _maybe_checkpoint(self, self._forward, x)
 
 
-def _downsample(in_channels: int, out_channels: int, final_relu: bool) -> nn.Sequential:
+def downsample(in_channels: int, out_channels: int, final_relu: bool) -> nn.Sequential:
     """3x3 depthwise stride-2 conv + BN, 1x1 conv + BN, optional ReLU (official layout)."""
     layers: list[nn.Module] = [
         nn.Conv2d(in_channels, in_channels, 3, 2, 1, groups=in_channels, bias=False),
@@ -245,9 +233,9 @@ def _make_fuse_layers(channels: Sequence[int]) -> nn.ModuleList:
                 row.append(nn.Identity())
             else:
                 steps = [
-                    _downsample(channels[j], channels[j], final_relu=True) for _ in range(i - j - 1)
+                    downsample(channels[j], channels[j], final_relu=True) for _ in range(i - j - 1)
                 ]
-                steps.append(_downsample(channels[j], channels[i], final_relu=False))
+                steps.append(downsample(channels[j], channels[i], final_relu=False))
                 row.append(nn.Sequential(*steps))
         rows.append(nn.ModuleList(row))
     return nn.ModuleList(rows)
@@ -356,208 +344,3 @@ class IterativeHead(nn.Module):
                 x = x + upsample_bilinear_aligned_to(ys[-1], x.shape[-2:])
             ys.append(project(x))
         return ys[::-1]
-
-
-# --------------------------------------------------------------------------- backbone
-
-
-class LiteHRNet(nn.Module):
-    """Lite-HRNet backbone.
-
-    ``forward``: (B, 3, H, W) -> (B, C_0, H/4, W/4), the iterative head's finest map
-    (C_0 = 40 for lite_hrnet_18/30, 30 for naive_lite_hrnet_18). Without the head, the
-    finest branch.
-    ``forward_features``: (B, 3, H, W) -> list of the last stage's branch outputs
-    (B, C_b, H/2**(b+2), W/2**(b+2)), before the head.
-
-    H and W must be multiples of ``input_multiple`` (32 for three stages): the fuse layers
-    upsample by exact powers of two, in the official code as here.
-    """
-
-    def __init__(self, spec: LiteHRNetSpec | None = None, **overrides: Any) -> None:
-        super().__init__()
-        spec = spec or LiteHRNetSpec()
-        if overrides:
-            spec = spec.replace(**overrides)
-        self.spec = spec
-        self.variant: str | None = None
-        self.num_stages = spec.num_stages
-        self.stem = Stem(
-            spec.in_channels,
-            spec.stem_channels,
-            spec.stem_out_channels,
-            spec.stem_expand_ratio,
-            with_cp=spec.with_cp,
-        )
-        previous = [spec.stem_out_channels]
-        for i in range(spec.num_stages):
-            channels = spec.stage_channels(i)
-            setattr(self, f"transition{i}", self._make_transition(previous, channels))
-            stage = nn.Sequential(
-                *(
-                    LiteHRModule(
-                        channels,
-                        spec.num_blocks[i],
-                        spec.reduce_ratios[i],
-                        spec.module_type,
-                        with_fuse=spec.with_fuse,
-                        fuse_branch0_twice=spec.fuse_branch0_twice,
-                        with_cp=spec.with_cp,
-                    )
-                    for _ in range(spec.num_modules[i])
-                )
-            )
-            setattr(self, f"stage{i}", stage)
-            previous = list(channels)
-        if spec.with_head:
-            self.head_layer = IterativeHead(previous)
-        self.feature_info = [
-            {"num_chs": c, "reduction": 4 * 2**b, "module": f"stage{spec.num_stages - 1}"}
-            for b, c in enumerate(previous)
-        ]
-        self.num_features = spec.out_channels
-        self.input_multiple = 2 ** (spec.num_stages + 2)
-        self.init_weights()
-
-    @staticmethod
-    def _make_transition(previous: Sequence[int], current: Sequence[int]) -> nn.ModuleList:
-        layers: list[nn.Module] = []
-        for i, c in enumerate(current):
-            if i < len(previous):
-                if c == previous[i]:
-                    layers.append(nn.Identity())
-                    continue
-                p = previous[i]
-                layers.append(
-                    nn.Sequential(
-                        nn.Conv2d(p, p, 3, 1, 1, groups=p, bias=False),
-                        nn.BatchNorm2d(p),
-                        nn.Conv2d(p, c, 1, bias=False),
-                        nn.BatchNorm2d(c),
-                        nn.ReLU(),
-                    )
-                )
-            else:
-                # New branches come from the lowest-resolution one, halving once per step.
-                p = previous[-1]
-                steps = i + 1 - len(previous)
-                layers.append(
-                    nn.Sequential(
-                        *(
-                            _downsample(p, c if k == steps - 1 else p, final_relu=True)
-                            for k in range(steps)
-                        )
-                    )
-                )
-        return nn.ModuleList(layers)
-
-    def init_weights(self) -> None:
-        """Official initialisation: conv weights N(0, 0.001), conv biases 0, norms (1, 0)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def train(self, mode: bool = True) -> LiteHRNet:
-        super().train(mode)
-        if mode and self.spec.norm_eval:
-            for m in self.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
-        return self
-
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if x.shape[-2] % self.input_multiple or x.shape[-1] % self.input_multiple:
-            raise ValueError(
-                f"input size {tuple(x.shape[-2:])} (H, W): both must be multiples of "
-                f"{self.input_multiple} for {self.num_stages} stages"
-            )
-        ys = [self.stem(x)]
-        for i in range(self.num_stages):
-            transition = getattr(self, f"transition{i}")
-            xs = [t(ys[min(j, len(ys) - 1)]) for j, t in enumerate(transition)]
-            ys = getattr(self, f"stage{i}")(xs)
-        return ys
-
-    def forward_head(self, features: list[torch.Tensor]) -> torch.Tensor:
-        if self.spec.with_head:
-            return self.head_layer(features)[0]
-        return features[0]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-
-class LiteHRNetFeatures(LiteHRNet):
-    """``features_only`` variant: ``forward`` returns the branch maps picked by ``out_indices``,
-    (B, C_b, H/2**(b+2), W/2**(b+2)) each; ``feature_info`` lists only those.
-
-    The iterative head is not built (its weights in a checkpoint are ignored on load).
-    """
-
-    def __init__(
-        self,
-        spec: LiteHRNetSpec | None = None,
-        out_indices: Sequence[int] | None = None,
-        **overrides: Any,
-    ) -> None:
-        spec = (spec or LiteHRNetSpec()).replace(with_head=False, **overrides)
-        super().__init__(spec)
-        n = len(self.feature_info)
-        self.out_indices = tuple(range(n) if out_indices is None else out_indices)
-        bad = [i for i in self.out_indices if not -n <= i < n]
-        if bad:
-            raise ValueError(f"out_indices: {bad} out of range for {n} branches")
-        self.feature_info = [self.feature_info[i] for i in self.out_indices]
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
-        features = self.forward_features(x)
-        return [features[i] for i in self.out_indices]
-
-
-# --------------------------------------------------------------------------- builders
-
-
-def _create_lite_hrnet(
-    variant: str,
-    features_only: bool = False,
-    out_indices: Sequence[int] | None = None,
-    **overrides: Any,
-) -> LiteHRNet:
-    spec = VARIANT_SPECS[variant].replace(**overrides)
-    if features_only:
-        model: LiteHRNet = LiteHRNetFeatures(spec, out_indices=out_indices)
-    else:
-        if out_indices is not None:
-            raise ValueError("out_indices: only valid with features_only=True")
-        model = LiteHRNet(spec)
-    model.variant = variant
-    return model
-
-
-@register_model
-def lite_hrnet_18(**kwargs: Any) -> LiteHRNet:
-    """Lite-HRNet-18: LITE blocks, (2, 4, 2) modules, 40/80/160/320 channels."""
-    return _create_lite_hrnet("lite_hrnet_18", **kwargs)
-
-
-@register_model
-def lite_hrnet_30(**kwargs: Any) -> LiteHRNet:
-    """Lite-HRNet-30: LITE blocks, (3, 8, 3) modules, 40/80/160/320 channels."""
-    return _create_lite_hrnet("lite_hrnet_30", **kwargs)
-
-
-@register_model
-def naive_lite_hrnet_18(**kwargs: Any) -> LiteHRNet:
-    """Naive Lite-HRNet-18: shuffle blocks, (2, 4, 2) modules, 30/60/120/240 channels."""
-    return _create_lite_hrnet("naive_lite_hrnet_18", **kwargs)
-
-
-@register_model
-def wider_naive_lite_hrnet_18(**kwargs: Any) -> LiteHRNet:
-    """Wider naive Lite-HRNet-18: shuffle blocks, (2, 4, 2) modules, 40/80/160/320 channels."""
-    return _create_lite_hrnet("wider_naive_lite_hrnet_18", **kwargs)

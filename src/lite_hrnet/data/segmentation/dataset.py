@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from .cityscapes_labels import label_ids_to_train_ids
+from ...meta.cityscapes import label_ids_to_train_ids
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import torch
 
-from .cityscapes_labels import IGNORE_INDEX
-from .image_statistics import IMAGENET_MEAN, IMAGENET_STD
+from ...meta.cityscapes import IGNORE_INDEX
+from ...meta.imagenet import IMAGENET_MEAN, IMAGENET_STD
 
 # Padded image pixels get the mean colour, i.e. 0 after normalisation (as HRNet pads).
 _PAD_FILL = tuple(round(255 * m) for m in IMAGENET_MEAN)

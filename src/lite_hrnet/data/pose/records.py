@@ -7,9 +7,6 @@ and reported in one warning per file, so a large data set never stops on one bad
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import warnings
 from collections.abc import Iterable
@@ -18,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .affine import box_to_center_scale
-from .keypoint_sets import KeypointSet
+from ...codecs.geometry import box_to_center_scale
+from ...formats.coco import load_coco
+from ...formats.json_files import read_json
+from ...meta.keypoints import KeypointSet
 
 
 @dataclass
@@ -35,23 +34,6 @@ class PoseInstance:
     score: float = 1.0
 
 
-def read_json(path: str | os.PathLike[str], what: str) -> object:
-    """Load a JSON file, turning a missing or broken file into a message that names it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(
-            f"{what} {path} is not valid JSON (truncated or malformed): {e.msg} at line "
-            f"{e.lineno}, column {e.colno}"
-        ) from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{what} {path} is not a UTF-8 text file") from None
-
-
 def list_images(image_dir: str | os.PathLike[str]) -> set[str]:
     """File names in an image folder (one listing is far cheaper than a stat per image)."""
     image_dir = Path(image_dir)
@@ -64,29 +46,6 @@ def _warn_skipped(path: Path, count: int, total: int, what: str, examples: Itera
     if count:
         shown = ", ".join(list(examples)[:3])
         warnings.warn(f"{path}: {what}: {count} of {total} (e.g. {shown})", stacklevel=3)
-
-
-def load_coco(ann_file: str | os.PathLike[str]):
-    """A pycocotools ``COCO`` index over a checked keypoint annotation file."""
-    from pycocotools.coco import COCO
-
-    ann_file = Path(ann_file)
-    data = read_json(ann_file, "COCO annotation file")
-    if not isinstance(data, dict) or not {"images", "annotations"} <= data.keys():
-        raise ValueError(
-            f"COCO annotation file {ann_file} must be an object with 'images' and "
-            f"'annotations' lists"
-        )
-    for i, image in enumerate(data["images"]):
-        missing = {"id", "file_name", "width", "height"} - set(image)
-        if missing:
-            raise ValueError(f"{ann_file}: images[{i}] lacks {sorted(missing)}")
-    data.setdefault("categories", [{"id": 1, "name": "person"}])
-    coco = COCO()
-    coco.dataset = data
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
-        coco.createIndex()
-    return coco
 
 
 def coco_ground_truth_instances(

@@ -26,7 +26,7 @@ import yaml
 SUMMARY_FILE = "summary.json"
 FAILURE_FILE = "failed.json"
 # The training speed: ``summary.json`` key, else the metric in ``csv/metrics.csv``
-# (both written with ``lite_hrnet.throughput.TrainingThroughput``).
+# (both written with ``lite_hrnet.training.callbacks.TrainingThroughput``).
 SPEED_KEY = "train_images_per_second"
 SPEED_METRIC = "train/images_per_second"
 

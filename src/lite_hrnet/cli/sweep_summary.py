@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from ..jobs import collect_jobs, format_jobs
+from ..training.jobs import collect_jobs, format_jobs
 
 
 class SweepReport(Callback):

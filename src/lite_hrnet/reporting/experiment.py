@@ -5,7 +5,7 @@ Hydra overrides of the command, and the sweeper's parameters) and one folder per
 ``.hydra/overrides.yaml`` (the job's concrete overrides), and then ``summary.json``
 (complexity, test metrics, best validation score) when the job finished, or
 ``failed.json`` (the error) when it failed. ``load_sweep`` reads all of that (the job
-folders with ``lite_hrnet.jobs``);
+folders with ``lite_hrnet.training.jobs``);
 ``render_report`` turns it into Markdown and ``plot_results`` into a PNG. Only YAML and
 JSON are read here: no Hydra, no torch.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .jobs import SUMMARY_FILE, JobRecord, collect_jobs, read_yaml
+from ..training.jobs import SUMMARY_FILE, JobRecord, collect_jobs, read_yaml
 
 # Test metrics shown, in this order, when a job has them; other keys stay in summary.json.
 PREFERRED_METRICS = ("AP", "AP50", "AP75", "AR", "PCKh", "PCKh@0.1", "mIoU", "accuracy")

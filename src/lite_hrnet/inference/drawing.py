@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .data.keypoint_sets import KeypointSet
+from ..meta.keypoints import KeypointSet
 
 _PALETTE = np.array(
     [[255, 128, 0], [51, 153, 255], [0, 255, 0], [255, 51, 255], [255, 255, 0], [0, 255, 255]]

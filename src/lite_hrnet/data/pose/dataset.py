@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from .image_io import ImageReadError, read_rgb
-from .pose_records import PoseInstance
-from .topdown_transforms import TopDownTransform
+from ..images import ImageReadError, read_rgb
+from .records import PoseInstance
+from .transforms import TopDownTransform
 
 
 class TopDownDataset(Dataset):

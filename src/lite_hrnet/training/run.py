@@ -19,12 +19,11 @@ from typing import Any
 import lightning as L
 import torch.distributed as dist
 
-from .callbacks import build_callbacks
-from .config.build import build_task
-from .config.schema import LoggerConfig, TrainConfig
+from ..config.build import build_task
+from ..config.schema import LoggerConfig, TrainConfig
+from ..metrics.tables import format_table
+from .callbacks import TrainingThroughput, build_callbacks
 from .jobs import SUMMARY_FILE
-from .metrics.report import format_table
-from .throughput import TrainingThroughput
 
 
 def build_logger(cfg: LoggerConfig, output_dir: Path):
@@ -81,18 +80,18 @@ def _job_scope() -> Iterator[None]:
 
 
 def _complexity(module: L.LightningModule, input_size: tuple[int, int]) -> dict[str, int]:
-    from .models.complexity import complexity
+    from ..models.complexity import complexity
 
     return complexity(module.model, input_size=tuple(input_size))
 
 
 def _save_predictions(module, datamodule, count: int, output_dir: Path) -> Path | None:
-    from .tasks.pose import PoseEstimationModule
+    from ..tasks.pose import PoseEstimationModule
 
     if isinstance(module, PoseEstimationModule):
-        from .inference.pose import save_validation_predictions
+        from ..inference.pose import save_validation_predictions
     else:
-        from .inference.segmentation import save_validation_predictions
+        from ..inference.segmentation import save_validation_predictions
     return save_validation_predictions(module, datamodule, count, output_dir / "predictions.png")
 
 

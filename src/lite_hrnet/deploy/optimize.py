@@ -31,13 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .models.layers import adaptive_avg_pool_to, channels_innermost, pointwise_conv_as_gemm
-from .models.lite_hrnet import (
-    ConditionalChannelWeighting,
-    LiteHRModule,
-    ShuffleUnit,
-    Stem,
-)
+from ..models.blocks import ConditionalChannelWeighting, LiteHRModule, ShuffleUnit, Stem
+from ..models.layers import adaptive_avg_pool_to, channels_innermost, pointwise_conv_as_gemm
 
 __all__ = ["InferenceModel", "PointwiseConv", "fold_batchnorm", "optimize_for_inference"]
 

@@ -13,14 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lite_hrnet.models.layers import channel_shuffle
-from lite_hrnet.models.lite_hrnet import (
+from ..models.backbone import LiteHRNet
+from ..models.blocks import (
     ConditionalChannelWeighting,
     CrossResolutionWeighting,
     LiteHRModule,
-    LiteHRNet,
     ShuffleUnit,
 )
+from ..models.layers import channel_shuffle
 
 
 def _crw(m: CrossResolutionWeighting, x: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .affine import PIXEL_STD, apply_affine, get_affine_transform
-from .heatmap_codec import encode_heatmaps, sigma_for_heatmap
-from .image_statistics import IMAGENET_MEAN, IMAGENET_STD
-from .keypoint_sets import KeypointSet
+from ...codecs.geometry import PIXEL_STD, apply_affine, get_affine_transform
+from ...codecs.heatmap import encode_heatmaps, sigma_for_heatmap
+from ...meta.imagenet import IMAGENET_MEAN, IMAGENET_STD
+from ...meta.keypoints import KeypointSet
 
 _MEAN = np.array(IMAGENET_MEAN, np.float32)
 _STD = np.array(IMAGENET_STD, np.float32)

@@ -13,8 +13,8 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
-from .cityscapes_dataset import CityscapesDataset, collate_segmentation
-from .segmentation_transforms import build_eval_transform, build_train_transform
+from .dataset import CityscapesDataset, collate_segmentation
+from .transforms import build_eval_transform, build_train_transform
 
 
 class CityscapesDataModule(LightningDataModule):

@@ -17,16 +17,16 @@ import torch
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
 
-from .keypoint_sets import COCO, MPII, KeypointSet
-from .pose_records import (
+from ...formats.coco import load_coco
+from ...meta.keypoints import COCO, MPII, KeypointSet
+from .dataset import TopDownDataset, collate_skipping
+from .records import (
     PoseInstance,
     coco_detection_instances,
     coco_ground_truth_instances,
-    load_coco,
     mpii_instances,
 )
-from .topdown_dataset import TopDownDataset, collate_skipping
-from .topdown_transforms import TopDownConfig, TopDownTransform
+from .transforms import TopDownConfig, TopDownTransform
 
 
 class TopDownPoseDataModule(L.LightningDataModule):
@@ -159,7 +159,7 @@ class CocoKeypointsDataModule(TopDownPoseDataModule):
         return self.root / "annotations" / f"person_keypoints_{self.splits[split]}.json"
 
     def _generate(self) -> None:
-        from ..synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco
+        from ...synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco
 
         ensure_synthetic_coco(self.root, PoseSceneConfig(**self.synthetic))
 
@@ -172,7 +172,7 @@ class CocoKeypointsDataModule(TopDownPoseDataModule):
         return coco_ground_truth_instances(self.ann_file(split), image_dir, COCO, ratio)
 
     def build_metric(self, stage: str, results_file: str | None = None) -> Metric:
-        from ..metrics.coco_keypoints import CocoKeypointAP
+        from ...metrics.coco_keypoints import CocoKeypointAP
 
         return CocoKeypointAP(self.ann_file(stage), COCO.sigmas, results_file=results_file)
 
@@ -192,7 +192,7 @@ class MpiiDataModule(TopDownPoseDataModule):
         super().__init__(root, **kwargs)
 
     def _generate(self) -> None:
-        from ..synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_mpii
+        from ...synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_mpii
 
         ensure_synthetic_mpii(self.root, PoseSceneConfig(**self.synthetic))
 
@@ -201,6 +201,6 @@ class MpiiDataModule(TopDownPoseDataModule):
         return mpii_instances(self.root / "annotations" / f"mpii_{name}.json", self.root / "images")
 
     def build_metric(self, stage: str, results_file: str | None = None) -> Metric:
-        from ..metrics.pckh import MpiiPCKh
+        from ...metrics.pckh import MpiiPCKh
 
         return MpiiPCKh(self.root / "annotations" / "mpii_gt_val.mat")

@@ -1,0 +1,2 @@
+"""Top-down pose data: COCO and MPII readers, the official transforms, the dataset and the
+LightningDataModules."""

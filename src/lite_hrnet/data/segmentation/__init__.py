@@ -1,0 +1,2 @@
+"""Semantic segmentation data: the Cityscapes reader, HRNet's transforms and the
+LightningDataModule."""

@@ -1,0 +1,1 @@
+"""Readers of the data sets' annotation files, shared by ``data`` and ``metrics``."""

@@ -1,0 +1,1 @@
+"""Experiment reports: the README table and plot of a Hydra multirun folder."""
