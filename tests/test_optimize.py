@@ -16,8 +16,8 @@ from torch._dynamo.utils import counters
 
 import lite_hrnet
 from lite_hrnet.cli.main import main
+from lite_hrnet.deploy import PointwiseConv, fold_batchnorm
 from lite_hrnet.deploy.onnx import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx, onnxruntime_session
-from lite_hrnet.deploy.optimize import PointwiseConv, fold_batchnorm
 from lite_hrnet.testing.weights import non_channels_last_inputs, randomize
 
 MODELS = lite_hrnet.list_models()

@@ -7,18 +7,27 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import lite_hrnet
+from lite_hrnet.models import VARIANTS
 
-# (model, joints, (H, W), paper FLOPs in 2**20 units) from PAPER.md.
+JOINTS = {"coco": 17, "mpii": 16}
+# (model, joints, (H, W), paper FLOPs in 2**20 units): every figure of the paper's tables.
 PAPER_FLOPS = [
-    ("lite_hrnet_18", 17, (256, 192), 205.2),
-    ("lite_hrnet_18", 17, (384, 288), 461.6),
-    ("lite_hrnet_30", 17, (256, 192), 319.2),
-    ("lite_hrnet_30", 17, (384, 288), 717.8),
-    ("naive_lite_hrnet_18", 17, (256, 192), 194.8),
-    ("wider_naive_lite_hrnet_18", 17, (256, 192), 311.1),
-    ("lite_hrnet_18", 16, (256, 256), 273.4),
-    ("lite_hrnet_30", 16, (256, 256), 425.3),
+    (name, JOINTS[r.dataset], r.input_size, r.flops)
+    for name, info in VARIANTS.items()
+    for r in info.paper_results
+    if r.flops is not None
 ]
+
+
+def test_every_figure_of_the_paper_is_checked() -> None:
+    assert len(PAPER_FLOPS) == 8
+
+
+@pytest.mark.parametrize("name", lite_hrnet.list_models())
+def test_parameters_match_the_paper(name: str) -> None:
+    # The paper prints millions to one decimal (0.76M naive appears as 0.7M).
+    params = lite_hrnet.complexity(lite_hrnet.create_pose_model(name), (64, 64))["params"]
+    assert abs(params / 1e6 - VARIANTS[name].paper_params) < 0.1
 
 
 @pytest.mark.parametrize(("name", "joints", "size", "paper"), PAPER_FLOPS)

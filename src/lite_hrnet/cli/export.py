@@ -27,7 +27,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--dynamo",
         action="store_true",
-        help="use the torch.export-based exporter (same graph speed, ~9x slower to export)",
+        help="use the torch.export-based exporter (same graph speed, slower to export)",
     )
     parser.add_argument(
         "--optimize",

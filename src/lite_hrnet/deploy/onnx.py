@@ -53,12 +53,11 @@ def export_onnx(
 
     ``dynamo=False`` uses the TorchScript-based exporter, ``dynamo=True`` the
     torch.export-based one (opset >= 18). Their graphs of ``optimize_for_inference``
-    models run equally fast in ONNX Runtime (lite_hrnet_18: 12.5 ms per image on one
-    thread, batch 1, either way), but the TorchScript exporter takes 2.5 s of CPU instead
-    of 22 s, hence the default. The torch.export exporter's intermediate shape annotations
-    (``value_info``) are dropped: with them ONNX Runtime proves more shapes equal and fuses
-    additions into its blocked-layout (NCHWc) convolutions, which made the same graph
-    about 20% slower (15.4 ms); without them it infers the shapes itself.
+    models run equally fast in ONNX Runtime, but the TorchScript exporter is several times
+    quicker to export, hence the default. The torch.export exporter's intermediate shape
+    annotations (``value_info``) are dropped: with them ONNX Runtime proves more shapes
+    equal and fuses additions into its blocked-layout (NCHWc) convolutions, which made the
+    same graph slower; without them it infers the shapes itself.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

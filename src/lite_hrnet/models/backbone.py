@@ -13,6 +13,30 @@ from .blocks import IterativeHead, LiteHRModule, Stem, downsample
 from .spec import LiteHRNetSpec
 
 
+class FeatureInfo(list):
+    """What a backbone's feature maps are: one dict per map with ``num_chs`` (channels),
+    ``reduction`` (stride against the input) and ``module`` (the module that makes it).
+
+    A list of dicts, with timm's accessors: ``channels()``, ``reduction()`` and
+    ``module_name()`` give one value per map, or the value of map ``idx``.
+    """
+
+    def _get(self, key: str, idx: int | None) -> Any:
+        return [info[key] for info in self] if idx is None else self[idx][key]
+
+    def channels(self, idx: int | None = None) -> int | list[int]:
+        return self._get("num_chs", idx)
+
+    def reduction(self, idx: int | None = None) -> int | list[int]:
+        return self._get("reduction", idx)
+
+    def module_name(self, idx: int | None = None) -> str | list[str]:
+        return self._get("module", idx)
+
+    def get_dicts(self) -> list[dict[str, Any]]:
+        return [dict(info) for info in self]
+
+
 class LiteHRNet(nn.Module):
     """Lite-HRNet backbone.
 
@@ -63,10 +87,10 @@ class LiteHRNet(nn.Module):
             previous = list(channels)
         if spec.with_head:
             self.head_layer = IterativeHead(previous)
-        self.feature_info = [
+        self.feature_info = FeatureInfo(
             {"num_chs": c, "reduction": 4 * 2**b, "module": f"stage{spec.num_stages - 1}"}
             for b, c in enumerate(previous)
-        ]
+        )
         self.num_features = spec.out_channels
         self.input_multiple = 2 ** (spec.num_stages + 2)
         self.init_weights()
@@ -164,7 +188,7 @@ class LiteHRNetFeatures(LiteHRNet):
         bad = [i for i in self.out_indices if not -n <= i < n]
         if bad:
             raise ValueError(f"out_indices: {bad} out of range for {n} branches")
-        self.feature_info = [self.feature_info[i] for i in self.out_indices]
+        self.feature_info = FeatureInfo(self.feature_info[i] for i in self.out_indices)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
         features = self.forward_features(x)

@@ -21,14 +21,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .layers import (
-    ConvModule,
-    NearestUpsample,
-    adaptive_avg_pool_to,
-    channel_shuffle,
-    upsample_bilinear_aligned_to,
-    upsample_nearest_to,
-)
+from .layers import ConvModule, Interpolate, adaptive_avg_pool_to, channel_shuffle
 from .spec import SPATIAL_WEIGHTING_RATIO
 
 # --------------------------------------------------------------------------- checkpointing
@@ -141,13 +134,14 @@ class CrossResolutionWeighting(nn.Module):
         total = sum(channels)
         self.conv1 = ConvModule(total, total // ratio)
         self.conv2 = ConvModule(total // ratio, total, act=nn.Sigmoid)
+        self.upsample = Interpolate("nearest")  # the weights back to each branch's size
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
         h, w = xs[-1].shape[-2:]
         pooled = [adaptive_avg_pool_to(x, (h, w)) for x in xs[:-1]] + [xs[-1]]
         weights = self.conv2(self.conv1(torch.cat(pooled, dim=1)))
         return [
-            x * upsample_nearest_to(a, x.shape[-2:])
+            x * self.upsample(a, x.shape[-2:])
             for x, a in zip(xs, torch.split(weights, self.channels, dim=1))
         ]
 
@@ -226,7 +220,7 @@ def _make_fuse_layers(channels: Sequence[int]) -> nn.ModuleList:
                     nn.Sequential(
                         nn.Conv2d(channels[j], channels[i], 1, bias=False),
                         nn.BatchNorm2d(channels[i]),
-                        NearestUpsample(2 ** (j - i)),
+                        nn.Upsample(scale_factor=2 ** (j - i), mode="nearest"),
                     )
                 )
             elif j == i:
@@ -289,9 +283,10 @@ class LiteHRModule(nn.Module):
             out = self.layers(xs)
         else:
             out = [branch(x) for branch, x in zip(self.layers, xs)]
-        return self._fuse(out) if self.with_fuse else out
+        return self.fuse(out) if self.with_fuse else out
 
-    def _fuse(self, out: list[torch.Tensor]) -> list[torch.Tensor]:
+    def fuse(self, out: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The cross-branch exchange: output i sums branch j through ``fuse_layers[i][j]``."""
         fused = []
         x0 = out[0]
         for i, row in enumerate(self.fuse_layers):
@@ -300,16 +295,19 @@ class LiteHRModule(nn.Module):
                 y = y + y
             for j in range(1, i + 1):
                 y = y + (out[j] if j == i else row[j](out[j]))
-            y = self._add_coarser(y, out, row, i)
+            y = self.add_coarser_terms(y, out, row, i)
             if i == 0 and self.fuse_branch0_twice:
                 x0 = y  # the official in-place sum overwrote out[0]; later rows read it
             fused.append(self.relu(y))
         return fused
 
-    def _add_coarser(
+    def add_coarser_terms(
         self, y: torch.Tensor, out: list[torch.Tensor], row: nn.ModuleList, i: int
     ) -> torch.Tensor:
-        """y + the upsampled terms of the branches coarser than i, in branch order."""
+        """y + the upsampled terms of the branches coarser than i, in branch order.
+
+        The one step of ``fuse`` that ``lite_hrnet.deploy`` computes differently.
+        """
         for j in range(i + 1, self.num_branches):
             y = y + row[j](out[j])
         return y
@@ -336,11 +334,12 @@ class IterativeHead(nn.Module):
             )
             for c_in, c_out in zip(coarse_to_fine, out)
         )
+        self.upsample = Interpolate("bilinear", align_corners=True)
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
         ys: list[torch.Tensor] = []
         for x, project in zip(xs[::-1], self.projects):
             if ys:
-                x = x + upsample_bilinear_aligned_to(ys[-1], x.shape[-2:])
+                x = x + self.upsample(ys[-1], x.shape[-2:])
             ys.append(project(x))
         return ys[::-1]

@@ -12,21 +12,27 @@ from .checkpoint import load_checkpoint
 from .heads import DEFAULT_HEAD_CHANNELS, PoseModel, SegmentationModel
 from .registry import model_entrypoint
 
+# Every factory takes the variant name, then keyword arguments only: ``checkpoint_path``
+# loads the whole model through ``load_checkpoint``; the task models also take
+# ``backbone_checkpoint``, which initialises the backbone alone; the rest replace fields of
+# the variant's ``LiteHRNetSpec`` (width, num_modules, ...).
+
+PathArg = str | PathLike[str] | None
+
 
 def create_backbone(
     name: str,
     *,
+    checkpoint_path: PathArg = None,
     features_only: bool = False,
     out_indices: Sequence[int] | None = None,
-    checkpoint_path: str | PathLike[str] | None = None,
     **spec_overrides: Any,
 ) -> LiteHRNet:
-    """Build a registered backbone, e.g. ``create_backbone("lite_hrnet_18", width=0.5)``.
+    """A registered backbone, e.g. ``create_backbone("lite_hrnet_18", width=0.5)``.
 
-    ``spec_overrides`` replace fields of the variant's ``LiteHRNetSpec``. With
-    ``features_only`` the model returns the branch maps picked by ``out_indices``.
-    ``checkpoint_path`` loads weights through ``load_checkpoint`` (an official pose
-    checkpoint gives its backbone part).
+    With ``features_only`` the model returns the branch maps picked by ``out_indices``.
+    ``checkpoint_path`` may be a backbone or a whole pose checkpoint (official or ours):
+    the backbone part is loaded.
     """
     model = model_entrypoint(name)(
         features_only=features_only, out_indices=out_indices, **spec_overrides
@@ -39,11 +45,14 @@ def create_backbone(
 def create_pose_model(
     name: str,
     num_joints: int = 17,
-    checkpoint_path: str | PathLike[str] | None = None,
+    *,
+    checkpoint_path: PathArg = None,
+    backbone_checkpoint: PathArg = None,
     **spec_overrides: Any,
 ) -> PoseModel:
-    """Backbone + 1x1 heatmap head: (B, 3, H, W) -> (B, num_joints, H/4, W/4)."""
-    model = PoseModel(create_backbone(name, **spec_overrides), num_joints=num_joints)
+    """Backbone + 1x1 heatmap head: (B, 3, H, W) -> heatmaps (B, num_joints, H/4, W/4)."""
+    backbone = create_backbone(name, checkpoint_path=backbone_checkpoint, **spec_overrides)
+    model = PoseModel(backbone, num_joints=num_joints)
     if checkpoint_path is not None:
         load_checkpoint(model, checkpoint_path)
     return model
@@ -53,17 +62,13 @@ def create_segmentation_model(
     name: str,
     num_classes: int = 19,
     *,
+    checkpoint_path: PathArg = None,
+    backbone_checkpoint: PathArg = None,
     head_channels: int = DEFAULT_HEAD_CHANNELS,
-    backbone_checkpoint: str | PathLike[str] | None = None,
-    checkpoint_path: str | PathLike[str] | None = None,
     **spec_overrides: Any,
 ) -> SegmentationModel:
-    """Lite-HRNet segmentation model: (B, 3, H, W) -> logits (B, num_classes, H/4, W/4).
-
-    ``backbone_checkpoint`` initialises the backbone alone (e.g. an official pose file);
-    ``checkpoint_path`` loads a whole segmentation model (ours, or a Lightning ``.ckpt``).
-    ``spec_overrides`` replace fields of the variant's ``LiteHRNetSpec`` (width, depth, ...).
-    """
+    """Backbone branches + HRNet segmentation head: (B, 3, H, W) -> logits
+    (B, num_classes, H/4, W/4). ``backbone_checkpoint`` may be an official pose file."""
     backbone = create_backbone(
         name, features_only=True, checkpoint_path=backbone_checkpoint, **spec_overrides
     )

@@ -122,7 +122,7 @@ class SegmentationModel(nn.Module):
             raise ValueError("backbone: expected create_backbone(..., features_only=True)")
         self.backbone = backbone
         self.decode_head = SegmentationHead(
-            [info["num_chs"] for info in backbone.feature_info], num_classes, head_channels
+            backbone.feature_info.channels(), num_classes, head_channels
         )
         self.num_classes = num_classes
 

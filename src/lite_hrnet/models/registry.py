@@ -12,8 +12,19 @@ _ENTRYPOINTS: dict[str, Callable[..., nn.Module]] = {}
 
 
 def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    """Register a backbone entry point under its function name."""
-    _ENTRYPOINTS[fn.__name__] = fn
+    """Register a backbone entry point under its function name.
+
+    A name that is registered already raises a ValueError naming both entry points: a
+    second registration would silently replace the first.
+    """
+    name = fn.__name__
+    if name in _ENTRYPOINTS:
+        old = _ENTRYPOINTS[name]
+        raise ValueError(
+            f"model {name!r} is registered already (by {old.__module__}.{old.__qualname__}); "
+            f"{fn.__module__}.{fn.__qualname__} needs another name"
+        )
+    _ENTRYPOINTS[name] = fn
     return fn
 
 

@@ -78,7 +78,10 @@ class PoseEstimationModule(L.LightningModule):
             )
         self.keypoints = KEYPOINT_SETS[keypoint_set]
         self.model = create_pose_model(
-            backbone, self.keypoints.num_joints, checkpoint_path, **(backbone_overrides or {})
+            backbone,
+            self.keypoints.num_joints,
+            checkpoint_path=checkpoint_path,
+            **(backbone_overrides or {}),
         )
         if channels_last:
             self.model.to(memory_format=torch.channels_last)

@@ -95,7 +95,7 @@ class SegmentationModule(LightningModule):
             (``segment_probabilities``): scales, flip test, sliding window (h, w), stride.
         channels_last: run the network in channels-last memory format.
         compile: run the network through ``torch.compile`` (the saved weights keep their
-            plain names); see ``training_speed.compile_for_training``.
+            plain names); see ``lite_hrnet.tasks.compile``.
         fused_optimizer: the optimiser's fused kernel where PyTorch has one (same update).
     """
 
@@ -151,9 +151,7 @@ class SegmentationModule(LightningModule):
             self.model.to(memory_format=torch.channels_last)
         # A (compiled) bound method, not a submodule: the state dict keeps the plain names.
         self._network = (
-            compile_for_training(self.model.forward, channels_last)
-            if compile
-            else self.model.forward
+            compile_for_training(self.model, channels_last) if compile else self.model.forward
         )
         weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
         # Not persistent: checkpoints keep the model's keys only (the weights are hparams).
