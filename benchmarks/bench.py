@@ -47,7 +47,8 @@ from torch import nn
 import lite_hrnet
 from lite_hrnet.cli.args import input_size
 from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session, quiet_exporter
-from lite_hrnet.tasks.compile import compile_for_training, fused_optimizer_kwargs
+from lite_hrnet.tasks.base import fused_optimizer_kwargs
+from lite_hrnet.tasks.compile import compile_for_training
 from lite_hrnet.testing.official import official_forward
 from lite_hrnet.testing.weights import randomize
 

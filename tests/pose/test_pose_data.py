@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from lite_hrnet.data.loaders import collate_skipping
 from lite_hrnet.data.pose.datamodule import CocoKeypointsDataModule, MpiiDataModule
-from lite_hrnet.data.pose.dataset import collate_skipping
 from lite_hrnet.data.pose.records import (
     coco_detection_instances,
     coco_ground_truth_instances,
@@ -94,7 +94,7 @@ def test_datamodule_batches(module_cls, root_fixture, request):
 
 def test_sigma_and_heatmap_follow_input_size(coco_root):
     dm = CocoKeypointsDataModule(coco_root, input_size=(384, 288), num_workers=0)
-    assert dm.transform_cfg.heatmap_hw == (96, 72) and dm.transform_cfg.target_sigma == 3
+    assert dm.cfg.heatmap_hw == (96, 72) and dm.cfg.target_sigma == 3
 
 
 # ---- bad input -------------------------------------------------------------------------

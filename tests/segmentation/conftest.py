@@ -9,7 +9,7 @@ import lightning as L
 import pytest
 
 from lite_hrnet.data.segmentation.datamodule import CityscapesDataModule
-from lite_hrnet.synthetic.street_scenes import ensure_synthetic_cityscapes
+from lite_hrnet.synthetic.street_scenes import StreetSceneConfig, ensure_synthetic_cityscapes
 from lite_hrnet.tasks.segmentation import SegmentationModule
 
 # A small, fast backbone: a quarter of the width and one module per stage.
@@ -20,9 +20,10 @@ SIZE = (64, 128)  # (H, W) of the generated images
 @pytest.fixture(scope="session")
 def cityscapes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cityscapes")
-    return ensure_synthetic_cityscapes(
-        root, seed=3, num_train=4, num_val=2, height=SIZE[0], width=SIZE[1], progress=False
+    cfg = StreetSceneConfig(
+        seed=3, num_train_images=4, num_val_images=2, height=SIZE[0], width=SIZE[1]
     )
+    return ensure_synthetic_cityscapes(root, cfg, progress=False)
 
 
 def tiny_module(**kwargs) -> SegmentationModule:
@@ -30,7 +31,7 @@ def tiny_module(**kwargs) -> SegmentationModule:
 
 
 def tiny_datamodule(root: Path, **kwargs) -> CityscapesDataModule:
-    options = {"batch_size": 2, "val_batch_size": 2, "num_workers": 0, "crop_size": (64, 64)}
+    options = {"batch_size": 2, "val_batch_size": 2, "num_workers": 0, "input_size": [64, 64]}
     return CityscapesDataModule(root, **{**options, **kwargs})
 
 

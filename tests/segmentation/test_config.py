@@ -9,8 +9,9 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from lite_hrnet.config.segmentation import SegmentationDataConfig, SegmentationTaskConfig
 from lite_hrnet.config.store import register_configs
+from lite_hrnet.data.segmentation.datamodule import SegmentationDataConfig
+from lite_hrnet.tasks.segmentation import SegmentationTaskConfig
 from lite_hrnet.training.run import run_training
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -13,15 +14,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from lite_hrnet.data.segmentation.dataset import (
-    CityscapesDataset,
-    CorruptImageWarning,
-    collate_segmentation,
-)
+from lite_hrnet.data.images import CorruptImageWarning
+from lite_hrnet.data.loaders import collate_skipping
+from lite_hrnet.data.segmentation.dataset import CityscapesDataset
 from lite_hrnet.data.segmentation.transforms import build_eval_transform
 from lite_hrnet.meta.cityscapes import IGNORE_INDEX, NAME_TO_LABEL
+from lite_hrnet.synthetic.marker import MARKER
 from lite_hrnet.synthetic.street_scenes import (
-    MARKER,
+    StreetSceneConfig,
     ensure_synthetic_cityscapes,
     render_street_scene,
 )
@@ -52,7 +52,8 @@ def test_generated_set_has_the_real_layout_and_ids(cityscapes_root: Path) -> Non
     assert label.dtype == np.uint8 and label.shape == SIZE
     assert set(np.unique(label)) <= {label.id for label in NAME_TO_LABEL.values()}
     marker = json.loads((cityscapes_root / MARKER).read_text())
-    assert marker["num_train"] == 4 and marker["seed"] == 3
+    assert marker["generator"] == "street_scenes/cityscapes"
+    assert marker["config"]["num_train_images"] == 4 and marker["config"]["seed"] == 3
 
 
 def test_scenes_are_deterministic_and_cover_the_street_classes() -> None:
@@ -78,21 +79,23 @@ def test_scenes_are_deterministic_and_cover_the_street_classes() -> None:
 def test_generation_is_skipped_when_complete_and_redone_when_settings_change(
     tmp_path: Path,
 ) -> None:
-    root = ensure_synthetic_cityscapes(
-        tmp_path, num_train=2, num_val=1, height=64, width=128, progress=False
-    )
+    def small(n: int) -> StreetSceneConfig:
+        return StreetSceneConfig(num_train_images=n, num_val_images=1, height=64, width=128)
+
+    root = ensure_synthetic_cityscapes(tmp_path, small(2), progress=False)
     image, _ = _first(root)
     stamp = image.stat().st_mtime_ns
-    ensure_synthetic_cityscapes(root, num_train=2, num_val=1, height=64, width=128, progress=False)
+    ensure_synthetic_cityscapes(root, small(2), progress=False)
     assert image.stat().st_mtime_ns == stamp
-    ensure_synthetic_cityscapes(root, num_train=1, num_val=1, height=64, width=128, progress=False)
+    ensure_synthetic_cityscapes(root, small(1), progress=False)
     assert len(list((root / "leftImg8bit" / "train").rglob("*.png"))) == 1
 
 
 def test_a_folder_without_marker_is_never_overwritten(tmp_path: Path) -> None:
     (tmp_path / "leftImg8bit").mkdir()
-    with pytest.raises(FileExistsError, match=r"no synthetic_cityscapes\.json"):
-        ensure_synthetic_cityscapes(tmp_path, num_train=1, num_val=1, progress=False)
+    with pytest.raises(FileExistsError, match=rf"no {re.escape(MARKER)}"):
+        cfg = StreetSceneConfig(num_train_images=1, num_val_images=1, height=64, width=128)
+        ensure_synthetic_cityscapes(tmp_path, cfg, progress=False)
 
 
 def test_samples_are_tensors_with_train_ids(cityscapes_root: Path) -> None:
@@ -139,13 +142,13 @@ def test_corrupt_png_is_a_counted_skip_inside_workers(copy_root: Path) -> None:
     dataset = CityscapesDataset(copy_root, "val", build_eval_transform())
     with pytest.warns(CorruptImageWarning, match=image.name):
         assert dataset[0] is None
-    loader = DataLoader(dataset, batch_size=2, num_workers=1, collate_fn=collate_segmentation)
+    loader = DataLoader(dataset, batch_size=2, num_workers=1, collate_fn=collate_skipping)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the worker's warning goes to its own stderr
         batches = list(loader)
-    assert sum(b["num_skipped"] for b in batches) == 1
+    assert sum(int(b["skipped"]) for b in batches) == 1
     assert sum(len(b["image"]) for b in batches if "image" in b) == len(dataset) - 1
 
 
 def test_collate_of_an_all_corrupt_batch_only_counts() -> None:
-    assert collate_segmentation([None, None]) == {"num_skipped": 2}
+    assert collate_skipping([None, None]) == {"skipped": torch.tensor(2)}

@@ -17,12 +17,8 @@ from lite_hrnet.meta.cityscapes import (
     label_ids_to_train_ids,
     train_ids_to_label_ids,
 )
-from lite_hrnet.metrics.segmentation import (
-    SegmentationIoU,
-    confusion_matrix,
-    format_iou_table,
-    iou_from_confusion,
-)
+from lite_hrnet.metrics.segmentation import SegmentationIoU, confusion_matrix, iou_from_confusion
+from lite_hrnet.metrics.tables import format_iou_table
 
 
 def test_hand_computed_confusion_matrix() -> None:

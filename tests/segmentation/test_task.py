@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 
 from lite_hrnet import load_checkpoint
-from lite_hrnet.inference.segmentation import save_validation_predictions
 from lite_hrnet.models.factory import create_segmentation_model
 from lite_hrnet.tasks.segmentation import SegmentationModule, ohem_cross_entropy, poly_with_warmup
 from tests.segmentation.conftest import SIZE, TINY_BACKBONE, tiny_datamodule, tiny_module
@@ -150,13 +149,13 @@ def test_checkpoint_loads_safely_into_a_plain_model(tiny_checkpoint: Path) -> No
 
 def test_compiled_module_keeps_plain_state_dict_keys() -> None:
     module = tiny_module(compile=True)
-    assert all(not k.startswith("_network") for k in module.state_dict())
+    assert all(k.startswith("model.") for k in module.state_dict())
     assert "model.decode_head.classifier.weight" in module.state_dict()
 
 
 def test_validation_predictions_png(cityscapes_root: Path, tmp_path: Path) -> None:
-    path = save_validation_predictions(
-        tiny_module(), tiny_datamodule(cityscapes_root), 2, tmp_path / "predictions.png"
+    path = tiny_module().save_validation_predictions(
+        tiny_datamodule(cityscapes_root), 2, tmp_path / "predictions.png"
     )
     image = cv2.imread(str(path))
     assert image.shape == (2 * SIZE[0], 3 * SIZE[1], 3)  # rows: image | label | prediction

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from lite_hrnet.data.segmentation.transforms import build_eval_transform, build_train_transform
+from lite_hrnet.data.segmentation.transforms import (
+    SegmentationTransformConfig,
+    build_eval_transform,
+    build_train_transform,
+)
 from lite_hrnet.meta.cityscapes import IGNORE_INDEX
 from lite_hrnet.meta.imagenet import IMAGENET_MEAN, IMAGENET_STD
 
@@ -32,7 +36,9 @@ def _red_channel(image: torch.Tensor) -> np.ndarray:
 def test_geometric_augmentation_keeps_the_label_on_its_pixels(seed: int) -> None:
     image, label = _blocky_scene(seed)
     transform = build_train_transform(
-        crop_size=(64, 96), scale_range=(0.5, 2.0), color_jitter=0.0, hue_jitter=0.0
+        SegmentationTransformConfig(
+            input_size=[64, 96], scale_range=[0.5, 2.0], color_jitter=0.0, hue_jitter=0.0
+        )
     )
     np.random.seed(seed)  # albumentations draws from numpy's and Python's global state
     out_image, out_label = transform(image, label)
@@ -54,7 +60,13 @@ def test_geometric_augmentation_keeps_the_label_on_its_pixels(seed: int) -> None
 def test_padding_uses_ignore_for_labels_and_the_mean_for_images() -> None:
     image, label = _blocky_scene(0, size=(32, 48))
     transform = build_train_transform(
-        crop_size=(64, 96), scale_range=(1.0, 1.0), flip_prob=0.0, color_jitter=0.0, hue_jitter=0.0
+        SegmentationTransformConfig(
+            input_size=[64, 96],
+            scale_range=[1.0, 1.0],
+            flip_prob=0.0,
+            color_jitter=0.0,
+            hue_jitter=0.0,
+        )
     )
     out_image, out_label = transform(image, label)
     # The image sits at the top left; the rest is padding.
@@ -66,7 +78,9 @@ def test_padding_uses_ignore_for_labels_and_the_mean_for_images() -> None:
 def test_photometric_jitter_leaves_the_label_alone() -> None:
     image, label = _blocky_scene(1, size=(64, 96))
     transform = build_train_transform(
-        crop_size=(64, 96), scale_range=(1.0, 1.0), flip_prob=0.0, jitter_prob=1.0
+        SegmentationTransformConfig(
+            input_size=[64, 96], scale_range=[1.0, 1.0], flip_prob=0.0, jitter_prob=1.0
+        )
     )
     out_image, out_label = transform(image, label)
     np.testing.assert_array_equal(out_label.numpy(), label)
@@ -84,7 +98,9 @@ def test_eval_transform_resizes_only_the_image() -> None:
 
 
 def test_invalid_sizes_are_rejected() -> None:
-    with pytest.raises(ValueError, match="crop_size"):
-        build_train_transform(crop_size=(64,))
+    with pytest.raises(ValueError, match="input_size"):
+        build_train_transform(SegmentationTransformConfig(input_size=[64]))
     with pytest.raises(ValueError, match="scale_range"):
-        build_train_transform(scale_range=(2.0, 1.0))
+        build_train_transform(SegmentationTransformConfig(scale_range=[2.0, 1.0]))
+    with pytest.raises(ValueError, match="base_size"):
+        build_eval_transform(base_size=(0, 64))

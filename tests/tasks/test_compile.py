@@ -13,13 +13,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import lite_hrnet
 from lite_hrnet.models.layers import ConvModule, Interpolate
+from lite_hrnet.tasks.base import fused_optimizer_kwargs
 from lite_hrnet.tasks.compile import (
     BroadcastNearest,
     BroadcastUpsample,
     GemmOnVectors,
     MatmulBilinear,
     compile_for_training,
-    fused_optimizer_kwargs,
     prepare_for_compiled_training,
 )
 from lite_hrnet.tasks.pose import PoseEstimationModule

@@ -17,12 +17,12 @@ from omegaconf import OmegaConf
 import lite_hrnet
 from lite_hrnet.config.store import register_configs
 from lite_hrnet.synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco
-from lite_hrnet.synthetic.street_scenes import ensure_synthetic_cityscapes
+from lite_hrnet.synthetic.street_scenes import StreetSceneConfig, ensure_synthetic_cityscapes
 
 # 11 validation persons (odd: a DistributedSampler over 2 ranks pads one).
 POSE = PoseSceneConfig(seed=3, num_train_images=12, num_val_images=4)
 # 3 validation images (odd, as above), 64 x 128.
-STREET = {"seed": 3, "num_train": 4, "num_val": 3, "height": 64, "width": 128}
+STREET = StreetSceneConfig(seed=3, num_train_images=4, num_val_images=3, height=64, width=128)
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,7 @@ def coco_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def street_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("street")
-    return ensure_synthetic_cityscapes(root, **STREET, progress=False)
+    return ensure_synthetic_cityscapes(root, STREET, progress=False)
 
 
 def pose_overrides(root: Path) -> list[str]:
@@ -70,11 +70,11 @@ def street_overrides(root: Path) -> list[str]:
     return [
         "experiment=synthetic_cityscapes",
         f"data.root={root}",
-        f"data.synthetic.seed={s['seed']}",
-        f"data.synthetic.num_train_images={s['num_train']}",
-        f"data.synthetic.num_val_images={s['num_val']}",
-        f"data.synthetic.height={s['height']}",
-        f"data.synthetic.width={s['width']}",
+        f"data.synthetic.seed={s.seed}",
+        f"data.synthetic.num_train_images={s.num_train_images}",
+        f"data.synthetic.num_val_images={s.num_val_images}",
+        f"data.synthetic.height={s.height}",
+        f"data.synthetic.width={s.width}",
         "data.input_size=[64,64]",
         "data.batch_size=2",
         "data.val_batch_size=1",

@@ -77,7 +77,7 @@ def module() -> PoseEstimationModule:
 )  # fmt: skip
 def test_build_callbacks(overrides, logging, present, absent, module, tmp_path: Path) -> None:
     cfg = compose_config(overrides)
-    callbacks, checkpoint = build_callbacks(cfg, module, tmp_path, logging)
+    callbacks, checkpoint = build_callbacks(cfg, tmp_path, logging)
     kinds = {type(c) for c in callbacks}
     assert present <= kinds and not (absent & kinds)
     assert checkpoint in callbacks and checkpoint.monitor == cfg.monitor

@@ -11,8 +11,8 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 import lite_hrnet
-from lite_hrnet.config.build import build_pose_datamodule
 from lite_hrnet.config.schema import CallbacksConfig, TrainConfig
+from lite_hrnet.data.pose.datamodule import pose_datamodule
 from tests.training.conftest import compose_config
 
 PACKAGE = Path(lite_hrnet.__file__).parent
@@ -96,7 +96,7 @@ def test_width_depth_resolution_sweep_parses_to_typed_jobs() -> None:
 def test_heatmap_sigma_and_crop_follow_the_input_size(size, heatmap, sigma, coco_root) -> None:
     cfg = compose_config(["experiment=synthetic_coco", f"data.root={coco_root}",
                           f"data.input_size=[{size[0]},{size[1]}]"])  # fmt: skip
-    transform = build_pose_datamodule(cfg.data).transform_cfg
+    transform = pose_datamodule(cfg.data).cfg
     assert transform.heatmap_hw == heatmap and transform.target_sigma == sigma
     assert transform.aspect_ratio == size[1] / size[0]  # boxes are cropped at the input's shape
 

@@ -13,7 +13,6 @@ import lightning as L
 import pytest
 import torch.distributed as dist
 
-from lite_hrnet.config.build import build_task
 from tests.training.conftest import compose_config, pose_overrides, run_script, street_overrides
 
 FIT = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.num_sanity_val_steps=0",
@@ -22,9 +21,8 @@ FIT = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.num_san
 
 def _single_process_test(overrides: list[str], checkpoint: Path, results: Path | None):
     cfg = compose_config([*overrides, "trainer=cpu"])
-    module, datamodule = build_task(cfg.task, cfg.data, cfg.model)
-    if results is not None:
-        module.test_metric = datamodule.build_metric("test", results_file=str(results))
+    module, datamodule = cfg.task.build(cfg.data, cfg.model)
+    module.results_file = None if results is None else str(results)
     trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                         enable_model_summary=False)  # fmt: skip
     trainer.test(module, datamodule, ckpt_path=str(checkpoint), verbose=False)

@@ -45,3 +45,20 @@ def collect_images(paths: list[Path]) -> list[Path]:
     if not images:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {paths}")
     return images
+
+
+def evaluation_trainer(device: str = "auto"):
+    """A Lightning ``Trainer`` for one evaluation on ``device`` ("auto", "cpu", "cuda" or
+    "cuda:N"): no logger, no checkpoints."""
+    import lightning as L
+
+    kind, _, index = device.partition(":")
+    accelerator = {"cuda": "gpu"}.get(kind, kind)
+    devices: int | list[int] | str = [int(index)] if index else (1 if kind != "auto" else "auto")
+    return L.Trainer(
+        accelerator=accelerator,
+        devices=devices,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )

@@ -39,12 +39,11 @@ def add_pose_eval_arguments(parser: argparse.ArgumentParser) -> None:
 def _load_module(args: argparse.Namespace, keypoint_set: str | None):
     from ..tasks.pose import PoseEstimationModule
 
+    overrides = {"flip_test": not args.no_flip, "dark": args.dark}
+    if keypoint_set is not None:
+        overrides["keypoint_set"] = keypoint_set
     module = PoseEstimationModule.from_checkpoint(
-        str(args.checkpoint),
-        backbone=args.model,
-        keypoint_set=keypoint_set,
-        flip_test=not args.no_flip,
-        dark=args.dark,
+        str(args.checkpoint), backbone=args.model, **overrides
     )
     trained = module.datamodule_hparams.get("input_size")
     size = args.input or (tuple(trained) if trained else None)
@@ -54,29 +53,27 @@ def _load_module(args: argparse.Namespace, keypoint_set: str | None):
 
 
 def run_pose_eval(args: argparse.Namespace) -> int:
-    import lightning as L
-
     from ..data.pose.datamodule import CocoKeypointsDataModule, MpiiDataModule
     from ..metrics.tables import format_table
+    from .args import evaluation_trainer
 
     module, size = _load_module(args, args.data)
-    common: dict[str, Any] = dict(
-        input_size=size,
+    if args.data != "coco" and args.detections:
+        raise ValueError("--detections: person detections are COCO-only")
+    kind = CocoKeypointsDataModule if args.data == "coco" else MpiiDataModule
+    options: dict[str, Any] = dict(
+        input_size=list(size),
         batch_size=args.batch_size,
         val_batch_size=args.batch_size,
         num_workers=args.num_workers,
     )
-    if args.data == "coco":
-        dm = CocoKeypointsDataModule(args.data_root, detection_file=args.detections, **common)
-    else:
-        if args.detections:
-            raise ValueError("--detections: person detections are COCO-only")
-        dm = MpiiDataModule(args.data_root, **common)
-    dm.setup("test")
+    if args.detections:
+        options["detection_file"] = str(args.detections)
+    dm = kind(args.data_root, **options)
+    dm.setup("test")  # bad data fails here, before the trainer starts
     output = args.output or (Path("predictions_coco.json") if args.data == "coco" else None)
-    module.test_metric = dm.build_metric("test", results_file=str(output) if output else None)
-    trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False)
-    trainer.test(module, datamodule=dm, verbose=False)
+    module.results_file = str(output) if output else None
+    evaluation_trainer("auto").test(module, datamodule=dm, verbose=False)
     boxes = f"detections {args.detections}" if args.detections else "ground-truth boxes"
     print(
         format_table(
@@ -122,18 +119,18 @@ def run_pose_predict(args: argparse.Namespace) -> int:
 
     from ..data.images import read_rgb
     from ..inference.drawing import draw_skeletons, save_rgb
-    from ..inference.pose import boxes_to_centers_scales, predict_people
+    from ..inference.pose import boxes_to_centers_scales
 
     module, size = _load_module(args, None)
     boxes = _read_boxes(args.boxes)
     args.output.mkdir(parents=True, exist_ok=True)
     results = {}
     for path in collect_images(args.images):
-        image = read_rgb(str(path))
+        image = read_rgb(path)
         h, w = image.shape[:2]
         xywh = np.asarray([b[:4] for b in boxes.get(path.name, [[0, 0, w, h]])], np.float32)
         centers, scales = boxes_to_centers_scales(xywh, size)
-        keypoints = predict_people(module, image, centers, scales, size)
+        keypoints = module.predict_people(image, centers, scales, size)
         out = args.output / f"{path.stem}_pose.png"
         save_rgb(str(out), draw_skeletons(image, keypoints, module.keypoints, args.threshold))
         results[path.name] = keypoints.round(2).tolist()

@@ -80,104 +80,58 @@ def add_segmentation_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.5, help="mask opacity in the overlay")
 
 
-def _checkpoint_hparams(path: Path) -> dict[str, Any]:
-    """The ``hyper_parameters`` of a Lightning checkpoint; {} for other files.
+def load_segmentation_module(args: argparse.Namespace):
+    """The ``SegmentationModule`` of ``--checkpoint`` with this command's inference
+    settings, in eval mode on ``--device``."""
+    from ..tasks.segmentation import SegmentationModule
 
-    An unreadable file gives {} here and its precise error from ``load_checkpoint``.
-    """
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # reported by load_checkpoint with the details
-        return {}
-    hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
-    return dict(hparams) if isinstance(hparams, dict) else {}
-
-
-def load_segmentation_model(args: argparse.Namespace) -> tuple[torch.nn.Module, list[str]]:
-    """The model of ``--checkpoint`` in eval mode on ``--device``, and its class names."""
-    from ..meta.cityscapes import CLASS_NAMES
-    from ..models.factory import create_segmentation_model
-    from ..models.heads import DEFAULT_HEAD_CHANNELS
-
-    hparams = _checkpoint_hparams(args.checkpoint)
-    name = args.model or hparams.get("backbone")
-    if name is None:
-        raise ValueError(f"{args.checkpoint}: holds no model name; pass --model NAME")
-    num_classes = args.num_classes or hparams.get("num_classes", len(CLASS_NAMES))
-    model = create_segmentation_model(
-        name,
-        num_classes,
-        head_channels=hparams.get("head_channels", DEFAULT_HEAD_CHANNELS),
-        checkpoint_path=args.checkpoint,
-        **(hparams.get("backbone_overrides") or {}),
-    )
-    names = hparams.get("class_names") or (
-        list(CLASS_NAMES) if num_classes == len(CLASS_NAMES) else None
-    )
-    names = list(names) if names else [f"class_{i}" for i in range(num_classes)]
-    return model.eval().to(args.device), names
-
-
-def _infer(model: torch.nn.Module, images: torch.Tensor, args: argparse.Namespace) -> torch.Tensor:
-    from ..inference.segmentation import segment_probabilities
-
-    return segment_probabilities(
-        model, images, scales=args.scales, flip=args.flip, window=args.window, stride=args.stride
-    )
+    overrides: dict[str, Any] = {
+        "val_scales": list(args.scales),
+        "val_flip": args.flip,
+        "val_window": list(args.window) if args.window else None,
+        "val_stride": list(args.stride) if args.stride else None,
+    }
+    if args.num_classes:
+        overrides["num_classes"] = args.num_classes
+    module = SegmentationModule.from_checkpoint(args.checkpoint, backbone=args.model, **overrides)
+    return module.eval().to(args.device)
 
 
 def run_segmentation_eval(args: argparse.Namespace) -> int:
     """Evaluate ``--checkpoint`` on ``--data-root``/``--split``; print the IoU table."""
-    import torch.nn.functional as F
-    from torch.utils.data import DataLoader
-
-    from ..data.segmentation.dataset import CityscapesDataset, collate_segmentation
-    from ..data.segmentation.transforms import build_eval_transform
-    from ..metrics.segmentation import SegmentationIoU, format_iou_table
+    from ..data.segmentation.datamodule import CityscapesDataModule
+    from .args import evaluation_trainer
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    model, names = load_segmentation_model(args)
-    dataset = CityscapesDataset(args.data_root, args.split, build_eval_transform(args.base_size))
-    loader = DataLoader(
-        dataset,
-        batch_size=args.batch_size,
+    module = load_segmentation_module(args)
+    dm = CityscapesDataModule(
+        args.data_root,
+        val_split=args.split,
+        base_size=list(args.base_size) if args.base_size else None,
+        val_batch_size=args.batch_size,
         num_workers=args.num_workers,
-        collate_fn=collate_segmentation,
     )
-    metric = SegmentationIoU(len(names)).to(args.device)
-    skipped = 0
-    for batch in loader:
-        skipped += batch["num_skipped"]
-        if "image" not in batch:
-            continue
-        labels = batch["label"].to(args.device)
-        probs = _infer(model, batch["image"].to(args.device), args)
-        if probs.shape[-2:] != labels.shape[-2:]:  # the network input was resized
-            probs = F.interpolate(
-                probs, size=labels.shape[-2:], mode="bilinear", align_corners=False
-            )
-        metric.update(probs.argmax(dim=1), labels)
-    result = metric.compute()
-    evaluated = len(dataset) - skipped
+    dm.setup("test")  # bad data fails here, before the trainer starts
+    trainer = evaluation_trainer(args.device)
+    trainer.test(module, datamodule=dm, verbose=False)
+    skipped = int(trainer.callback_metrics.get("test/skipped", 0))
+    evaluated = len(dm.datasets["test"]) - skipped
+    metrics = module.last_metrics
     print(f"{args.checkpoint} on {args.data_root} ({args.split}, {evaluated} images)")
-    print(format_iou_table(result["iou"].cpu(), names))
-    print(f"mIoU {result['mIoU'].item():.4f}  pixel accuracy {result['accuracy'].item():.4f}")
+    print(f"mIoU {metrics['mIoU']:.4f}  pixel accuracy {metrics['accuracy']:.4f}")
     if skipped:
         print(f"skipped {skipped} undecodable samples (see the warnings)")
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        iou = {n: None if math.isnan(v) else v for n, v in zip(names, result["iou"].tolist())}
+        iou = module.last_iou.tolist()
         summary = {
             "checkpoint": str(args.checkpoint),
             "split": args.split,
             "images": evaluated,
             "skipped": skipped,
-            "mIoU": result["mIoU"].item(),
-            "accuracy": result["accuracy"].item(),
-            "iou": iou,
+            **metrics,
+            "iou": {n: None if math.isnan(v) else v for n, v in zip(module.class_names, iou)},
         }
         args.output.write_text(json.dumps(summary, indent=2))
     return 0
@@ -189,38 +143,39 @@ def _output_stem(path: Path) -> str:
 
 def run_segmentation_predict(args: argparse.Namespace) -> int:
     """Write ``<stem>_overlay.png`` and ``<stem>_labelIds.png`` for every input image."""
-    import cv2
     import numpy as np
     import torch.nn.functional as F
 
-    from ..data.segmentation.dataset import CorruptImageWarning, read_rgb
-    from ..data.segmentation.transforms import normalize_image
-    from ..inference.segmentation import overlay
+    from ..codecs.image import normalize_image
+    from ..data.images import CorruptImageWarning, ImageReadError, read_rgb
+    from ..inference.drawing import overlay, save_image, save_rgb
     from ..meta.cityscapes import NUM_CLASSES, train_ids_to_label_ids
 
     if not 0 <= args.alpha <= 1:
         raise ValueError(f"--alpha must be in 0..1, got {args.alpha}")
     images = collect_images(args.images)
-    model, names = load_segmentation_model(args)
-    if len(names) != NUM_CLASSES:
-        raise ValueError(f"predict writes Cityscapes labelIds: needs 19 classes, not {len(names)}")
+    module = load_segmentation_module(args)
+    if module.cfg.num_classes != NUM_CLASSES:
+        raise ValueError(
+            f"predict writes Cityscapes labelIds: needs 19 classes, not {module.cfg.num_classes}"
+        )
     args.output.mkdir(parents=True, exist_ok=True)
     written = 0
     for path in images:
-        image = read_rgb(path)
-        if image is None:
-            warnings.warn(f"{path}: cannot be decoded; skipped", CorruptImageWarning, stacklevel=1)
+        try:
+            image = read_rgb(path)
+        except ImageReadError as e:
+            warnings.warn(f"{e}; skipped", CorruptImageWarning, stacklevel=1)
             continue
-        x = normalize_image(image)[None].to(args.device)
+        x = torch.from_numpy(normalize_image(image))[None].to(args.device)
         if args.base_size is not None:
             x = F.interpolate(x, size=args.base_size, mode="bilinear", align_corners=False)
-        probs = _infer(model, x, args)
-        probs = F.interpolate(probs, size=image.shape[:2], mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            probs = module.predict_probabilities(x, image.shape[:2])
         train_ids = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
         stem = _output_stem(path)
-        blended = overlay(image, train_ids, args.alpha)
-        cv2.imwrite(str(args.output / f"{stem}_overlay.png"), blended[..., ::-1])
-        cv2.imwrite(str(args.output / f"{stem}_labelIds.png"), train_ids_to_label_ids(train_ids))
+        save_rgb(str(args.output / f"{stem}_overlay.png"), overlay(image, train_ids, args.alpha))
+        save_image(str(args.output / f"{stem}_labelIds.png"), train_ids_to_label_ids(train_ids))
         written += 1
     print(f"wrote {written} of {len(images)} predictions to {args.output}")
     if written == 0:

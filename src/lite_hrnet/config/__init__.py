@@ -1,2 +1,4 @@
-"""Typed run configuration: plain dataclasses (``schema``) and builders that turn them
-into Lightning objects (``build``). Only ``store`` imports Hydra."""
+"""The run's typed configuration: ``schema`` (the run around the task, data and model
+configs, which live with the code that uses them), ``launchers`` (the Hydra launcher
+defaults) and ``store`` (the ConfigStore registration, the only module here that imports
+Hydra)."""

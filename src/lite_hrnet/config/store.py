@@ -11,9 +11,12 @@ from __future__ import annotations
 from hydra.core.config_store import ConfigStore
 from hydra.core.plugins import Plugins
 
+from ..data.pose.datamodule import MpiiDataConfig, PoseDataConfig
+from ..data.segmentation.datamodule import SegmentationDataConfig
+from ..tasks.pose import PoseTaskConfig
+from ..tasks.segmentation import SegmentationTaskConfig
 from .launchers import launcher_configs
-from .schema import PoseDataConfig, PoseTaskConfig, TrainConfig
-from .segmentation import SegmentationDataConfig, SegmentationTaskConfig
+from .schema import TrainConfig
 
 
 def register_configs() -> None:
@@ -21,6 +24,7 @@ def register_configs() -> None:
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(group="task", name="base_pose_task", node=PoseTaskConfig)
     cs.store(group="data", name="base_pose_data", node=PoseDataConfig)
+    cs.store(group="data", name="base_mpii_data", node=MpiiDataConfig)
     cs.store(group="task", name="base_segmentation_task", node=SegmentationTaskConfig)
     cs.store(group="data", name="base_segmentation_data", node=SegmentationDataConfig)
     # Hydra's plugin scan (once per process) re-runs the plugins' config modules, which

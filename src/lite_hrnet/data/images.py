@@ -1,6 +1,8 @@
-"""Image reading that reports the file it could not read."""
+"""Image files read with errors that name the file, and the warning of a skipped sample."""
 
 from __future__ import annotations
+
+import os
 
 import cv2
 import numpy as np
@@ -10,13 +12,23 @@ class ImageReadError(OSError):
     """An image file is missing or cannot be decoded."""
 
 
-def read_rgb(path: str) -> np.ndarray:
-    """Decode an image file to (H, W, 3) uint8 RGB, or raise ``ImageReadError`` naming it."""
+class CorruptImageWarning(UserWarning):
+    """An image or label file could not be read; its sample was skipped (and counted)."""
+
+
+def read_image(path: str | os.PathLike[str], flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    """Decode an image file with OpenCV ``flags`` (as stored by default), or raise
+    ``ImageReadError`` naming it."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise ImageReadError(f"image not found or unreadable: {path} ({e.strerror})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = cv2.imdecode(data, flags) if data.size else None
     if image is None:
         raise ImageReadError(f"cannot decode image (corrupt or not an image): {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
+
+
+def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image file to (H, W, 3) uint8 RGB, or raise ``ImageReadError`` naming it."""
+    return cv2.cvtColor(read_image(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)

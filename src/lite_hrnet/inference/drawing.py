@@ -1,10 +1,12 @@
-"""Drawing predictions: skeletons over images (numpy RGB in, numpy RGB out)."""
+"""Drawing predictions over images (numpy RGB in, numpy RGB out): skeletons for pose,
+colour masks for segmentation."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from ..meta.cityscapes import colorize
 from ..meta.keypoints import KeypointSet
 
 _PALETTE = np.array(
@@ -41,7 +43,19 @@ def draw_skeletons(
     return out
 
 
+def overlay(image: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 RGB blended with the Cityscapes colours of ``train_ids``
+    (H, W)."""
+    blended = image * (1 - alpha) + colorize(train_ids) * alpha
+    return blended.round().astype(np.uint8)
+
+
+def save_image(path: str, image: np.ndarray) -> None:
+    """Write an image as it is (e.g. (H, W) uint8 label ids; PNG or JPEG by extension)."""
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f"could not write image {path}")
+
+
 def save_rgb(path: str, image: np.ndarray) -> None:
     """Write an (H, W, 3) uint8 RGB image (PNG or JPEG by extension)."""
-    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write image {path}")
+    save_image(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))

@@ -1,40 +1,64 @@
-"""Top-down pose inference on whole images: boxes -> crops -> keypoints in image pixels."""
+"""Top-down pose inference with any heatmap model (images (B, 3, H, W) -> heatmaps
+(B, K, H/4, W/4)): crops of whole images, the flip test, decoding, keypoints in image
+pixels. No Lightning and no DataModule: ``model`` is a plain ``nn.Module`` (or callable)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
+import cv2
 import numpy as np
 import torch
 
-from ..codecs.geometry import box_to_center_scale
-from ..data.images import read_rgb
-from ..data.pose.transforms import crop_for_inference
-from .drawing import draw_skeletons, save_rgb
+from ..codecs.geometry import box_to_center_scale, get_affine_transform, heatmap_to_image
+from ..codecs.heatmap import decode_heatmaps
+from ..codecs.image import normalize_image
+
+HeatmapModel = Callable[[torch.Tensor], torch.Tensor]
 
 
 @torch.no_grad()
-def predict_people(
-    module,
-    image: np.ndarray,
-    centers: np.ndarray,
-    scales: np.ndarray,
-    input_size: Sequence[int],
-) -> np.ndarray:
-    """Keypoints (N, K, 3) [x, y, score] for N people given as centers/scales (N, 2).
+def predict_heatmaps(
+    model: HeatmapModel,
+    images: torch.Tensor,
+    flip_index: Sequence[int] | torch.Tensor | None = None,
+    shift_heatmap: bool = True,
+) -> torch.Tensor:
+    """Heatmaps (B, K, h, w) of crops (B, 3, H, W); with ``flip_index`` (K,), the flip test:
+    the mirrored crops' heatmaps are flipped back, their joints swapped with
+    ``flip_index``, shifted one pixel right (the official ``shift_heatmap``) and averaged
+    in."""
+    heatmaps = model(images)
+    if flip_index is not None:
+        index = torch.as_tensor(flip_index, device=heatmaps.device)
+        flipped = model(images.flip(3)).flip(3)[:, index]
+        if shift_heatmap:
+            flipped = torch.cat([flipped[..., :1], flipped[..., :-1]], dim=3)
+        heatmaps = (heatmaps + flipped) * 0.5
+    return heatmaps
 
-    ``module`` is a ``PoseEstimationModule``; ``image`` (H, W, 3) uint8 RGB; ``input_size``
-    (H, W) is the network input the module was trained at.
-    """
-    if len(centers) == 0:
-        return np.zeros((0, module.keypoints.num_joints, 3), np.float32)
-    crops = np.stack([crop_for_inference(image, c, s, input_size) for c, s in zip(centers, scales)])
-    device = next(module.parameters()).device
-    keypoints = module.predict_keypoints(
-        torch.from_numpy(crops).to(device), torch.as_tensor(centers), torch.as_tensor(scales)
-    )
-    return keypoints.numpy()
+
+def heatmaps_to_keypoints(
+    heatmaps: torch.Tensor, centers: torch.Tensor, scales: torch.Tensor, dark: bool = False
+) -> torch.Tensor:
+    """Heatmaps (B, K, h, w) of crops of (center, scale) (B, 2) -> keypoints (B, K, 3)
+    [x, y, score] in image pixels: argmax with the quarter-pixel step (``dark``: DARK),
+    then the official inverse crop transform."""
+    hm = heatmaps.float().cpu().numpy()
+    coords, scores = decode_heatmaps(hm, dark=dark)
+    hm_size = (hm.shape[3], hm.shape[2])
+    c, s = centers.cpu().numpy(), scales.cpu().numpy()
+    xy = np.stack([heatmap_to_image(coords[i], c[i], s[i], hm_size) for i in range(len(c))])
+    return torch.from_numpy(np.concatenate([xy, scores[..., None]], axis=2))
+
+
+def crop_for_inference(
+    image: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: Sequence[int]
+) -> np.ndarray:
+    """The test-time crop: (H, W, 3) uint8 RGB -> (3, h, w) normalised, ``input_size`` (h, w)."""
+    h, w = input_size
+    matrix = get_affine_transform(center, scale, 0.0, (w, h))
+    return normalize_image(cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR))
 
 
 def boxes_to_centers_scales(
@@ -48,37 +72,29 @@ def boxes_to_centers_scales(
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
-def draw_validation_predictions(module, datamodule, count: int) -> np.ndarray | None:
-    """The first ``count`` validation images with the predicted skeletons (ground-truth
-    boxes), side by side: (H, sum of W, 3) uint8 RGB, or None without images."""
-    dataset = datamodule.datasets.get("val")
-    if dataset is None or count <= 0:
-        return None
-    by_image: dict[str, list] = {}
-    for inst in dataset.instances:
-        by_image.setdefault(inst.image_path, []).append(inst)
-    was_training = module.training
-    module.eval()
-    tiles = []
-    for image_path, people in list(by_image.items())[:count]:
-        image = read_rgb(image_path)
-        centers = np.stack([p.center for p in people])
-        scales = np.stack([p.scale for p in people])
-        keypoints = predict_people(module, image, centers, scales, dataset.transform.cfg.input_size)
-        tiles.append(draw_skeletons(image, keypoints, module.keypoints))
-    module.train(was_training)
-    if not tiles:
-        return None
-    height = min(t.shape[0] for t in tiles)
-    return np.concatenate([t[:height] for t in tiles], axis=1)
-
-
-def save_validation_predictions(module, datamodule, count: int, path: str | Path) -> Path | None:
-    """``draw_validation_predictions`` saved as one PNG at ``path``."""
-    grid = draw_validation_predictions(module, datamodule, count)
-    if grid is None:
-        return None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_rgb(str(path), grid)
-    return path
+@torch.no_grad()
+def predict_people(
+    model: HeatmapModel,
+    image: np.ndarray,
+    centers: np.ndarray,
+    scales: np.ndarray,
+    input_size: Sequence[int],
+    *,
+    num_joints: int,
+    flip_index: Sequence[int] | torch.Tensor | None = None,
+    shift_heatmap: bool = True,
+    dark: bool = False,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """Keypoints (N, K, 3) [x, y, score] in image pixels for N people of ``image``
+    (H, W, 3) uint8 RGB, given as centers/scales (N, 2), cropped at ``input_size`` (H, W)."""
+    if len(centers) == 0:
+        return np.zeros((0, num_joints, 3), np.float32)
+    crops = np.stack([crop_for_inference(image, c, s, input_size) for c, s in zip(centers, scales)])
+    heatmaps = predict_heatmaps(
+        model, torch.from_numpy(crops).to(device), flip_index, shift_heatmap
+    )
+    keypoints = heatmaps_to_keypoints(
+        heatmaps, torch.as_tensor(centers), torch.as_tensor(scales), dark
+    )
+    return keypoints.numpy()

@@ -5,28 +5,18 @@ The model maps (B, 3, h, w) with h, w multiples of ``model.input_multiple`` to l
 at the bottom and right (with 0, the mean colour after normalisation) and the padding is
 cropped off the upsampled result. Sliding windows are accumulated at the output stride and
 upsampled once, so windows that tile the image exactly give the same logits as one
-whole-image pass of a model without cross-window context.
-``draw_validation_predictions`` draws predictions of a trained module next to the labels.
+whole-image pass of a model without cross-window context. ``model`` is a plain
+``nn.Module``: no Lightning and no DataModule here.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from ..data.segmentation.dataset import read_rgb
-from ..meta.cityscapes import colorize
-
-if TYPE_CHECKING:
-    from ..data.segmentation.datamodule import CityscapesDataModule
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -138,56 +128,3 @@ def segment_probabilities(
             probs = logits.softmax(dim=1)
             total = probs if total is None else total + probs
     return total / (len(scales) * (2 if flip else 1))
-
-
-def overlay(image: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """``image`` (H, W, 3) uint8 RGB blended with the colours of ``train_ids`` (H, W)."""
-    blended = image * (1 - alpha) + colorize(train_ids) * alpha
-    return blended.round().astype(np.uint8)
-
-
-@torch.no_grad()
-def draw_validation_predictions(
-    module: nn.Module, datamodule: CityscapesDataModule, count: int
-) -> np.ndarray | None:
-    """A row per validation image: image | ground truth | prediction overlay, as one
-    (rows x H, 3 x W, 3) uint8 RGB array, or None without images.
-
-    ``module`` is a ``SegmentationModule`` (or any model with the ``segment_logits``
-    interface); the first ``count`` decodable validation images are drawn.
-    """
-    if count <= 0:
-        return None
-    datamodule.setup("validate")
-    dataset = datamodule.val_set
-    was_training = module.training
-    module.eval()
-    device = next(module.parameters()).device
-    rows = []
-    for index in range(len(dataset)):
-        if len(rows) == count:
-            break
-        sample = dataset[index]
-        image = read_rgb(dataset.images[index])
-        if sample is None or image is None:
-            continue
-        label = sample["label"].numpy().astype(np.uint8)
-        probs = segment_probabilities(module, sample["image"][None].to(device))
-        probs = F.interpolate(probs, size=label.shape, mode="bilinear", align_corners=False)
-        prediction = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
-        rows.append(np.concatenate([image, colorize(label), overlay(image, prediction)], axis=1))
-    module.train(was_training)
-    return np.concatenate(rows, axis=0) if rows else None
-
-
-def save_validation_predictions(
-    module: nn.Module, datamodule: CityscapesDataModule, count: int, path: str | Path
-) -> Path | None:
-    """``draw_validation_predictions`` saved as one PNG at ``path``."""
-    grid = draw_validation_predictions(module, datamodule, count)
-    if grid is None:
-        return None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), grid[..., ::-1])
-    return path

@@ -8,9 +8,6 @@ mean over the classes that have one.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 from torchmetrics import Metric
@@ -109,22 +106,3 @@ class SegmentationIoU(Metric):
         total = confmat.sum()
         accuracy = confmat.diagonal().sum().double() / total.clamp(min=1)
         return {"mIoU": iou.nanmean(), "iou": iou, "accuracy": accuracy}
-
-
-def format_iou_table(iou: torch.Tensor, class_names: Sequence[str]) -> str:
-    """A text table of per-class IoU (K,) and their mean; classes without an IoU show "-".
-
-    Values are printed in percent, as Cityscapes results are usually reported.
-    """
-    if len(class_names) != len(iou):
-        raise ValueError(f"{len(class_names)} class names for {len(iou)} IoU values")
-    width = max(len("mIoU"), *(len(n) for n in class_names))
-    lines = [f"{'class':<{width}}  IoU (%)", f"{'-' * width}  -------"]
-    for name, value in zip(class_names, iou.tolist()):
-        shown = "-" if math.isnan(value) else f"{100 * value:.1f}"
-        lines.append(f"{name:<{width}}  {shown:>7}")
-    mean = iou.nanmean().item()
-    lines += [f"{'-' * width}  -------", f"{'mIoU':<{width}}  {100 * mean:>7.1f}"]
-    present = int((~iou.isnan()).sum())
-    lines.append(f"({present} of {len(iou)} classes occur in the labels or predictions)")
-    return "\n".join(lines)

@@ -1,23 +1,36 @@
-"""A cross-process lock around writing a generated data set, so that the jobs of a parallel
-sweep (joblib, submitit_local, DDP ranks) that all need the same set write it once: the
-first takes the lock and generates, the others wait and then find it complete."""
+"""The one contract of every generator: ``ensure(root, cfg) -> Path`` writes a data set
+under ``root`` unless a complete one with the same settings is there.
+
+A marker file (``MARKER``) records the generator, its version and its settings. It is
+written last, so an interrupted run is redone; a set with other settings is written
+again; a folder that holds data in the layout but no marker is never touched (it may be
+the real data set). A cross-process lock around the whole check-and-write lets the jobs of
+a parallel sweep (joblib, submitit_local, DDP ranks) that all need the same set write it
+once: the first takes the lock and generates, the others wait and then find it complete.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; concurrent first runs are not guarded
     fcntl = None  # type: ignore[assignment]
 
+MARKER = ".lite_hrnet_synthetic.json"
+
 
 @contextlib.contextmanager
 def generation_lock(root: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold an exclusive lock on ``<root>.lock`` (next to ``root``) for the block."""
+    """Hold an exclusive lock on ``.<root name>.lock`` (next to ``root``) for the block."""
     root = Path(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     if fcntl is None:
@@ -29,3 +42,48 @@ def generation_lock(root: str | os.PathLike[str]) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read(marker: Path) -> Any:
+    try:
+        return json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_generated(
+    root: str | os.PathLike[str],
+    generator: str,
+    version: int,
+    cfg: Any,
+    layout: Sequence[str],
+    write: Callable[[Path], None],
+    legacy_markers: Sequence[str] = (),
+) -> Path:
+    """Run ``write(root)`` unless ``root`` holds a complete set of ``generator`` at
+    ``version`` with the settings ``cfg`` (a dataclass). ``layout`` names the top-level
+    entries the set consists of; they are removed before writing. ``legacy_markers`` are
+    the file names older versions marked their sets with. Returns ``root`` as a Path.
+    """
+    root = Path(root)
+    record = {"generator": generator, "version": version, "config": asdict(cfg)}
+    marker, partial = root / MARKER, root / f"{MARKER}.partial"
+    with generation_lock(root):
+        if _read(marker) == record:
+            return root
+        ours = [marker, partial, *(root / name for name in legacy_markers)]
+        generated = any(path.exists() for path in ours)
+        if not generated and any((root / name).exists() for name in layout):
+            raise FileExistsError(
+                f"{root}: holds {'/, '.join(layout)}/ but no {MARKER}; not a generated set, "
+                "so it is left alone (choose an empty folder)"
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        for path in ours:
+            path.unlink(missing_ok=True)
+        partial.write_text(json.dumps(record))
+        for name in layout:
+            shutil.rmtree(root / name, ignore_errors=True)
+        write(root)
+        partial.rename(marker)
+    return root

@@ -21,26 +21,39 @@ import numpy as np
 import scipy.io
 from tqdm import tqdm
 
+from ..checks import check
 from ..meta.keypoints import COCO, MPII
 from .figures import Figure, Shape, draw_shape, sample_figure
-from .marker import generation_lock
+from .marker import ensure_generated
 
 IMAGE_SIZE = (640, 480)  # [w, h], the common COCO image size
+# The marker of the sets that versions before the common marker wrote.
+LEGACY_MARKER = ".complete.json"
 _OCCLUDER_ID = 255
 
 
-@dataclass(frozen=True)
+# Bump when the renderer changes, so that cached data sets are written again.
+GENERATOR_VERSION = 2
+
+
+@dataclass
 class PoseSceneConfig:
-    """What the generator writes; stored next to the data so a change regenerates it."""
+    """What the generator writes (also ``data.synthetic`` of the pose data configs); stored
+    in the set's marker, so that a change writes the set again."""
 
     seed: int = 0
     num_train_images: int = 1500
     num_val_images: int = 200
     max_people: int = 4
-    min_height: float = 100.0
+    min_height: float = 100.0  # person height in pixels, drawn log-uniformly
     max_height: float = 400.0
     jpeg_quality: int = 90
-    version: int = 2
+
+    def validate(self) -> None:
+        for key in ("num_train_images", "num_val_images", "max_people"):
+            check(getattr(self, key) >= 1, f"data.synthetic.{key}", "must be >= 1")
+        check(0 < self.min_height <= self.max_height, "data.synthetic.min_height",
+              "0 < min_height <= max_height")  # fmt: skip
 
 
 @dataclass
@@ -198,29 +211,21 @@ def _render_split(
             yield split_id * 1_000_000 + i + 1, file_name, coco, mpii
 
 
-def _marker_matches(root: Path, cfg: PoseSceneConfig) -> bool:
-    marker = root / ".complete.json"
-    try:
-        return json.loads(marker.read_text()) == asdict(cfg)
-    except (OSError, ValueError):
-        return False
-
-
 def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
 def ensure_synthetic_coco(root: str | os.PathLike[str], cfg: PoseSceneConfig | None = None) -> Path:
-    """Write a synthetic COCO keypoints set under ``root`` unless it is already there.
+    """Write a synthetic COCO keypoints set under ``root`` unless it is already there
+    (``marker.ensure_generated``).
 
     Layout: ``annotations/person_keypoints_{train,val}2017.json`` and
     ``{train,val}2017/<id>.jpg``, exactly as COCO 2017.
     """
     cfg = cfg or PoseSceneConfig()
-    root = Path(root)
-    with generation_lock(root):
-        if _marker_matches(root, cfg):
-            return root
+    cfg.validate()
+
+    def write(root: Path) -> None:
         (root / "annotations").mkdir(parents=True, exist_ok=True)
         w, h = IMAGE_SIZE
         for split_id, split, count in (
@@ -240,30 +245,39 @@ def ensure_synthetic_coco(root: str | os.PathLike[str], cfg: PoseSceneConfig | N
             for image_id, file_name, coco, _ in rendered:
                 images.append({"id": image_id, "file_name": file_name, "width": w, "height": h})
                 annotations.extend(coco)
+            info = {"description": "lite-hrnet synthetic persons", **asdict(cfg)}
             _write_json(
                 root / "annotations" / f"person_keypoints_{split}2017.json",
                 {
-                    "info": {"description": "lite-hrnet synthetic persons", **asdict(cfg)},
+                    "info": {**info, "version": GENERATOR_VERSION},
                     "images": images,
                     "annotations": annotations,
                     "categories": [_coco_category()],
                 },
             )
-        (root / ".complete.json").write_text(json.dumps(asdict(cfg)))
-        return root
+
+    return ensure_generated(
+        root,
+        "pose_scenes/coco",
+        GENERATOR_VERSION,
+        cfg,
+        ("annotations", "train2017", "val2017"),
+        write,
+        legacy_markers=(LEGACY_MARKER,),
+    )
 
 
 def ensure_synthetic_mpii(root: str | os.PathLike[str], cfg: PoseSceneConfig | None = None) -> Path:
-    """Write a synthetic MPII set under ``root`` unless it is already there.
+    """Write a synthetic MPII set under ``root`` unless it is already there
+    (``marker.ensure_generated``).
 
     Layout: ``images/*.jpg``, ``annotations/mpii_{train,val}.json`` (the common JSON
     conversion) and ``annotations/mpii_gt_val.mat`` with the head boxes for PCKh.
     """
     cfg = cfg or PoseSceneConfig()
-    root = Path(root)
-    with generation_lock(root):
-        if _marker_matches(root, cfg):
-            return root
+    cfg.validate()
+
+    def write(root: Path) -> None:
         (root / "annotations").mkdir(parents=True, exist_ok=True)
         for split_id, split, count in (
             (1, "train", cfg.num_train_images),
@@ -285,8 +299,16 @@ def ensure_synthetic_mpii(root: str | os.PathLike[str], cfg: PoseSceneConfig | N
             _write_json(root / "annotations" / f"mpii_{split}.json", records)
             if split == "val":
                 _write_mpii_gt(root / "annotations" / "mpii_gt_val.mat", records, head_boxes)
-        (root / ".complete.json").write_text(json.dumps(asdict(cfg)))
-        return root
+
+    return ensure_generated(
+        root,
+        "pose_scenes/mpii",
+        GENERATOR_VERSION,
+        cfg,
+        ("annotations", "images"),
+        write,
+        legacy_markers=(LEGACY_MARKER,),
+    )
 
 
 def _write_mpii_gt(path: Path, records: list[dict], head_boxes: list[list[float]]) -> None:

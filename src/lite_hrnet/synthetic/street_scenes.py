@@ -8,8 +8,8 @@ horizon band, buildings with windows on both sides, road with lane markings and 
 sidewalks with paving, grass verges, trees, parked and driving cars, pedestrians, and void
 regions (ego vehicle, rectification border, unlabeled outlines, static clutter) so that
 the ignore path is exercised. ``street_furniture=True`` adds poles carrying traffic signs
-and lights: thin classes that a short CPU run does not learn (0 to 13% IoU after 975
-iterations, 0 after 2925 without class weights), so the default leaves them out. Colours
+and lights: thin classes that a short CPU run does not learn (experiments/segmentation_recipe),
+so the default leaves them out. Colours
 overlap between classes (grey road, sidewalk and buildings; green grass and trees), so
 classes must be told apart by texture, shape and context. Everything follows from the seed: image
 ``i`` of a split draws from ``numpy.random.default_rng((seed, split, i))``.
@@ -20,37 +20,44 @@ The generated set goes through exactly the same reader as real Cityscapes
 
 from __future__ import annotations
 
-import json
-import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..checks import check
 from ..meta.cityscapes import NAME_TO_LABEL
-from .marker import generation_lock
+from .marker import ensure_generated
 
 _ID = {name: label.id for name, label in NAME_TO_LABEL.items()}
-MARKER = "synthetic_cityscapes.json"
-# Bump when the renderer changes, so that cached data sets are regenerated.
+# Bump when the renderer changes, so that cached data sets are written again.
 GENERATOR_VERSION = 3
+# The marker of the sets that versions before the common marker wrote.
+LEGACY_MARKER = "synthetic_cityscapes.json"
 _CITIES = {"train": ("aachen", "bochum", "bremen", "cologne"), "val": ("frankfurt", "lindau")}
 _SPLIT_KEYS = {"train": 0, "val": 1}
 
 
-@dataclass(frozen=True)
-class SyntheticCityscapesConfig:
-    """What a generated data set depends on (stored in the marker file)."""
+@dataclass
+class StreetSceneConfig:
+    """What the generator writes (also ``data.synthetic`` of the segmentation data config);
+    stored in the set's marker, so that a change writes the set again. Sizes in pixels."""
 
-    seed: int
-    num_train: int
-    num_val: int
-    height: int
-    width: int
-    street_furniture: bool = False
-    version: int = GENERATOR_VERSION
+    seed: int = 0
+    num_train_images: int = 600
+    num_val_images: int = 100
+    height: int = 256
+    width: int = 512
+    street_furniture: bool = False  # poles, traffic signs and lights (thin, hard classes)
+
+    def validate(self) -> None:
+        for key in ("num_train_images", "num_val_images"):
+            check(getattr(self, key) >= 1, f"data.synthetic.{key}", "must be >= 1")
+        for key in ("height", "width"):
+            check(getattr(self, key) % 32 == 0 and getattr(self, key) > 0,
+                  f"data.synthetic.{key}", "a positive multiple of 32")  # fmt: skip
 
 
 # ------------------------------------------------------------------------ textures
@@ -653,48 +660,16 @@ def _file_stem(split: str, index: int) -> tuple[str, str]:
 
 
 def ensure_synthetic_cityscapes(
-    root: str | Path,
-    seed: int = 0,
-    num_train: int = 600,
-    num_val: int = 100,
-    height: int = 256,
-    width: int = 512,
-    progress: bool = True,
-    street_furniture: bool = False,
+    root: str | Path, cfg: StreetSceneConfig | None = None, progress: bool = True
 ) -> Path:
-    """Write the synthetic set under ``root`` unless a complete one with these settings is there.
+    """Write the synthetic set under ``root`` unless a complete one with these settings is
+    there (``marker.ensure_generated``). Returns ``root`` as a ``Path``."""
+    cfg = cfg or StreetSceneConfig()
+    cfg.validate()
 
-    A marker file (``synthetic_cityscapes.json``) holding the settings is written last, so
-    an interrupted run is redone. A folder with other settings is regenerated; a folder
-    that has Cityscapes-style data but no marker is never touched (``FileExistsError``).
-    Returns ``root`` as a ``Path``.
-    """
-    if num_train < 1 or num_val < 1:
-        raise ValueError(f"num_train and num_val must be >= 1, got {num_train}, {num_val}")
-    if height % 32 or width % 32:
-        raise ValueError(f"height and width must be multiples of 32, got {height}x{width}")
-    root = Path(root)
-    config = SyntheticCityscapesConfig(seed, num_train, num_val, height, width, street_furniture)
-    with generation_lock(root):
-        marker = root / MARKER
-        partial = root / (MARKER + ".partial")
-        if marker.is_file():
-            try:
-                if json.loads(marker.read_text()) == asdict(config):
-                    return root
-            except json.JSONDecodeError:
-                pass
-            marker.rename(partial)
-        if not partial.exists() and any((root / d).exists() for d in ("leftImg8bit", "gtFine")):
-            raise FileExistsError(
-                f"{root}: holds leftImg8bit/ or gtFine/ but no {MARKER}; not a generated set, "
-                "so it is left alone (choose an empty folder)"
-            )
-        root.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(asdict(config)))
-        for top in ("leftImg8bit", "gtFine"):
-            shutil.rmtree(root / top, ignore_errors=True)
-        jobs = [("train", i) for i in range(num_train)] + [("val", i) for i in range(num_val)]
+    def write(root: Path) -> None:
+        jobs = [("train", i) for i in range(cfg.num_train_images)]
+        jobs += [("val", i) for i in range(cfg.num_val_images)]
         progress_bar = tqdm(
             jobs,
             desc=f"synthetic Cityscapes -> {root}",
@@ -703,8 +678,8 @@ def ensure_synthetic_cityscapes(
             mininterval=1.0,
         )
         for split, index in progress_bar:
-            rng = np.random.default_rng((seed, _SPLIT_KEYS[split], index))
-            image, label = render_street_scene(rng, height, width, street_furniture)
+            rng = np.random.default_rng((cfg.seed, _SPLIT_KEYS[split], index))
+            image, label = render_street_scene(rng, cfg.height, cfg.width, cfg.street_furniture)
             city, stem = _file_stem(split, index)
             image_dir = root / "leftImg8bit" / split / city
             label_dir = root / "gtFine" / split / city
@@ -712,5 +687,13 @@ def ensure_synthetic_cityscapes(
             label_dir.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(image_dir / f"{stem}_leftImg8bit.png"), image[..., ::-1])
             cv2.imwrite(str(label_dir / f"{stem}_gtFine_labelIds.png"), label)
-        partial.rename(marker)
-        return root
+
+    return ensure_generated(
+        root,
+        "street_scenes/cityscapes",
+        GENERATOR_VERSION,
+        cfg,
+        ("leftImg8bit", "gtFine"),
+        write,
+        legacy_markers=(LEGACY_MARKER,),
+    )

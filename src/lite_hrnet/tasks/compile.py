@@ -21,7 +21,7 @@ training, and the bool-mask patch of ``inductor_patch``. The measured effect of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -31,8 +31,6 @@ from torch import nn
 from ..deploy.pointwise import PointwiseConv, swap_pointwise_convs
 from ..models.layers import Interpolate, channels_innermost
 from .inductor_patch import vectorise_bool_mask_loads
-
-FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")
 
 
 def repeat_nearest(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -168,15 +166,3 @@ def compile_for_training(model: nn.Module, channels_last: bool, **kwargs: Any) -
     vectorise_bool_mask_loads()
     options = {"force_layout_optimization": True} if channels_last else None
     return torch.compile(model.forward, options=options, **kwargs)
-
-
-def fused_optimizer_kwargs(params: Iterable[torch.Tensor]) -> dict[str, bool]:
-    """``{"fused": True}`` where PyTorch has a fused Adam/AdamW/SGD kernel for all of
-    ``params`` (floating point, on the CPU or CUDA), else ``{}``. The fused step computes
-    the same update in one kernel per parameter group instead of a dozen small ops per
-    tensor."""
-    params = list(params)
-    supported = all(
-        p.device.type in FUSED_OPTIMIZER_DEVICES and p.is_floating_point() for p in params
-    )
-    return {"fused": True} if params and supported else {}

@@ -1,20 +1,65 @@
-"""``PoseEstimationModule``: top-down heatmap pose estimation with the shared backbone."""
+"""Top-down heatmap pose estimation: ``PoseTaskConfig`` (the official recipe) and
+``PoseEstimationModule``, the backbone + 1x1 heatmap head trained with masked MSE."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-from torch import nn
 
-from ..codecs.geometry import heatmap_to_image
-from ..codecs.heatmap import decode_heatmaps
-from ..meta.keypoints import KEYPOINT_SETS
+from ..checks import check, config_with
+from ..data.images import read_rgb
+from ..data.pose.datamodule import PoseDataConfig, TopDownPoseDataModule, pose_datamodule
+from ..inference.drawing import draw_skeletons
+from ..inference.pose import heatmaps_to_keypoints, predict_heatmaps, predict_people
+from ..meta.keypoints import COCO, KEYPOINT_SETS
+from ..metrics.coco_keypoints import CocoKeypointAP
+from ..metrics.pckh import MpiiPCKh
 from ..models.factory import create_pose_model
-from .compile import compile_for_training, fused_optimizer_kwargs
+from .base import ModelConfig, TaskModule, fused_optimizer_kwargs
+
+
+@dataclass
+class PoseTaskConfig:
+    """``PoseEstimationModule`` settings: the official recipe by default (Adam 2e-3, a
+    500-iteration linear warmup from 0.001, x0.1 at epochs 170 and 200, flip test with the
+    one-pixel shift, the quarter-pixel decoding)."""
+
+    name: str = "pose"
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_iters: int = 500
+    warmup_ratio: float = 1e-3
+    milestones: list[int] = field(default_factory=lambda: [170, 200])
+    gamma: float = 0.1
+    flip_test: bool = True
+    shift_heatmap: bool = True
+    dark: bool = False  # DARK decoding instead of the quarter-pixel step
+    channels_last: bool = False
+    compile: bool = False  # lite_hrnet.tasks.compile
+    fused_optimizer: bool = True  # the optimiser's fused kernel (same update)
+
+    def validate(self) -> None:
+        check(self.lr > 0, "task.lr", "must be positive")
+        check(self.warmup_iters >= 0, "task.warmup_iters", "must be >= 0")
+        check(list(self.milestones) == sorted(self.milestones), "task.milestones", "must increase")
+
+    def build(
+        self, data: PoseDataConfig, model: ModelConfig
+    ) -> tuple[PoseEstimationModule, TopDownPoseDataModule]:
+        """The module and the data module of a run (``model.checkpoint``: whole weights)."""
+        module = PoseEstimationModule(
+            backbone=model.name,
+            backbone_overrides=model.spec_overrides(),
+            keypoint_set=data.format,
+            checkpoint_path=model.checkpoint,
+            **asdict(self),
+        )
+        return module, pose_datamodule(data)
 
 
 def masked_mse(heatmaps: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -42,14 +87,25 @@ def warmup_multistep(
     return factor
 
 
-class PoseEstimationModule(L.LightningModule):
+class PoseEstimationModule(TaskModule):
     """Backbone from ``create_backbone`` + 1x1 heatmap head, trained with masked MSE.
+
+    Args:
+        backbone: registered variant name, e.g. "lite_hrnet_18".
+        backbone_overrides: ``LiteHRNetSpec`` fields to replace (width, num_modules, ...).
+        keypoint_set: "coco" (17 joints, COCO keypoint AP) or "mpii" (16 joints, PCKh).
+        checkpoint_path: weights of the whole pose model (an official file, or ours).
+        **options: ``PoseTaskConfig`` fields (``lr``, ``flip_test``, ``compile``, ...).
 
     Batches are dicts from ``TopDownDataset``: ``image`` (B, 3, H, W), ``target``
     (B, K, H/4, W/4), ``target_weight`` (B, K), plus ``center``/``scale`` (B, 2),
-    ``score``, ``image_id`` and ``index`` (B,) for evaluation. The evaluation metric comes
-    from the data module (``build_metric``), since it is the data set that defines it.
+    ``score``, ``image_id`` and ``index`` (B,) for evaluation. The metric scores against
+    the data module's ``evaluation_file``; set ``results_file`` before a test to keep the
+    COCO predictions.
     """
+
+    task_name = "pose"
+    weights_args = ("checkpoint_path",)
 
     def __init__(
         self,
@@ -57,183 +113,148 @@ class PoseEstimationModule(L.LightningModule):
         backbone_overrides: dict[str, Any] | None = None,
         keypoint_set: str = "coco",
         checkpoint_path: str | None = None,
-        lr: float = 2e-3,
-        weight_decay: float = 0.0,
-        warmup_iters: int = 500,
-        warmup_ratio: float = 1e-3,
-        milestones: Sequence[int] = (170, 200),
-        gamma: float = 0.1,
-        flip_test: bool = True,
-        shift_heatmap: bool = True,
-        dark: bool = False,
-        channels_last: bool = False,
-        compile: bool = False,
-        fused_optimizer: bool = True,
+        **options: Any,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        if keypoint_set not in KEYPOINT_SETS:
-            raise ValueError(
-                f"keypoint_set: expected one of {sorted(KEYPOINT_SETS)}, got {keypoint_set!r}"
-            )
+        self.cfg = config_with(PoseTaskConfig, options)
+        self.cfg.validate()
+        check(keypoint_set in KEYPOINT_SETS, "keypoint_set",
+              f"expected one of {sorted(KEYPOINT_SETS)}, got {keypoint_set!r}")  # fmt: skip
+        self.save_hyperparameters(
+            {
+                "backbone": backbone,
+                "backbone_overrides": backbone_overrides,
+                "keypoint_set": keypoint_set,
+                "checkpoint_path": checkpoint_path,
+                **asdict(self.cfg),
+            }
+        )
         self.keypoints = KEYPOINT_SETS[keypoint_set]
-        self.model = create_pose_model(
+        model = create_pose_model(
             backbone,
             self.keypoints.num_joints,
             checkpoint_path=checkpoint_path,
             **(backbone_overrides or {}),
         )
-        if channels_last:
-            self.model.to(memory_format=torch.channels_last)
-        self.net: nn.Module = (
-            compile_for_training(self.model, channels_last) if compile else self.model
-        )
+        self.set_network(model, self.cfg.channels_last, self.cfg.compile)
         self.register_buffer(
             "flip_index", torch.as_tensor(self.keypoints.flip_index()), persistent=False
         )
-        self.val_metric = None
-        self.test_metric = None
-        self.last_metrics: dict[str, float] = {}
+        self.results_file: str | None = None  # the COCO test predictions, when set
 
     @classmethod
-    def from_checkpoint(
-        cls,
-        path: str,
-        backbone: str | None = None,
-        keypoint_set: str | None = None,
-        **overrides: Any,
-    ) -> PoseEstimationModule:
-        """A module from one of our Lightning checkpoints (architecture from its hparams) or
-        from an official / plain state dict (``backbone`` defaults to the variant the weights
-        fit). Always read with ``weights_only=True``."""
-        from ..models.checkpoint import guess_variant, load_checkpoint, read_checkpoint_file
+    def options_from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        heads = [v.shape[0] for k, v in state.items() if k.endswith("final_layer.weight")]
+        return {"keypoint_set": "mpii" if heads[:1] == [16] else "coco"}
 
-        obj = read_checkpoint_file(path)
-        hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
-        if isinstance(hparams, dict) and "keypoint_set" in hparams:
-            kwargs = {**hparams, "checkpoint_path": None, "compile": False, **overrides}
-            if backbone is not None:
-                kwargs["backbone"] = backbone
-            if keypoint_set is not None:
-                kwargs["keypoint_set"] = keypoint_set
-            module = cls(**kwargs)
-            load_checkpoint(module.model, path)
-        else:
-            from ..models.checkpoint import CheckpointError, read_state_dict
-            from ..models.registry import list_models
-
-            state = read_state_dict(path)
-            guess = guess_variant(state)
-            name = backbone or guess.split(" ")[0]
-            if name not in list_models():
-                raise CheckpointError(f"{path}: cannot tell the variant ({guess}); name it")
-            if keypoint_set is None:
-                heads = [v.shape[0] for k, v in state.items() if k.endswith("final_layer.weight")]
-                keypoint_set = "mpii" if heads[:1] == [16] else "coco"
-            module = cls(
-                backbone=name, keypoint_set=keypoint_set, checkpoint_path=str(path), **overrides
-            )
-        module.datamodule_hparams = (
-            dict(obj.get("datamodule_hyper_parameters", {})) if isinstance(obj, dict) else {}
-        )
-        return module
-
-    def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        if datamodule is not None and hasattr(datamodule, "build_metric"):
-            self.val_metric = self.val_metric or datamodule.build_metric("val")
-            self.test_metric = self.test_metric or datamodule.build_metric("test")
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) -> heatmaps (B, K, H/4, W/4)."""
-        if self.hparams.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return self.net(images)
-
+    # Prediction ----------------------------------------------------------------------
     def predict_heatmaps(self, images: torch.Tensor) -> torch.Tensor:
-        """Heatmaps with the flip test: the mirrored pass is flipped back, shifted one pixel
-        right (the official ``shift_heatmap``) and averaged in."""
-        heatmaps = self(images)
-        if self.hparams.flip_test:
-            flipped = self(images.flip(3)).flip(3)[:, self.flip_index]
-            if self.hparams.shift_heatmap:
-                flipped = torch.cat([flipped[..., :1], flipped[..., :-1]], dim=3)
-            heatmaps = (heatmaps + flipped) * 0.5
-        return heatmaps
+        """Heatmaps (B, K, H/4, W/4), with the flip test when configured."""
+        flip = self.flip_index if self.cfg.flip_test else None
+        return predict_heatmaps(self, images, flip, self.cfg.shift_heatmap)
 
     def predict_keypoints(
         self, images: torch.Tensor, centers: torch.Tensor, scales: torch.Tensor
     ) -> torch.Tensor:
         """Keypoints (B, K, 3) [x, y, score] in image pixels for crops of (center, scale)."""
-        heatmaps = self.predict_heatmaps(images).float().cpu().numpy()
-        coords, scores = decode_heatmaps(heatmaps, dark=self.hparams.dark)
-        hm_size = (heatmaps.shape[3], heatmaps.shape[2])
-        c, s = centers.cpu().numpy(), scales.cpu().numpy()
-        xy = np.stack([heatmap_to_image(coords[i], c[i], s[i], hm_size) for i in range(len(c))])
-        return torch.from_numpy(np.concatenate([xy, scores[..., None]], axis=2))
+        heatmaps = self.predict_heatmaps(images)
+        return heatmaps_to_keypoints(heatmaps, centers, scales, self.cfg.dark)
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
-        self.log(
-            "train/skipped",
-            batch["skipped"].float(),
-            reduce_fx="sum",
-            on_step=False,
-            on_epoch=True,
-            sync_dist=True,  # the total over all ranks
+    def predict_people(
+        self,
+        image: np.ndarray,
+        centers: np.ndarray,
+        scales: np.ndarray,
+        input_size: Sequence[int],
+    ) -> np.ndarray:
+        """Keypoints (N, K, 3) of N people of a whole image (``inference.pose``)."""
+        return predict_people(
+            self,
+            image,
+            centers,
+            scales,
+            input_size,
+            num_joints=self.keypoints.num_joints,
+            flip_index=self.flip_index if self.cfg.flip_test else None,
+            shift_heatmap=self.cfg.shift_heatmap,
+            dark=self.cfg.dark,
+            device=self.device,
         )
-        if "image" not in batch:
-            return None
+
+    # Training and evaluation ---------------------------------------------------------
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
+        if not self.count_skipped(batch, "train"):
+            return None  # Lightning skips the optimiser step
         heatmaps = self(batch["image"])
         loss = masked_mse(heatmaps, batch["target"], batch["target_weight"])
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["image"]))
         return loss
 
-    def _evaluate(self, batch: dict[str, torch.Tensor], metric, prefix: str) -> None:
-        if "image" not in batch:
-            return
-        n = len(batch["image"])
+    def build_metric(self, stage: str) -> CocoKeypointAP | MpiiPCKh | None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if not isinstance(datamodule, TopDownPoseDataModule):
+            return None
+        ground_truth = datamodule.evaluation_file(stage)
+        if self.keypoints is COCO:
+            results = self.results_file if stage == "test" else None
+            return CocoKeypointAP(ground_truth, COCO.sigmas, results_file=results)
+        return MpiiPCKh(ground_truth)
+
+    def evaluate(self, batch: dict[str, torch.Tensor], stage: str, metric: Any) -> None:
         heatmaps = self(batch["image"])
         loss = masked_mse(heatmaps, batch["target"], batch["target_weight"])
-        self.log(f"{prefix}/loss", loss, batch_size=n, sync_dist=True)
+        self.log(f"{stage}/loss", loss, batch_size=len(batch["image"]), sync_dist=True)
         if metric is None:
             return
         keypoints = self.predict_keypoints(batch["image"], batch["center"], batch["scale"])
         metric.update(keypoints, batch["scale"], batch["score"], batch["image_id"], batch["index"])
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, self.val_metric, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, self.test_metric, "test")
-
-    def _log_metric(self, metric, prefix: str) -> None:
-        if metric is None:
-            return
-        values = metric.compute()
-        # The metric has gathered every rank's predictions already, so the values agree
-        # across ranks; syncing them (a mean of equal values) is only for Lightning's sake.
-        self.log_dict({f"{prefix}/{k}": v for k, v in values.items()}, sync_dist=True)
-        self.last_metrics = {k: float(v) for k, v in values.items()}
-        metric.reset()
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_metric(self.val_metric, "val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_metric(self.test_metric, "test")
+    def summarize_metric(self, stage: str, result: dict[str, torch.Tensor]) -> dict[str, Any]:
+        self.last_metrics = {k: float(v) for k, v in result.items()}
+        return result
 
     def configure_optimizers(self) -> dict[str, Any]:
-        hp = self.hparams
+        cfg = self.cfg
         params = list(self.parameters())
-        fused = fused_optimizer_kwargs(params) if hp.fused_optimizer else {}
-        optimizer = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay, **fused)
+        fused = fused_optimizer_kwargs(params) if cfg.fused_optimizer else {}
+        optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
         steps_per_epoch = max(
             1, self.trainer.estimated_stepping_batches // max(1, self.trainer.max_epochs)
         )
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer,
             lambda step: warmup_multistep(
-                step, steps_per_epoch, hp.warmup_iters, hp.warmup_ratio, hp.milestones, hp.gamma
+                step,
+                steps_per_epoch,
+                cfg.warmup_iters,
+                cfg.warmup_ratio,
+                cfg.milestones,
+                cfg.gamma,
             ),
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    # Drawing -------------------------------------------------------------------------
+    def render_predictions(
+        self, datamodule: L.LightningDataModule, count: int
+    ) -> np.ndarray | None:
+        """The first ``count`` validation images with the predicted skeletons (ground-truth
+        boxes), side by side: (H, sum of W, 3) uint8 RGB."""
+        dataset = datamodule.datasets.get("val")
+        if dataset is None:
+            return None
+        by_image: dict[str, list] = {}
+        for inst in dataset.instances:
+            by_image.setdefault(inst.image_path, []).append(inst)
+        tiles = []
+        for image_path, people in list(by_image.items())[:count]:
+            image = read_rgb(image_path)
+            centers = np.stack([p.center for p in people])
+            scales = np.stack([p.scale for p in people])
+            size = dataset.transform.cfg.input_size
+            keypoints = self.predict_people(image, centers, scales, size)
+            tiles.append(draw_skeletons(image, keypoints, self.keypoints))
+        if not tiles:
+            return None
+        height = min(t.shape[0] for t in tiles)
+        return np.concatenate([t[:height] for t in tiles], axis=1)

@@ -1,4 +1,5 @@
-"""``SegmentationModule``: Lite-HRNet semantic segmentation as a LightningModule.
+"""Semantic segmentation: ``SegmentationTaskConfig`` (HRNet's Cityscapes recipe) and
+``SegmentationModule``, the backbone branches + HRNet's segmentation head.
 
 The recipe of HRNet segmentation, which the Lite-HRNet paper follows: cross-entropy with
 ignore 255 (OHEM as an option) on logits upsampled to the label size; SGD with momentum
@@ -10,21 +11,27 @@ ranks).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
+import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning import LightningModule
-from lightning.pytorch.utilities import rank_zero_warn
 
+from ..checks import check, config_with, is_size
+from ..data.images import read_rgb
+from ..data.segmentation.datamodule import CityscapesDataModule, SegmentationDataConfig
+from ..inference.drawing import overlay
 from ..inference.segmentation import segment_probabilities
-from ..meta.cityscapes import CLASS_NAMES, IGNORE_INDEX
-from ..metrics.segmentation import SegmentationIoU, format_iou_table
+from ..meta.cityscapes import CLASS_NAMES, IGNORE_INDEX, colorize
+from ..metrics.segmentation import SegmentationIoU
+from ..metrics.tables import format_iou_table
 from ..models.factory import create_segmentation_model
 from ..models.heads import DEFAULT_HEAD_CHANNELS
-from .compile import compile_for_training, fused_optimizer_kwargs
+from .base import ModelConfig, TaskModule, fused_optimizer_kwargs
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -73,93 +80,144 @@ def ohem_cross_entropy(
     return (pixel_loss * keep).sum() / keep.sum().clamp(min=1)
 
 
-class SegmentationModule(LightningModule):
+@dataclass
+class SegmentationTaskConfig:
+    """``SegmentationModule`` settings: HRNet's Cityscapes recipe by default (SGD 0.01,
+    momentum 0.9, weight decay 5e-4, poly 0.9 per iteration, whole-image validation).
+
+    ``class_weights``: one loss weight per class (None: all alike). ``optimizer`` "adamw"
+    converges far faster from scratch on short schedules (``momentum`` is then unused).
+    ``warmup_iters``: a linear ramp from 0.1 x lr. ``val_*``: inference at validation and
+    test (``segment_probabilities``): scales, flip test, sliding window [H, W] and stride.
+    """
+
+    name: str = "segmentation"
+    num_classes: int = 19
+    head_channels: int = DEFAULT_HEAD_CHANNELS
+    ohem: bool = False
+    ohem_threshold: float = 0.7
+    ohem_min_kept: int = 100_000
+    class_weights: list[float] | None = None
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    poly_power: float = 0.9
+    warmup_iters: int = 0
+    val_scales: list[float] = field(default_factory=lambda: [1.0])
+    val_flip: bool = False
+    val_window: list[int] | None = None  # None: whole images
+    val_stride: list[int] | None = None
+    channels_last: bool = False
+    compile: bool = False  # lite_hrnet.tasks.compile
+    fused_optimizer: bool = True  # the optimiser's fused kernel (same update)
+
+    def validate(self) -> None:
+        check(self.num_classes > 0, "task.num_classes", "must be positive")
+        check(self.head_channels > 0, "task.head_channels", "must be positive")
+        if self.class_weights is not None:
+            check(len(self.class_weights) == self.num_classes and min(self.class_weights) > 0,
+                  "task.class_weights", f"{self.num_classes} positive weights, got "
+                  f"{self.class_weights}")  # fmt: skip
+        check(self.optimizer in OPTIMIZERS, "task.optimizer",
+              f"one of {OPTIMIZERS}, got {self.optimizer!r}")  # fmt: skip
+        check(self.lr > 0, "task.lr", "must be positive")
+        check(self.warmup_iters >= 0, "task.warmup_iters", "must be >= 0")
+        check(0 <= self.momentum < 1, "task.momentum", "must be in [0, 1)")
+        check(len(self.val_scales) > 0 and min(self.val_scales) > 0, "task.val_scales",
+              f"positive factors, got {self.val_scales}")  # fmt: skip
+        if self.val_window is not None:
+            check(is_size(self.val_window, 32), "task.val_window",
+                  f"[H, W] with multiples of 32, got {self.val_window}")  # fmt: skip
+
+    def build(
+        self, data: SegmentationDataConfig, model: ModelConfig
+    ) -> tuple[SegmentationModule, CityscapesDataModule]:
+        """The module and the data module of a run (``model.checkpoint`` initialises the
+        backbone, e.g. with official pose weights)."""
+        module = SegmentationModule(
+            backbone=model.name,
+            backbone_overrides=model.spec_overrides(),
+            backbone_checkpoint=model.checkpoint,
+            **asdict(self),
+        )
+        return module, CityscapesDataModule(config=data)
+
+
+class SegmentationModule(TaskModule):
     """Lite-HRNet backbone + HRNet segmentation head, trained with SGD and poly decay.
 
     Args:
         backbone: registered variant name, e.g. "lite_hrnet_18".
         backbone_overrides: ``LiteHRNetSpec`` fields to replace (width, num_modules, ...).
         backbone_checkpoint: weights for the backbone alone (e.g. an official pose file).
-        num_classes: output classes (19 Cityscapes trainIds).
-        head_channels: hidden channels of the head's 1x1 conv-BN-ReLU.
         class_names: one name per class, for logging (default: the Cityscapes classes).
-        ohem, ohem_threshold, ohem_min_kept: OHEM cross-entropy instead of the plain one.
-        class_weights: one loss weight per class (HRNet weights Cityscapes' classes so);
-            None weighs all alike.
-        optimizer: "sgd" (HRNet's recipe: momentum, weight decay) or "adamw" (converges
-            far faster from scratch on short schedules; ``momentum`` is unused).
-        lr, momentum, weight_decay: the optimiser's settings.
-        poly_power: lr = base * (1 - step / total_steps) ** poly_power, every iteration.
-        warmup_iters: linear warm-up from 0.1 x lr over the first iterations (0: none).
-        val_scales, val_flip, val_window, val_stride: inference at validation and test
-            (``segment_probabilities``): scales, flip test, sliding window (h, w), stride.
-        channels_last: run the network in channels-last memory format.
-        compile: run the network through ``torch.compile`` (the saved weights keep their
-            plain names); see ``lite_hrnet.tasks.compile``.
-        fused_optimizer: the optimiser's fused kernel where PyTorch has one (same update).
+        **options: ``SegmentationTaskConfig`` fields (``num_classes``, ``lr``, ``ohem``,
+            ``compile``, ...).
+
+    Batches are dicts from ``CityscapesDataset``: ``image`` (B, 3, H, W), ``label``
+    (B, H, W) with ignore 255, ``index`` (B,). Validation and test compute mIoU from
+    confusion matrices over the whole split (each image once, across ranks).
     """
+
+    task_name = "segmentation"
+    weights_args = ("backbone_checkpoint",)
 
     def __init__(
         self,
         backbone: str = "lite_hrnet_18",
         backbone_overrides: dict[str, Any] | None = None,
         backbone_checkpoint: str | None = None,
-        num_classes: int = 19,
-        head_channels: int = DEFAULT_HEAD_CHANNELS,
         class_names: Sequence[str] | None = None,
-        ohem: bool = False,
-        ohem_threshold: float = 0.7,
-        ohem_min_kept: int = 100_000,
-        class_weights: Sequence[float] | None = None,
-        optimizer: str = "sgd",
-        lr: float = 0.01,
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        poly_power: float = 0.9,
-        warmup_iters: int = 0,
-        val_scales: Sequence[float] = (1.0,),
-        val_flip: bool = False,
-        val_window: Sequence[int] | None = None,
-        val_stride: Sequence[int] | None = None,
-        channels_last: bool = False,
-        compile: bool = False,
-        fused_optimizer: bool = True,
+        **options: Any,
     ) -> None:
         super().__init__()
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: one of {OPTIMIZERS}, got {optimizer!r}")
+        self.cfg = config_with(SegmentationTaskConfig, options)
+        self.cfg.validate()
+        num_classes = self.cfg.num_classes
         if class_names is None:
             class_names = CLASS_NAMES if num_classes == len(CLASS_NAMES) else None
         if class_names is None:
             class_names = [f"class_{i}" for i in range(num_classes)]
-        if len(class_names) != num_classes:
-            raise ValueError(f"class_names: {len(class_names)} names for {num_classes} classes")
-        if class_weights is not None and (
-            len(class_weights) != num_classes or min(class_weights) <= 0
-        ):
-            raise ValueError(f"class_weights: {num_classes} positive weights, got {class_weights}")
-        self.save_hyperparameters()
+        check(len(class_names) == num_classes, "class_names",
+              f"{len(class_names)} names for {num_classes} classes")  # fmt: skip
         self.class_names = list(class_names)
-        self.model = create_segmentation_model(
+        self.save_hyperparameters(
+            {
+                "backbone": backbone,
+                "backbone_overrides": backbone_overrides,
+                "backbone_checkpoint": backbone_checkpoint,
+                "class_names": self.class_names,
+                **asdict(self.cfg),
+            }
+        )
+        model = create_segmentation_model(
             backbone,
             num_classes,
-            head_channels=head_channels,
+            head_channels=self.cfg.head_channels,
             backbone_checkpoint=backbone_checkpoint,
             **(backbone_overrides or {}),
         )
-        if channels_last:
-            self.model.to(memory_format=torch.channels_last)
-        # A (compiled) bound method, not a submodule: the state dict keeps the plain names.
-        self._network = (
-            compile_for_training(self.model, channels_last) if compile else self.model.forward
-        )
-        weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
+        self.set_network(model, self.cfg.channels_last, self.cfg.compile)
+        self.last_iou: torch.Tensor | None = None  # per class, of the latest evaluation
+        weights = self.cfg.class_weights
         # Not persistent: checkpoints keep the model's keys only (the weights are hparams).
-        self.register_buffer("class_weights", weights, persistent=False)
-        self.val_iou = SegmentationIoU(num_classes, IGNORE_INDEX)
-        self.test_iou = SegmentationIoU(num_classes, IGNORE_INDEX)
-        self._skipped = {"train": 0, "val": 0, "test": 0}
-        self.last_metrics: dict[str, float] = {}  # the latest evaluation, for run summaries
+        self.register_buffer(
+            "class_weights",
+            None if weights is None else torch.tensor(weights, dtype=torch.float),
+            persistent=False,
+        )
+
+    @classmethod
+    def options_from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        classifier = [v for k, v in state.items() if k.endswith("decode_head.classifier.weight")]
+        hidden = [v for k, v in state.items() if k.endswith("decode_head.conv.0.weight")]
+        options = {}
+        if classifier:
+            options["num_classes"] = classifier[0].shape[0]
+        if hidden:
+            options["head_channels"] = hidden[0].shape[0]
+        return options
 
     @property
     def input_multiple(self) -> int:
@@ -170,32 +228,32 @@ class SegmentationModule(LightningModule):
     def output_stride(self) -> int:
         return self.model.output_stride
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Images (B, 3, H, W) -> logits (B, K, H/4, W/4)."""
-        if self.hparams.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return self._network(images)
-
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Logits (B, K, h, w) upsampled to labels (B, H, W), then (OHEM) cross-entropy."""
         logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
-        if self.hparams.ohem:
+        if self.cfg.ohem:
             return ohem_cross_entropy(
                 logits,
                 labels,
-                self.hparams.ohem_threshold,
-                self.hparams.ohem_min_kept,
+                self.cfg.ohem_threshold,
+                self.cfg.ohem_min_kept,
                 weight=self.class_weights,
             )
         return F.cross_entropy(logits, labels, weight=self.class_weights, ignore_index=IGNORE_INDEX)
 
-    def _count_skipped(self, batch: dict[str, Any], stage: str) -> bool:
-        """Count undecodable samples; False when the whole batch was skipped."""
-        self._skipped[stage] += int(batch["num_skipped"])
-        return "image" in batch
+    def predict_probabilities(self, images: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        """Class probabilities (B, K, *size) of images (B, 3, H, W) with the configured
+        test-time settings (scales, flip, window), upsampled to ``size`` (the label's)."""
+        cfg = self.cfg
+        probs = segment_probabilities(
+            self, images, cfg.val_scales, cfg.val_flip, cfg.val_window, cfg.val_stride
+        )
+        if tuple(probs.shape[-2:]) != tuple(size):  # the image was resized (base_size)
+            probs = F.interpolate(probs, size=tuple(size), mode="bilinear", align_corners=False)
+        return probs
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
-        if not self._count_skipped(batch, "train"):
+        if not self.count_skipped(batch, "train"):
             return None  # Lightning skips the optimiser step
         loss = self.loss(self(batch["image"]), batch["label"])
         size = batch["image"].shape[0]
@@ -203,80 +261,68 @@ class SegmentationModule(LightningModule):
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True, batch_size=size)
         return loss
 
-    def _evaluate(self, batch: dict[str, Any], stage: str, metric: SegmentationIoU) -> None:
-        if not self._count_skipped(batch, stage):
-            return
-        probs = segment_probabilities(
-            self,
-            batch["image"],
-            scales=self.hparams.val_scales,
-            flip=self.hparams.val_flip,
-            window=self.hparams.val_window,
-            stride=self.hparams.val_stride,
-        )
+    def build_metric(self, stage: str) -> SegmentationIoU:
+        return SegmentationIoU(self.cfg.num_classes, IGNORE_INDEX)
+
+    def evaluate(self, batch: dict[str, Any], stage: str, metric: Any) -> None:
         labels = batch["label"]
-        if probs.shape[-2:] != labels.shape[-2:]:  # the image was resized (base_size)
-            probs = F.interpolate(
-                probs, size=labels.shape[-2:], mode="bilinear", align_corners=False
-            )
+        probs = self.predict_probabilities(batch["image"], labels.shape[-2:])
         # The indices let the metric count DDP-padded duplicates once.
         metric.update(probs.argmax(dim=1), labels, batch["index"])
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._evaluate(batch, "val", self.val_iou)
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._evaluate(batch, "test", self.test_iou)
-
-    def _log_iou(self, stage: str, metric: SegmentationIoU) -> dict[str, torch.Tensor]:
-        result = metric.compute()
-        metric.reset()
-        # The matrices are gathered from every rank already: the values agree across ranks
-        # and syncing them (a mean of equal values) is only for Lightning's sake.
-        self.log(f"{stage}/mIoU", result["mIoU"].float(), prog_bar=True, sync_dist=True)
-        self.log(f"{stage}/accuracy", result["accuracy"].float(), sync_dist=True)
+    def summarize_metric(self, stage: str, result: dict[str, torch.Tensor]) -> dict[str, Any]:
         self.last_metrics = {"mIoU": result["mIoU"].item(), "accuracy": result["accuracy"].item()}
+        if stage == "test":
+            self.print(format_iou_table(result["iou"].cpu(), self.class_names))
+        values: dict[str, Any] = {
+            "mIoU": result["mIoU"].float(),
+            "accuracy": result["accuracy"].float(),
+        }
         for name, iou in zip(self.class_names, result["iou"].tolist()):
             if not math.isnan(iou):  # a class absent from labels and predictions has none
-                self.log(f"{stage}/IoU/{name}", iou, sync_dist=True)
-        return result
-
-    def _warn_skipped(self, stage: str) -> None:
-        if self._skipped[stage]:
-            rank_zero_warn(
-                f"{stage}: {self._skipped[stage]} samples skipped this epoch (undecodable files)"
-            )
-            self.log(f"{stage}/skipped", float(self._skipped[stage]), reduce_fx="sum")
-            self._skipped[stage] = 0
-
-    def on_train_epoch_end(self) -> None:
-        self._warn_skipped("train")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_iou("val", self.val_iou)
-        self._warn_skipped("val")
-
-    def on_test_epoch_end(self) -> None:
-        result = self._log_iou("test", self.test_iou)
-        self._warn_skipped("test")
-        self.print(format_iou_table(result["iou"], self.class_names))
+                values[f"IoU/{name}"] = iou
+        self.last_iou = result["iou"].cpu()
+        return values
 
     def configure_optimizers(self) -> dict[str, Any]:
-        hp = self.hparams
+        cfg = self.cfg
         params = list(self.model.parameters())
-        fused = fused_optimizer_kwargs(params) if hp.fused_optimizer else {}
-        if hp.optimizer == "sgd":
+        fused = fused_optimizer_kwargs(params) if cfg.fused_optimizer else {}
+        if cfg.optimizer == "sgd":
             optimizer = torch.optim.SGD(
-                params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay, **fused
+                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **fused
             )
         else:
-            optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay, **fused)
+            optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer,
-            partial(poly_with_warmup, total=total, power=hp.poly_power, warmup=hp.warmup_iters),
+            partial(poly_with_warmup, total=total, power=cfg.poly_power, warmup=cfg.warmup_iters),
         )
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
         }
+
+    def render_predictions(
+        self, datamodule: L.LightningDataModule, count: int
+    ) -> np.ndarray | None:
+        """A row per validation image: image | ground truth | prediction overlay, as one
+        (rows x H, 3 x W, 3) uint8 RGB array; the first ``count`` readable images."""
+        datamodule.setup("validate")
+        dataset = datamodule.datasets["val"]
+        rows = []
+        for index in range(len(dataset)):
+            if len(rows) == count:
+                break
+            sample = dataset[index]
+            if sample is None:
+                continue
+            image = read_rgb(dataset.images[index])
+            label = sample["label"].numpy().astype(np.uint8)
+            probs = self.predict_probabilities(sample["image"][None].to(self.device), label.shape)
+            prediction = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
+            rows.append(
+                np.concatenate([image, colorize(label), overlay(image, prediction)], axis=1)
+            )
+        return np.concatenate(rows, axis=0) if rows else None

@@ -9,13 +9,11 @@ per-rank seeding under DDP, and prediction images for loggers that show them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import (
     Callback,
@@ -66,6 +64,13 @@ class TrainingThroughput(Callback):
     """Measures training images/s (all ranks together) and logs it as ``train/images_per_second``
     at the end of every training epoch (the running figure over the fit so far).
 
+    Lightning logs no timing of its own, and the experiment reports (``lite-hrnet report``)
+    need one number per run that is comparable across settings: the wall time from the end
+    of one training batch to the end of the next (data loading, forward, backward and
+    optimiser step), summed over the fit. It leaves out the first batch of every epoch
+    (worker start-up, the first batch's allocations) and every interval that contains a
+    validation, so the figure is the steady training speed, not the speed of a run.
+
     ``images_per_second`` holds the figure after the fit; ``summary.json`` can store it as
     ``train_images_per_second``. None when fewer than two batches ran in any epoch.
     """
@@ -114,8 +119,6 @@ class TrainingThroughput(Callback):
         self.seconds = float(state_dict.get("seconds", 0.0))
 
 
-# ----------------------------------------------------------------- run callbacks
-
 METRIC_KEYS = ("AP", "AP50", "PCKh", "mIoU", "loss")
 
 
@@ -158,17 +161,13 @@ class SeedPerRank(Callback):
             L.seed_everything(self.seed + trainer.global_rank, workers=True, verbose=False)
 
 
-DrawFn = Callable[[L.LightningModule, L.LightningDataModule, int], "np.ndarray | None"]
-
-
 class LogValidationImages(Callback):
     """After every validation, draws the predictions on the first ``count`` validation
-    images (``draw``: module, datamodule, count -> (H, W, 3) uint8 RGB) and logs them as
+    images (the task's ``draw_validation_predictions``) and logs them as
     ``val/predictions`` to the wandb and TensorBoard loggers, on rank 0."""
 
-    def __init__(self, count: int, draw: DrawFn, key: str = "val/predictions") -> None:
+    def __init__(self, count: int, key: str = "val/predictions") -> None:
         self.count = count
-        self.draw = draw
         self.key = key
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -179,7 +178,7 @@ class LogValidationImages(Callback):
         loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger | TensorBoardLogger)]
         if not loggers:
             return
-        image = self.draw(pl_module, trainer.datamodule, self.count)
+        image = pl_module.draw_validation_predictions(trainer.datamodule, self.count)
         if image is None:
             return
         for logger in loggers:
@@ -190,19 +189,8 @@ class LogValidationImages(Callback):
                 logger.experiment.add_image(self.key, image, trainer.global_step, dataformats="HWC")
 
 
-def draw_function(module: L.LightningModule) -> DrawFn:
-    """The task's ``draw_validation_predictions``: skeletons for pose, masks otherwise."""
-    from ..tasks.pose import PoseEstimationModule
-
-    if isinstance(module, PoseEstimationModule):
-        from ..inference.pose import draw_validation_predictions
-    else:
-        from ..inference.segmentation import draw_validation_predictions
-    return draw_validation_predictions
-
-
 def build_callbacks(
-    cfg: TrainConfig, module: L.LightningModule, output_dir: Path, logging: bool
+    cfg: TrainConfig, output_dir: Path, logging: bool
 ) -> tuple[list[Callback], ModelCheckpoint]:
     """The run's callbacks and its checkpoint callback (best and last under
     ``output_dir/checkpoints``). ``logging``: whether the run has a logger (for the LR
@@ -244,5 +232,5 @@ def build_callbacks(
     if logging and c.lr_monitor:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     if logging and c.val_images:
-        callbacks.append(LogValidationImages(c.val_images, draw_function(module)))
+        callbacks.append(LogValidationImages(c.val_images))
     return callbacks, checkpoint

@@ -19,40 +19,12 @@ from typing import Any
 import lightning as L
 import torch.distributed as dist
 
-from ..config.build import build_task
-from ..config.schema import LoggerConfig, TrainConfig
+from ..config.schema import TrainConfig
 from ..metrics.tables import format_table
+from ..models.complexity import complexity
 from .callbacks import TrainingThroughput, build_callbacks
 from .jobs import SUMMARY_FILE
-
-
-def build_logger(cfg: LoggerConfig, output_dir: Path):
-    """A Lightning logger writing under ``output_dir``, or False for ``kind: none``."""
-    if cfg.kind == "none":
-        return False
-    if cfg.kind == "csv":
-        from lightning.pytorch.loggers import CSVLogger
-
-        return CSVLogger(save_dir=output_dir, name="csv", version="")
-    if cfg.kind == "tensorboard":
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        return TensorBoardLogger(
-            save_dir=output_dir, name="tensorboard", version="", default_hp_metric=False
-        )
-    if cfg.kind == "wandb":
-        from lightning.pytorch.loggers import WandbLogger
-
-        return WandbLogger(
-            project=cfg.project,
-            name=cfg.name,
-            group=cfg.group,
-            tags=list(cfg.tags) or None,
-            save_dir=str(output_dir),
-            offline=cfg.is_offline(),
-            log_model=cfg.log_model,
-        )
-    raise ValueError(f"logger.kind: unsupported {cfg.kind!r}")
+from .loggers import build_logger
 
 
 @contextmanager
@@ -79,22 +51,6 @@ def _job_scope() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _complexity(module: L.LightningModule, input_size: tuple[int, int]) -> dict[str, int]:
-    from ..models.complexity import complexity
-
-    return complexity(module.model, input_size=tuple(input_size))
-
-
-def _save_predictions(module, datamodule, count: int, output_dir: Path) -> Path | None:
-    from ..tasks.pose import PoseEstimationModule
-
-    if isinstance(module, PoseEstimationModule):
-        from ..inference.pose import save_validation_predictions
-    else:
-        from ..inference.segmentation import save_validation_predictions
-    return save_validation_predictions(module, datamodule, count, output_dir / "predictions.png")
-
-
 def run_training(cfg: TrainConfig, output_dir: str | os.PathLike[str]) -> float | None:
     """Train, then test the best checkpoint; returns the best monitored value (for sweeps).
 
@@ -111,8 +67,8 @@ def run_training(cfg: TrainConfig, output_dir: str | os.PathLike[str]) -> float 
 
 def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     L.seed_everything(cfg.seed, workers=True)
-    module, datamodule = build_task(cfg.task, cfg.data, cfg.model)
-    stats = _complexity(module, cfg.data.input_size)
+    module, datamodule = cfg.task.build(cfg.data, cfg.model)
+    stats = complexity(module.model, input_size=tuple(cfg.data.input_size))
     print(
         f"{cfg.model.name}: {stats['params']:,} params, {stats['macs'] / 1e6:.1f}M MACs, "
         f"{stats['paper_flops'] / 2**20:.1f}M paper FLOPs at {cfg.data.input_size}",
@@ -121,7 +77,7 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     logger = build_logger(cfg.logger, output_dir)
     if logger:
         logger.log_hyperparams({**asdict(cfg), "complexity": stats})
-    callbacks, checkpoint = build_callbacks(cfg, module, output_dir, logging=bool(logger))
+    callbacks, checkpoint = build_callbacks(cfg, output_dir, logging=bool(logger))
     trainer = L.Trainer(
         **cfg.trainer.kwargs(),
         default_root_dir=output_dir,
@@ -140,9 +96,7 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     summary["best_checkpoint"] = checkpoint.best_model_path
     best = checkpoint.best_model_path or None
     if cfg.test_after_fit:
-        if hasattr(datamodule, "build_metric"):  # COCO also writes its predictions file
-            results = output_dir / "test_predictions.json"
-            module.test_metric = datamodule.build_metric("test", results_file=str(results))
+        module.results_file = str(output_dir / "test_predictions.json")  # COCO writes it
         trainer.test(module, datamodule, ckpt_path=best or "last", verbose=False)
         summary["test"] = dict(getattr(module, "last_metrics", {}))
         if trainer.is_global_zero:
@@ -151,7 +105,9 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
                 flush=True,
             )
     if cfg.prediction_images and trainer.is_global_zero:
-        png = _save_predictions(module, datamodule, cfg.prediction_images, output_dir)
+        png = module.save_validation_predictions(
+            datamodule, cfg.prediction_images, output_dir / "predictions.png"
+        )
         print(f"predictions drawn on validation images: {png}", flush=True)
     score = checkpoint.best_model_score
     value = float(score) if score is not None else None

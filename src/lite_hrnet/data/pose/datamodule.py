@@ -1,25 +1,17 @@
-"""LightningDataModules for top-down pose: COCO 2017 keypoints and MPII, real layouts.
-
-Both take plain arguments (no Hydra). Sizes are (H, W); the heatmap size defaults to the
-input / 4 and sigma to the recipe's value for that heatmap, so one override of
-``input_size`` changes a whole resolution setting. With ``synthetic`` set, ``prepare_data``
-first writes a generated data set in the same layout, which the same readers then parse.
-"""
+"""The pose data configs and LightningDataModules: COCO 2017 keypoints and MPII, in their
+real layouts. No Hydra here: ``lite_hrnet.config`` registers the configs as schemas."""
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import lightning as L
-import torch
-from torch.utils.data import DataLoader
-from torchmetrics import Metric
-
+from ...checks import check
 from ...formats.coco import load_coco
 from ...meta.keypoints import COCO, MPII, KeypointSet
-from .dataset import TopDownDataset, collate_skipping
+from ...synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco, ensure_synthetic_mpii
+from ..loaders import SplitDataModule, check_loader_options
+from .dataset import TopDownDataset
 from .records import (
     PoseInstance,
     coco_detection_instances,
@@ -28,108 +20,73 @@ from .records import (
 )
 from .transforms import TopDownConfig, TopDownTransform
 
+POSE_FORMATS = ("coco", "mpii")
 
-class TopDownPoseDataModule(L.LightningDataModule):
-    """Shared loaders, transforms and worker settings; subclasses read their format."""
+
+@dataclass
+class PoseDataConfig(TopDownConfig):
+    """A top-down pose data set in its real layout (``format``: coco or mpii), with the
+    official pipeline (``TopDownConfig``) and the loaders. COCO by default; the MPII
+    defaults are ``MpiiDataConfig``'s."""
+
+    format: str = "coco"
+    root: str = "data/coco"
+    batch_size: int = 64
+    val_batch_size: int | None = None  # default: batch_size
+    num_workers: int = 4
+    pin_memory: bool = True
+    detection_file: str | None = None  # COCO test boxes; validation uses ground truth
+    train_split: str = "train2017"  # COCO folder names
+    val_split: str = "val2017"
+    synthetic: PoseSceneConfig | None = None  # generate this data set under root first
+
+    def __post_init__(self) -> None:
+        if isinstance(self.synthetic, dict):
+            self.synthetic = PoseSceneConfig(**self.synthetic)
+
+    @property
+    def keypoint_set(self) -> KeypointSet:
+        return {"coco": COCO, "mpii": MPII}[self.format]
+
+    def validate(self) -> None:
+        check(self.format in POSE_FORMATS, "data.format",
+              f"one of {POSE_FORMATS}, got {self.format!r}")  # fmt: skip
+        super().validate()
+        check_loader_options(self)
+        check(self.format == "coco" or self.detection_file is None, "data.detection_file",
+              "detection files are COCO-only")  # fmt: skip
+        if self.synthetic is not None:
+            self.synthetic.validate()
+
+
+@dataclass
+class MpiiDataConfig(PoseDataConfig):
+    """MPII: the official recipe's 256x256 input and 32 images per GPU, and no half-body
+    augmentation."""
+
+    format: str = "mpii"
+    root: str = "data/mpii"
+    input_size: list[int] = field(default_factory=lambda: [256, 256])
+    half_body_prob: float = 0.0
+    batch_size: int = 32
+
+
+class TopDownPoseDataModule(SplitDataModule):
+    """Top-down person crops of a pose data set; subclasses read their format."""
 
     keypoint_set: KeypointSet
 
-    def __init__(
-        self,
-        root: str | os.PathLike[str],
-        input_size: tuple[int, int] = (256, 192),
-        heatmap_size: tuple[int, int] | None = None,
-        sigma: float | None = None,
-        batch_size: int = 64,
-        val_batch_size: int | None = None,
-        num_workers: int = 4,
-        pin_memory: bool = True,
-        flip_prob: float = 0.5,
-        half_body_prob: float = 0.3,
-        scale_factor: float = 0.25,
-        rotation_factor: float = 30.0,
-        rotation_prob: float = 0.6,
-        photometric: bool = False,
-        synthetic: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__()
-        self.save_hyperparameters()  # stored in checkpoints: eval reuses the input size
-        self.root = Path(root).expanduser()
-        self.transform_cfg = TopDownConfig(
-            input_size=tuple(input_size),
-            heatmap_size=tuple(heatmap_size) if heatmap_size else None,
-            sigma=sigma,
-            flip_prob=flip_prob,
-            half_body_prob=half_body_prob,
-            scale_factor=scale_factor,
-            rotation_factor=rotation_factor,
-            rotation_prob=rotation_prob,
-            photometric=photometric,
-        )
-        self.batch_size = batch_size
-        self.val_batch_size = val_batch_size or batch_size
-        self.num_workers = num_workers
-        self.pin_memory = pin_memory
-        self.synthetic = synthetic
-        self.datasets: dict[str, TopDownDataset] = {}
+    def build_dataset(self, split: str) -> TopDownDataset:
+        transform = TopDownTransform(self.cfg, self.keypoint_set, train=split == "train")
+        return TopDownDataset(self.instances(split), transform)
 
-    # Subclass hooks --------------------------------------------------------------------
-    def _generate(self) -> None:
+    def instances(self, split: str) -> list[PoseInstance]:
+        """The person instances of ``split``."""
         raise NotImplementedError
 
-    def _instances(self, stage: str) -> list[PoseInstance]:
+    def evaluation_file(self, stage: str) -> Path:
+        """The ground truth the metric of ``stage`` ("val" or "test") scores against."""
         raise NotImplementedError
-
-    def build_metric(self, stage: str, results_file: str | None = None) -> Metric:
-        """The data set's evaluation metric for ``stage`` ('val' or 'test')."""
-        raise NotImplementedError
-
-    # Lightning hooks -------------------------------------------------------------------
-    def prepare_data(self) -> None:
-        if self.synthetic is not None:
-            self._generate()
-
-    def setup(self, stage: str | None = None) -> None:
-        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
-        for split in wanted.get(stage or "fit", ("train", "val", "test")):
-            if split not in self.datasets:
-                transform = TopDownTransform(
-                    self.transform_cfg, self.keypoint_set, split == "train"
-                )
-                self.datasets[split] = TopDownDataset(self._instances(split), transform)
-                if not len(self.datasets[split]):
-                    raise ValueError(
-                        f"{self.root}: the {split} split has no usable person instances"
-                    )
-
-    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory and torch.cuda.is_available(),
-            persistent_workers=self.num_workers > 0,
-            collate_fn=collate_skipping,
-            worker_init_fn=_one_opencv_thread,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True, self.batch_size)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False, self.val_batch_size)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False, self.val_batch_size)
-
-
-def _one_opencv_thread(worker_id: int) -> None:
-    # Workers already run one torch thread each; OpenCV's own pool would oversubscribe.
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 class CocoKeypointsDataModule(TopDownPoseDataModule):
@@ -141,66 +98,50 @@ class CocoKeypointsDataModule(TopDownPoseDataModule):
     when given, else the ground-truth boxes too.
     """
 
+    config_class = PoseDataConfig
     keypoint_set = COCO
 
-    def __init__(
-        self,
-        root: str | os.PathLike[str],
-        detection_file: str | None = None,
-        train_split: str = "train2017",
-        val_split: str = "val2017",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(root, **kwargs)
-        self.detection_file = detection_file
-        self.splits = {"train": train_split, "val": val_split, "test": val_split}
+    def _split_name(self, split: str) -> str:
+        return self.cfg.train_split if split == "train" else self.cfg.val_split
 
     def ann_file(self, split: str) -> Path:
-        return self.root / "annotations" / f"person_keypoints_{self.splits[split]}.json"
+        return self.root / "annotations" / f"person_keypoints_{self._split_name(split)}.json"
 
-    def _generate(self) -> None:
-        from ...synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco
+    def generate(self) -> None:
+        ensure_synthetic_coco(self.root, self.cfg.synthetic)
 
-        ensure_synthetic_coco(self.root, PoseSceneConfig(**self.synthetic))
-
-    def _instances(self, split: str) -> list[PoseInstance]:
-        image_dir = self.root / self.splits[split]
-        ratio = self.transform_cfg.aspect_ratio
-        if split == "test" and self.detection_file:
+    def instances(self, split: str) -> list[PoseInstance]:
+        image_dir = self.root / self._split_name(split)
+        ratio = self.cfg.aspect_ratio
+        if split == "test" and self.cfg.detection_file:
             coco = load_coco(self.ann_file(split))
-            return coco_detection_instances(self.detection_file, coco, image_dir, 17, ratio)
+            return coco_detection_instances(self.cfg.detection_file, coco, image_dir, 17, ratio)
         return coco_ground_truth_instances(self.ann_file(split), image_dir, COCO, ratio)
 
-    def build_metric(self, stage: str, results_file: str | None = None) -> Metric:
-        from ...metrics.coco_keypoints import CocoKeypointAP
-
-        return CocoKeypointAP(self.ann_file(stage), COCO.sigmas, results_file=results_file)
+    def evaluation_file(self, stage: str) -> Path:
+        return self.ann_file(stage)
 
 
 class MpiiDataModule(TopDownPoseDataModule):
     """MPII: ``root/images/*.jpg``, ``root/annotations/mpii_{train,val}.json`` (the common
-    JSON conversion) and ``root/annotations/mpii_gt_val.mat`` for PCKh.
+    JSON conversion) and ``root/annotations/mpii_gt_val.mat`` for PCKh."""
 
-    The official MPII recipe has no half-body augmentation, hence the default 0.
-    """
-
+    config_class = MpiiDataConfig
     keypoint_set = MPII
 
-    def __init__(self, root: str | os.PathLike[str], **kwargs: Any) -> None:
-        kwargs.setdefault("input_size", (256, 256))
-        kwargs.setdefault("half_body_prob", 0.0)
-        super().__init__(root, **kwargs)
+    def generate(self) -> None:
+        ensure_synthetic_mpii(self.root, self.cfg.synthetic)
 
-    def _generate(self) -> None:
-        from ...synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_mpii
-
-        ensure_synthetic_mpii(self.root, PoseSceneConfig(**self.synthetic))
-
-    def _instances(self, split: str) -> list[PoseInstance]:
+    def instances(self, split: str) -> list[PoseInstance]:
         name = "train" if split == "train" else "val"
         return mpii_instances(self.root / "annotations" / f"mpii_{name}.json", self.root / "images")
 
-    def build_metric(self, stage: str, results_file: str | None = None) -> Metric:
-        from ...metrics.pckh import MpiiPCKh
+    def evaluation_file(self, stage: str) -> Path:
+        return self.root / "annotations" / "mpii_gt_val.mat"
 
-        return MpiiPCKh(self.root / "annotations" / "mpii_gt_val.mat")
+
+def pose_datamodule(cfg: PoseDataConfig) -> TopDownPoseDataModule:
+    """The DataModule of ``cfg.format`` built from ``cfg``."""
+    kinds = {"coco": CocoKeypointsDataModule, "mpii": MpiiDataModule}
+    check(cfg.format in kinds, "data.format", f"one of {POSE_FORMATS}, got {cfg.format!r}")
+    return kinds[cfg.format](config=cfg)

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import Dataset
 
-from ..images import ImageReadError, read_rgb
+from ..images import CorruptImageWarning, ImageReadError, read_rgb
 from .records import PoseInstance
 from .transforms import TopDownTransform
 
@@ -17,8 +17,9 @@ from .transforms import TopDownTransform
 class TopDownDataset(Dataset):
     """Reads the image of each instance and applies a ``TopDownTransform``.
 
-    An unreadable image gives ``None`` (with a warning naming it); ``collate_skipping``
-    drops it and counts it, so one bad file never stops a run.
+    An unreadable image gives ``None`` (with a ``CorruptImageWarning`` naming it);
+    ``data.loaders.collate_skipping`` drops it and counts it, so one bad file never stops a
+    run.
     """
 
     def __init__(self, instances: Sequence[PoseInstance], transform: TopDownTransform) -> None:
@@ -33,7 +34,7 @@ class TopDownDataset(Dataset):
         try:
             image = read_rgb(inst.image_path)
         except ImageReadError as e:
-            warnings.warn(f"skipping sample {index}: {e}", stacklevel=2)
+            warnings.warn(f"{e}; sample {index} skipped", CorruptImageWarning, stacklevel=2)
             return None
         # One seed per draw from torch's generator: reproducible under seed_everything and
         # different in every worker and epoch.
@@ -49,11 +50,3 @@ class TopDownDataset(Dataset):
             score=np.float32(inst.score),
         )
         return out
-
-
-def collate_skipping(batch: list[dict | None]) -> dict[str, torch.Tensor]:
-    """``default_collate`` over the readable samples; ``skipped`` counts the others."""
-    kept = [b for b in batch if b is not None]
-    out = default_collate(kept) if kept else {}
-    out["skipped"] = torch.tensor(len(batch) - len(kept))
-    return out

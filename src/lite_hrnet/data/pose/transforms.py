@@ -7,27 +7,26 @@ sample is reproducible from its seed whatever worker draws it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from ...checks import check, is_size
 from ...codecs.geometry import PIXEL_STD, apply_affine, get_affine_transform
 from ...codecs.heatmap import encode_heatmaps, sigma_for_heatmap
-from ...meta.imagenet import IMAGENET_MEAN, IMAGENET_STD
+from ...codecs.image import normalize_image
 from ...meta.keypoints import KeypointSet
 
-_MEAN = np.array(IMAGENET_MEAN, np.float32)
-_STD = np.array(IMAGENET_STD, np.float32)
 
-
-@dataclass(frozen=True)
+@dataclass
 class TopDownConfig:
-    """Sizes are (H, W). Heatmap size and sigma follow the input unless given."""
+    """The official pipeline's settings (the paper's recipe by default). Sizes are [H, W];
+    the heatmap size (input / 4) and sigma (heatmap height / 32) follow the input unless
+    given, so one override of ``input_size`` changes a whole resolution setting."""
 
-    input_size: tuple[int, int] = (256, 192)
-    heatmap_size: tuple[int, int] | None = None
+    input_size: list[int] = field(default_factory=lambda: [256, 192])
+    heatmap_size: list[int] | None = None
     sigma: float | None = None
     flip_prob: float = 0.5
     half_body_prob: float = 0.3
@@ -35,12 +34,20 @@ class TopDownConfig:
     scale_factor: float = 0.25
     rotation_factor: float = 30.0
     rotation_prob: float = 0.6
-    photometric: bool = False
+    photometric: bool = False  # albumentations colour jitter, noise and blur
+
+    def validate(self) -> None:
+        check(is_size(self.input_size, 32), "data.input_size",
+              f"[H, W] with multiples of 32, got {self.input_size}")  # fmt: skip
+        if self.heatmap_size is not None:
+            check(is_size(self.heatmap_size), "data.heatmap_size", "expected [h, w]")
+        for key in ("flip_prob", "half_body_prob", "rotation_prob"):
+            check(0 <= getattr(self, key) <= 1, f"data.{key}", "a probability in [0, 1]")
 
     @property
     def heatmap_hw(self) -> tuple[int, int]:
         if self.heatmap_size is not None:
-            return tuple(self.heatmap_size)
+            return int(self.heatmap_size[0]), int(self.heatmap_size[1])
         return self.input_size[0] // 4, self.input_size[1] // 4
 
     @property
@@ -185,19 +192,3 @@ class TopDownTransform:
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The (2, 3) affine that applies ``b`` then ``a``."""
     return np.hstack([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]])
-
-
-def normalize_image(crop: np.ndarray) -> np.ndarray:
-    """(h, w, 3) uint8 RGB -> (3, h, w) float32 with ImageNet mean/std."""
-    x = crop.astype(np.float32) * (1 / 255.0)
-    x = (x - _MEAN) / _STD
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
-
-
-def crop_for_inference(
-    image: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: Sequence[int]
-) -> np.ndarray:
-    """The test-time crop: (H, W, 3) uint8 -> (3, h, w) normalised, ``input_size`` (H, W)."""
-    h, w = input_size
-    matrix = get_affine_transform(center, scale, 0.0, (w, h))
-    return normalize_image(cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR))

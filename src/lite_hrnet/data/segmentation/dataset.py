@@ -6,23 +6,24 @@
 labelIds are mapped to the 19 trainIds (ignore = 255) with the official table. Bad input:
 a missing label file fails at construction, naming it; label ids outside the table and an
 image/label size mismatch raise ``ValueError`` naming the file when the sample is read; an
-image or label PNG that cannot be decoded is skipped with a warning (the sample comes back
-as ``None`` and ``collate_segmentation`` counts it), so a run never dies inside a worker.
+image or label PNG that cannot be decoded is skipped with a ``CorruptImageWarning`` (the
+sample comes back as ``None`` and ``data.loaders.collate_skipping`` counts it), so a run
+never dies inside a worker.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import Dataset
 
 from ...meta.cityscapes import label_ids_to_train_ids
+from ..images import CorruptImageWarning, ImageReadError, read_image, read_rgb
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
@@ -31,24 +32,10 @@ SPLITS = ("train", "val", "test")
 Transform = Callable[[np.ndarray, np.ndarray], tuple[torch.Tensor, torch.Tensor]]
 
 
-class CorruptImageWarning(UserWarning):
-    """An image or label file could not be decoded; its sample was skipped."""
-
-
-def read_rgb(path: Path) -> np.ndarray | None:
-    """(H, W, 3) uint8 RGB, or None if the file cannot be decoded."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def read_label_ids(path: Path) -> np.ndarray | None:
-    """(H, W) labelIds as stored, or None if the file cannot be decoded.
-
-    Raises ``ValueError`` naming the file if it is not a single-channel image.
-    """
-    label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if label is None:
-        return None
+def read_label_ids(path: Path) -> np.ndarray:
+    """(H, W) labelIds as stored; ``ImageReadError`` if the file cannot be decoded, and a
+    ``ValueError`` naming the file if it is not a single-channel image."""
+    label = read_image(path)
     if label.ndim != 2:
         raise ValueError(f"{path}: a labelIds image must have one channel, got shape {label.shape}")
     return label
@@ -110,14 +97,14 @@ class CityscapesDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any] | None:
         image_path = self.images[index]
-        image = read_rgb(image_path)
-        if image is None:
-            return _skip(image_path)
-        if self.with_labels:
+        try:
+            image = read_rgb(image_path)
+            label_ids = read_label_ids(self.labels[index]) if self.with_labels else None
+        except ImageReadError as e:
+            warnings.warn(f"{e}; sample {index} skipped", CorruptImageWarning, stacklevel=2)
+            return None
+        if label_ids is not None:
             label_path = self.labels[index]
-            label_ids = read_label_ids(label_path)
-            if label_ids is None:
-                return _skip(label_path)
             if label_ids.shape != image.shape[:2]:
                 raise ValueError(
                     f"{label_path}: label size {label_ids.shape} (H, W) differs from image "
@@ -128,20 +115,3 @@ class CityscapesDataset(Dataset):
             label = np.full(image.shape[:2], 255, dtype=np.uint8)
         image_t, label_t = self.transform(image, label)
         return {"image": image_t, "label": label_t, "index": index}
-
-
-def _skip(path: Path) -> None:
-    warnings.warn(f"{path}: cannot be decoded; sample skipped", CorruptImageWarning, stacklevel=3)
-    return None
-
-
-def collate_segmentation(samples: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
-    """Batch the decodable samples and count the skipped ones.
-
-    Returns ``{"image": (B, 3, H, W), "label": (B, H, W), "index": (B,), "num_skipped": int}``;
-    when every sample of the batch was skipped, only ``num_skipped``.
-    """
-    kept = [s for s in samples if s is not None]
-    batch: dict[str, Any] = default_collate(kept) if kept else {}
-    batch["num_skipped"] = len(samples) - len(kept)
-    return batch

@@ -1,23 +1,26 @@
 """Training and evaluation transforms for semantic segmentation (albumentations).
 
 Every transform takes an (H, W, 3) uint8 RGB image and an (H, W) uint8 trainId label and
-returns an image tensor (3, H', W') float32, normalised with the ImageNet statistics, and a
-label tensor (H', W') int64 with ignore = 255. Geometric steps act on both arrays with the
-same parameters (nearest-neighbour for the label), so image and label stay aligned.
-Sizes are given as (H, W).
+returns an image tensor (3, H', W') float32, normalised as every input is
+(``codecs.image.normalize_image``), and a label tensor (H', W') int64 with ignore = 255.
+Geometric steps act on both arrays with the same parameters (nearest-neighbour for the
+label), so image and label stay aligned. Sizes are given as [H, W].
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import albumentations as A
 import cv2
 import numpy as np
 import torch
 
+from ...checks import check, is_size
+from ...codecs.image import normalize_image
 from ...meta.cityscapes import IGNORE_INDEX
-from ...meta.imagenet import IMAGENET_MEAN, IMAGENET_STD
+from ...meta.imagenet import IMAGENET_MEAN
 
 # Padded image pixels get the mean colour, i.e. 0 after normalisation (as HRNet pads).
 _PAD_FILL = tuple(round(255 * m) for m in IMAGENET_MEAN)
@@ -26,8 +29,39 @@ _PAD_FILL = tuple(round(255 * m) for m in IMAGENET_MEAN)
 _LABEL_RESIZE = cv2.INTER_NEAREST_EXACT
 
 
+@dataclass
+class SegmentationTransformConfig:
+    """HRNet's Cityscapes augmentation (the paper's recipe by default). Sizes are [H, W].
+
+    ``input_size`` is the training crop; ``base_size`` resizes whole images first (the
+    half-resolution setting, [512, 1024]), for training and for the evaluation input.
+    Photometric jitter: brightness, contrast and saturation +-``color_jitter``, hue
+    +-``hue_jitter``, with probability ``jitter_prob``.
+    """
+
+    input_size: list[int] = field(default_factory=lambda: [512, 1024])
+    scale_range: list[float] = field(default_factory=lambda: [0.5, 2.0])
+    base_size: list[int] | None = None
+    flip_prob: float = 0.5
+    color_jitter: float = 0.3
+    hue_jitter: float = 0.05
+    jitter_prob: float = 0.8
+
+    def validate(self) -> None:
+        check(is_size(self.input_size, 32), "data.input_size",
+              f"[H, W] with multiples of 32, got {self.input_size}")  # fmt: skip
+        low_high = len(self.scale_range) == 2 and 0 < self.scale_range[0] <= self.scale_range[1]
+        check(low_high, "data.scale_range",
+              f"[low, high] with 0 < low <= high, got {self.scale_range}")  # fmt: skip
+        if self.base_size is not None:
+            check(is_size(self.base_size), "data.base_size",
+                  f"[H, W] with positive sizes, got {self.base_size}")  # fmt: skip
+        for key in ("flip_prob", "jitter_prob"):
+            check(0 <= getattr(self, key) <= 1, f"data.{key}", "a probability in [0, 1]")
+
+
 class SegmentationTransform:
-    """An albumentations pipeline on (image, label), then conversion to tensors.
+    """An albumentations pipeline on (image, label), then the normalisation and tensors.
 
     With ``resize_label=False`` only the image goes through ``pipeline`` (which must then
     be photometric or a resize): evaluation resizes the input but scores the prediction
@@ -44,48 +78,32 @@ class SegmentationTransform:
             image, label = out["image"], out["mask"]
         else:
             image = self.pipeline(image=image)["image"]
-        image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
-        return image_t.float(), torch.from_numpy(np.ascontiguousarray(label)).long()
+        image_t = torch.from_numpy(normalize_image(image))
+        return image_t, torch.from_numpy(np.ascontiguousarray(label)).long()
 
     def __repr__(self) -> str:
         steps = ", ".join(type(t).__name__ for t in self.pipeline.transforms)
         return f"{type(self).__name__}([{steps}], resize_label={self.resize_label})"
 
 
-def _check_size(name: str, size: Sequence[int] | None) -> tuple[int, int] | None:
-    if size is None:
-        return None
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"{name}: expected (H, W) with positive sizes, got {size}")
-    return int(size[0]), int(size[1])
-
-
 def build_train_transform(
-    crop_size: Sequence[int] = (512, 1024),
-    scale_range: Sequence[float] = (0.5, 2.0),
-    base_size: Sequence[int] | None = None,
-    flip_prob: float = 0.5,
-    color_jitter: float = 0.3,
-    hue_jitter: float = 0.05,
-    jitter_prob: float = 0.8,
+    cfg: SegmentationTransformConfig | None = None,
 ) -> SegmentationTransform:
-    """HRNet's training augmentation.
+    """HRNet's training augmentation, from ``cfg`` (the defaults: the paper's recipe).
 
-    An optional resize of the whole image to ``base_size`` (the paper's half-resolution
-    setting uses (512, 1024)); a random scale in ``scale_range``; padding to ``crop_size``
-    (image with the mean colour, label with ignore); a random ``crop_size`` crop; a
-    horizontal flip with ``flip_prob``; photometric jitter (brightness, contrast and
-    saturation +-``color_jitter``, hue +-``hue_jitter``) with probability ``jitter_prob``.
+    An optional resize of the whole image to ``base_size``; a random scale in
+    ``scale_range``; padding to the ``input_size`` crop (image with the mean colour, label
+    with ignore); a random crop; a horizontal flip with ``flip_prob``; photometric jitter.
     """
-    crop = _check_size("crop_size", crop_size)
-    base = _check_size("base_size", base_size)
-    low, high = scale_range
-    if not 0 < low <= high:
-        raise ValueError(f"scale_range: expected 0 < low <= high, got {tuple(scale_range)}")
+    cfg = cfg or SegmentationTransformConfig()
+    cfg.validate()
+    low, high = cfg.scale_range
     steps: list[A.BasicTransform] = []
-    if base is not None:
+    if cfg.base_size is not None:
         steps.append(
-            A.Resize(*base, interpolation=cv2.INTER_LINEAR, mask_interpolation=_LABEL_RESIZE)
+            A.Resize(
+                *cfg.base_size, interpolation=cv2.INTER_LINEAR, mask_interpolation=_LABEL_RESIZE
+            )
         )
     steps += [
         A.RandomScale(
@@ -95,48 +113,39 @@ def build_train_transform(
             p=1.0,
         ),
         A.PadIfNeeded(
-            min_height=crop[0],
-            min_width=crop[1],
+            min_height=cfg.input_size[0],
+            min_width=cfg.input_size[1],
             position="top_left",
             border_mode=cv2.BORDER_CONSTANT,
             fill=_PAD_FILL,
             fill_mask=IGNORE_INDEX,
         ),
-        A.RandomCrop(*crop),
-        A.HorizontalFlip(p=flip_prob),
+        A.RandomCrop(*cfg.input_size),
+        A.HorizontalFlip(p=cfg.flip_prob),
     ]
-    if color_jitter > 0 or hue_jitter > 0:
+    if cfg.color_jitter > 0 or cfg.hue_jitter > 0:
         # After the crop: the jitter then costs crop pixels, not (scaled) image pixels.
-        j = color_jitter
+        j = cfg.color_jitter
         steps.append(
             A.ColorJitter(
                 brightness=(1 - j, 1 + j),
                 contrast=(1 - j, 1 + j),
                 saturation=(1 - j, 1 + j),
-                hue=(-hue_jitter, hue_jitter),
-                p=jitter_prob,
+                hue=(-cfg.hue_jitter, cfg.hue_jitter),
+                p=cfg.jitter_prob,
             )
         )
-    steps.append(A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD))
     return SegmentationTransform(A.Compose(steps))
 
 
 def build_eval_transform(base_size: Sequence[int] | None = None) -> SegmentationTransform:
-    """Normalisation, and with ``base_size`` a resize of the image alone to (H, W).
+    """The normalisation, and with ``base_size`` a resize of the image alone to (H, W).
 
     The label keeps its size: predictions are upsampled to it before scoring.
     """
-    base = _check_size("base_size", base_size)
+    if base_size is not None:
+        check(is_size(base_size), "base_size", f"[H, W] with positive sizes, got {base_size}")
     steps: list[A.BasicTransform] = []
-    if base is not None:
-        steps.append(A.Resize(*base, interpolation=cv2.INTER_LINEAR))
-    steps.append(A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD))
-    return SegmentationTransform(A.Compose(steps), resize_label=base is None)
-
-
-def normalize_image(image: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB -> (3, H, W) float32 ImageNet-normalised tensor (for inference)."""
-    mean = np.asarray(IMAGENET_MEAN, np.float32) * 255
-    std = np.asarray(IMAGENET_STD, np.float32) * 255
-    normalized = (image.astype(np.float32) - mean) / std
-    return torch.from_numpy(np.ascontiguousarray(normalized.transpose(2, 0, 1)))
+    if base_size is not None:
+        steps.append(A.Resize(*base_size, interpolation=cv2.INTER_LINEAR))
+    return SegmentationTransform(A.Compose(steps), resize_label=base_size is None)
