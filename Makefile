@@ -8,7 +8,7 @@ EXTRAS ?= train,dev
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell echo '$(TORCH) $(EXTRAS)' | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint format summary bench train train-seg clean
+.PHONY: install test test-fast lint format summary bench train train-seg clean
 
 install: $(STAMP)
 
@@ -31,10 +31,15 @@ format: install
 	$(BIN)/ruff format $(LINTED)
 	$(BIN)/ruff check --fix $(LINTED)
 
-# The notebooks run headless on generated data (LITE_HRNET_NOTEBOOK_FAST: tiny sizes).
+# Everything, as CI runs it. The notebooks run headless on generated data
+# (LITE_HRNET_NOTEBOOK_FAST: tiny sizes).
 test: install lint
 	$(BIN)/python -m pytest -q
 	LITE_HRNET_NOTEBOOK_FAST=1 $(BIN)/python -m pytest -q --nbmake --nbmake-timeout=600 notebooks
+
+# The quick set while working: without the tests marked slow, ddp or notebooks.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not ddp and not notebooks"
 
 summary: install
 	@for m in lite_hrnet_18 lite_hrnet_30 naive_lite_hrnet_18 wider_naive_lite_hrnet_18; do \

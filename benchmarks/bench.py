@@ -20,7 +20,7 @@ The models get random weights of a trained network's scale (``bench_model``), no
 official initialisation: its N(0, 0.001) convolutions shrink the activations towards
 1e-19 and beyond, where some kernels (ONNX Runtime's sigmoid) run on denormal numbers and
 slow down up to twofold, which a trained model never does. The ONNX Runtime rows include
-the issue's reference: the official control flow exported by the torch.export-based
+the reference: the official control flow exported by the torch.export-based
 exporter at a static shape.
 """
 
@@ -192,7 +192,7 @@ def bench_model(name: str, device: torch.device) -> nn.Module:
 
 
 class OfficialPoseModel(nn.Module):
-    """The official forward control flow (tests/official_semantics.py) on ``model``'s
+    """The official forward control flow (lite_hrnet.testing.official) on ``model``'s
     backbone weights, then its heatmap head: (B, 3, H, W) -> (B, K, H/4, W/4).
     """
 
@@ -536,7 +536,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         type=input_size,
         help="sizes with the compiled paths (default: the first of --sizes; each graph "
-        "compiles for 1-3 minutes)",
+        "takes minutes to compile)",
     )
     parser.add_argument(
         "--no-compile", dest="compile", action="store_false", help="skip the compiled paths"

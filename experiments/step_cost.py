@@ -6,8 +6,8 @@ For every setting of the CPU experiments (the ablation's 8 and LITE vs NAIVE's 3
 times training steps (forward, masked MSE, backward, Adam) on random batches and eval
 forwards (the flip test: two passes per crop) in *process CPU time* with one torch thread,
 so the figures hold on a machine that other jobs load. Ratios against lite_hrnet_18 at
-128x96 turn the measured `make train` speed (0.70 s per 32-image iteration on the quiet
-2-core machine, README) into a per-job estimate. Prints a Markdown table.
+128x96 turn the measured `make train` speed (docs/training.md) into a per-job estimate.
+Prints a Markdown table.
 """
 
 from __future__ import annotations

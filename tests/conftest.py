@@ -1,5 +1,17 @@
+"""Session-wide settings and the tiny generated data sets every test directory shares."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import lightning as L
 import pytest
 import torch
+
+from lite_hrnet.synthetic.pose_scenes import ensure_synthetic_coco, ensure_synthetic_mpii
+from lite_hrnet.synthetic.street_scenes import ensure_synthetic_cityscapes
+from tests.support import TINY_POSE, TINY_STREET, tiny_datamodule, tiny_module
 
 torch.set_num_threads(2)
 
@@ -15,3 +27,41 @@ def _restore_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def coco_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_synthetic_coco(tmp_path_factory.mktemp("coco"), TINY_POSE)
+
+
+@pytest.fixture(scope="session")
+def mpii_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_synthetic_mpii(tmp_path_factory.mktemp("mpii"), TINY_POSE)
+
+
+@pytest.fixture(scope="session")
+def cityscapes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cityscapes")
+    return ensure_synthetic_cityscapes(root, TINY_STREET, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(cityscapes_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A segmentation Lightning checkpoint after two training steps (written by the Trainer)."""
+    out = tmp_path_factory.mktemp("checkpoint")
+    trainer = L.Trainer(
+        max_steps=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        default_root_dir=out,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's small-data and worker hints
+        trainer.fit(tiny_module(), tiny_datamodule(cityscapes_root))
+    path = out / "tiny.ckpt"
+    trainer.save_checkpoint(path)
+    return path

@@ -15,8 +15,9 @@ from lite_hrnet.testing.official import official_forward
 from lite_hrnet.testing.weights import non_channels_last_inputs, randomize
 
 MODELS = lite_hrnet.list_models()
-# Copied from shared/reference/official_layout: every key and shape of the official checkpoints.
-LAYOUT_DIR = Path(__file__).resolve().parents[1] / "data" / "official_layout"
+# Every key and shape of the official checkpoints (HRNet/Lite-HRNet, mmpose 0.x), in order,
+# with a 17-joint head.
+LAYOUT_DIR = Path(__file__).resolve().parent / "official_layout"
 LAYOUT_FILES = {
     "lite_hrnet_18": "litehrnet18.tsv",
     "lite_hrnet_30": "litehrnet30.tsv",
@@ -196,6 +197,7 @@ def test_norm_eval_freezes_batchnorm() -> None:
     assert model.stem.training
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
 @pytest.mark.parametrize("name", MODELS)
 def test_channels_last_and_trace(name: str) -> None:
@@ -216,6 +218,7 @@ def test_channels_last_reaches_every_convolution_and_batchnorm(name: str) -> Non
     assert non_channels_last_inputs(model, torch.randn(2, 3, 128, 96)) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["lite_hrnet_18", "naive_lite_hrnet_18"])
 def test_compile_has_no_graph_breaks(name: str) -> None:
     import torch._dynamo

@@ -54,6 +54,7 @@ def test_round_trip(trained, tmp_path: Path, name: str, layout: str) -> None:
     torch.testing.assert_close(_outputs(loaded), _outputs(source), rtol=0, atol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("features_only", [False, True])
 def test_backbone_from_pose_checkpoint(trained, tmp_path: Path, features_only: bool) -> None:
     source = trained["lite_hrnet_18"]

@@ -187,6 +187,7 @@ class _ConvBackwardInputs(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+@pytest.mark.slow
 def test_compiled_training_keeps_depthwise_backward_channels_last() -> None:
     # A depthwise weight (C, 1, 3, 3) ties C with W; Inductor ordered the saved input after
     # it (N, H, C, W) in the backward graph, where its layout optimisation was off.

@@ -20,6 +20,7 @@ def test_the_patch_is_written_for_this_torch() -> None:
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("channels", [40, 7])  # 7: a masked tail shorter than a vector
 def test_compiled_kernels_load_bool_masks_with_vector_instructions(channels: int) -> None:
     # ReLU masks saved for the backward are bool tensors; Inductor's own bool load is a

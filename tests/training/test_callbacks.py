@@ -25,7 +25,7 @@ from lite_hrnet.training.callbacks import (
     SeedPerRank,
     build_callbacks,
 )
-from tests.training.conftest import compose_config
+from tests.support import compose_config
 
 
 def _draws() -> tuple[float, float, float]:

@@ -13,7 +13,9 @@ import lightning as L
 import pytest
 import torch.distributed as dist
 
-from tests.training.conftest import compose_config, pose_overrides, run_script, street_overrides
+from tests.support import compose_config, pose_overrides, run_script, street_overrides
+
+pytestmark = pytest.mark.ddp  # 2 gloo processes per job
 
 FIT = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.num_sanity_val_steps=0",
        "trainer.check_val_every_n_epoch=1", "logger=csv"]  # fmt: skip
@@ -35,7 +37,7 @@ def test_ddp_job_evaluates_as_one_process(task: str, request, tmp_path: Path) ->
     if task == "pose":
         overrides = pose_overrides(request.getfixturevalue("coco_root"))
     else:
-        overrides = street_overrides(request.getfixturevalue("street_root"))
+        overrides = street_overrides(request.getfixturevalue("cityscapes_root"))
     out = tmp_path / "ddp"
     done = run_script(["train", *overrides, *FIT, "trainer=ddp_cpu", f"hydra.run.dir={out}"],
                       cwd=tmp_path)  # fmt: skip

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from lite_hrnet.training.jobs import collect_jobs, format_jobs, read_job
-from tests.training.conftest import pose_overrides, run_cli
+from tests.support import pose_overrides, run_cli
 from tests.training.test_loggers import wandb_records
 
 
@@ -21,6 +22,7 @@ TINY_FIT = ["debug=limit", "trainer.max_epochs=1", "trainer.limit_train_batches=
             "trainer.limit_val_batches=4", "trainer.limit_test_batches=4"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_failed_single_run_exits_non_zero_and_records_why(coco_root, tmp_path, capsys):
     out = tmp_path / "run"
     code = run_cli(["train", *pose_overrides(coco_root), "model.width=-1",
@@ -33,6 +35,7 @@ def test_a_failed_single_run_exits_non_zero_and_records_why(coco_root, tmp_path,
     assert not (out / "summary.json").exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_goes_on_past_a_failed_job(coco_root, tmp_path, capsys):
     """Three jobs in one process: two succeed, each with its own wandb run in the sweep's
     group, and the failure between them is recorded and reported."""
@@ -56,6 +59,7 @@ def test_a_sweep_goes_on_past_a_failed_job(coco_root, tmp_path, capsys):
         assert records["exit"].exit.exit_code == 0
 
 
+@pytest.mark.slow
 def test_optuna_marks_a_failed_trial_failed_and_goes_on(coco_root, tmp_path):
     sweep = tmp_path / "optuna"
     # Random sampling with this seed draws both widths (optuna 2.10); the job returns None

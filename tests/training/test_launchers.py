@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from lite_hrnet.training.jobs import collect_jobs
-from tests.training.conftest import pose_overrides, run_cli, script_env
+from tests.support import pose_overrides, run_cli, script_env
+
+pytestmark = pytest.mark.slow  # sweeps through the launchers, in processes
 
 
 @pytest.mark.parametrize("launcher", ["basic", "submitit_local", "joblib"])

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from lite_hrnet.training.run import run_training
-from tests.training.conftest import compose_config, pose_overrides, street_overrides
+from tests.support import compose_config, pose_overrides, street_overrides
+
+pytestmark = pytest.mark.slow  # training runs with each logger
 
 
 def wandb_records(run_dir: Path, timeout: float = 30) -> dict:
@@ -84,7 +86,7 @@ def test_wandb_offline_run_has_config_metrics_and_images(task, request, tmp_path
         data = pose_overrides(request.getfixturevalue("coco_root"))
         metric = "val/AP"
     else:
-        data = street_overrides(request.getfixturevalue("street_root"))
+        data = street_overrides(request.getfixturevalue("cityscapes_root"))
         metric = "val/mIoU"
     cfg = compose_config([*data, *TINY_FIT, "logger=wandb", "logger.tags=[test]"])
     run_training(cfg, tmp_path)

@@ -1,7 +1,7 @@
 """The Cityscapes label table: labelIds, the 19 trainIds, names and colours.
 
 Vendored from ``cityscapesscripts.helpers.labels`` (the official table), so the core
-install does not need that package; ``tests/segmentation/test_labels.py`` checks that this
+install does not need that package; ``tests/meta/test_cityscapes.py`` checks that this
 copy equals the installed official one field by field. Label maps are (H, W) integer
 arrays; ``IGNORE_INDEX`` (255) marks pixels that count neither in the loss nor in mIoU.
 """

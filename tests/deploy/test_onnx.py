@@ -12,6 +12,8 @@ import lite_hrnet
 from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session
 from lite_hrnet.testing.weights import randomize
 
+pytestmark = pytest.mark.slow  # an ONNX export and session per variant
+
 
 @pytest.mark.parametrize("name", lite_hrnet.list_models())
 def test_onnxruntime_matches_eager(tmp_path: Path, name: str) -> None:

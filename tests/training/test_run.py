@@ -11,7 +11,9 @@ from omegaconf import OmegaConf
 from lite_hrnet.cli.main import main as cli
 from lite_hrnet.config.store import register_configs
 from lite_hrnet.training.run import run_training
-from tests.pose.conftest import TINY
+from tests.support import TINY_POSE as TINY
+
+pytestmark = pytest.mark.slow  # training runs and the CLIs on their checkpoints
 
 
 def _compose(overrides: list[str]):

@@ -16,7 +16,7 @@ from lite_hrnet.data.pose.records import (
 from lite_hrnet.formats.coco import load_coco
 from lite_hrnet.meta.keypoints import COCO
 from lite_hrnet.synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco
-from tests.pose.conftest import TINY
+from tests.support import TINY_POSE as TINY
 
 
 def _copy(root, tmp_path):

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from lite_hrnet import load_checkpoint
 from lite_hrnet.models.factory import create_segmentation_model
 from lite_hrnet.tasks.segmentation import SegmentationModule, ohem_cross_entropy, poly_with_warmup
-from tests.segmentation.conftest import SIZE, TINY_BACKBONE, tiny_datamodule, tiny_module
+from tests.support import STREET_SIZE as SIZE
+from tests.support import TINY_BACKBONE, tiny_datamodule, tiny_module
 
 
 def _trainer(tmp_path: Path, **kwargs) -> L.Trainer:

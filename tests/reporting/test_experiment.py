@@ -200,6 +200,7 @@ def tiny_coco(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ensure_synthetic_coco(tmp_path_factory.mktemp("coco"), config)
 
 
+@pytest.mark.slow
 def test_report_of_a_real_multirun(tiny_coco: Path, tmp_path: Path, monkeypatch) -> None:
     """Two one-batch jobs through `lite-hrnet train -m`, then `lite-hrnet report`."""
     monkeypatch.setattr("sys.argv", list(os.sys.argv))  # Hydra reads and rewrites sys.argv

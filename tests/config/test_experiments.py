@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from lite_hrnet.config.store import register_configs
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 EXPERIMENTS = sorted(p.stem for p in (ROOT / "src/lite_hrnet/conf/experiment").glob("*.yaml"))
 
 

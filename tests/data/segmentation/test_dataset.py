@@ -25,7 +25,7 @@ from lite_hrnet.synthetic.street_scenes import (
     ensure_synthetic_cityscapes,
     render_street_scene,
 )
-from tests.segmentation.conftest import SIZE
+from tests.support import STREET_SIZE as SIZE
 
 
 @pytest.fixture

@@ -133,6 +133,7 @@ def _random_maps() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randint(0, 5, (6, 16, 16), generator=gen), target
 
 
+@pytest.mark.ddp
 def test_ddp_ranks_sum_to_the_single_process_value(tmp_path: Path) -> None:
     out = tmp_path / "result.pt"
     torch.multiprocessing.spawn(

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from benchmarks import bench
 from torch import nn
 from torch.nn.modules.module import register_module_forward_pre_hook
+
+from benchmarks import bench
+
+pytestmark = pytest.mark.slow  # the benchmark suite at tiny sizes
 
 
 def test_bench_writes_ratios_against_eager(tmp_path: Path) -> None:

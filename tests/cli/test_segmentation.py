@@ -12,7 +12,7 @@ import pytest
 
 from lite_hrnet.cli.main import main
 from lite_hrnet.meta.cityscapes import NAME_TO_LABEL, TRAIN_ID_TO_LABEL_ID
-from tests.segmentation.conftest import SIZE
+from tests.support import STREET_SIZE as SIZE
 
 
 def test_eval_prints_the_table_and_writes_json(
@@ -29,7 +29,7 @@ def test_eval_prints_the_table_and_writes_json(
     ]
     assert main([*argv, "--num-workers", "0", "--output", str(output)]) == 0
     out = capsys.readouterr().out
-    assert "road" in out and "mIoU" in out and "(val, 2 images)" in out
+    assert "road" in out and "mIoU" in out and "(val, 3 images)" in out
     results = json.loads(output.read_text())
     assert 0.0 <= results["mIoU"] <= 1.0 and set(results["iou"]) >= {"road", "sky"}
     # Sliding window with flip and two scales runs through the same command.
@@ -44,7 +44,7 @@ def test_predict_writes_overlays_and_label_ids(
     out = tmp_path / "pred"
     assert main(["predict", "seg", str(images), "--checkpoint", str(tiny_checkpoint),
                  "--output", str(out)]) == 0  # fmt: skip
-    assert "wrote 2 of 2 predictions" in capsys.readouterr().out
+    assert "wrote 3 of 3 predictions" in capsys.readouterr().out
     stems = sorted(p.name.removesuffix("_leftImg8bit.png") for p in images.rglob("*.png"))
     for stem in stems:
         overlay = cv2.imread(str(out / f"{stem}_overlay.png"))

@@ -10,7 +10,7 @@ from torch import nn
 from lite_hrnet.inference.segmentation import segment_logits, segment_probabilities
 from lite_hrnet.models.factory import create_segmentation_model
 from lite_hrnet.testing.weights import randomize
-from tests.segmentation.conftest import TINY_BACKBONE
+from tests.support import TINY_BACKBONE
 
 
 class PointwiseModel(nn.Module):

@@ -10,7 +10,9 @@ import torch.multiprocessing as mp
 
 from lite_hrnet.meta.keypoints import COCO
 from lite_hrnet.metrics.coco_keypoints import CocoKeypointAP
-from tests.pose.test_metrics import _person, _write_gt
+from tests.metrics.test_pose_metrics import _person, _write_gt
+
+pytestmark = pytest.mark.ddp  # 2 gloo processes
 
 N = 5  # odd: a DistributedSampler over 2 ranks pads one index
 

@@ -116,6 +116,7 @@ def test_fold_batchnorm_on_any_sequential() -> None:
         fold_batchnorm(nn.Sequential(nn.Conv2d(1, 1, 1), nn.BatchNorm2d(1)))
 
 
+@pytest.mark.slow
 def test_compiled_model_matches_eager_with_packed_weights() -> None:
     # A one-stage model: compiling the full network takes minutes.
     model = randomize(lite_hrnet.create_pose_model("lite_hrnet_18", **ONE_STAGE)).eval()
@@ -134,6 +135,7 @@ def test_compiled_model_matches_eager_with_packed_weights() -> None:
     assert counters["inductor"]["mkldnn_linear_weight_pack_matcher_count"] == gemms
 
 
+@pytest.mark.slow
 def test_every_optimized_copy_compiles_past_dynamos_recompile_limit() -> None:
     # Dynamo counts graphs per Python function over all instances of a class; past its
     # limit it runs calls eagerly without an error. Here the limit is 1 and the second
@@ -162,8 +164,9 @@ def test_pointwise_conv_keeps_the_convolution_on_large_maps() -> None:
     assert not any(isinstance(m, PointwiseConv) for m in uncompiled.modules())  # ONNX export
 
 
-# One variant per block type; tests/test_export.py already exports every variant.
+# One variant per block type; tests/deploy/test_onnx.py already exports every variant.
 # The torch.export-based exporter takes ~10x longer: one small model.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "overrides", "dynamo"),
     [
@@ -194,6 +197,7 @@ def test_dynamo_export_needs_opset_18(tmp_path: Path) -> None:
         export_onnx(nn.Conv2d(3, 1, 1), tmp_path / "m.onnx", (8, 8), opset=17, dynamo=True)
 
 
+@pytest.mark.slow
 def test_cli_export_optimize(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "pose.onnx"
     argv = ["export", "lite_hrnet_18", "--optimize", "--input", "64x64", "--output", str(out)]

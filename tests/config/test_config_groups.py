@@ -13,7 +13,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 import lite_hrnet
 from lite_hrnet.config.schema import CallbacksConfig, TrainConfig
 from lite_hrnet.data.pose.datamodule import pose_datamodule
-from tests.training.conftest import compose_config
+from tests.support import compose_config
 
 PACKAGE = Path(lite_hrnet.__file__).parent
 CONF = PACKAGE / "conf"

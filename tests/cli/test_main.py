@@ -49,6 +49,7 @@ def test_errors_are_one_line_messages(capsys, argv, message) -> None:
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_export_with_checkpoint(tmp_path: Path) -> None:
     model = randomize(lite_hrnet.create_pose_model("lite_hrnet_18", num_joints=16)).eval()
     ckpt = tmp_path / "mpii.pth"

@@ -1,0 +1,126 @@
+"""What many tests share: the tiny generated data sets' settings, tiny task modules, and the
+ways to run a training config (Hydra's compose API, the CLI in-process, the installed
+script)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+import lite_hrnet
+from lite_hrnet.config.store import register_configs
+from lite_hrnet.data.segmentation.datamodule import CityscapesDataModule
+from lite_hrnet.synthetic.pose_scenes import PoseSceneConfig
+from lite_hrnet.synthetic.street_scenes import StreetSceneConfig
+from lite_hrnet.tasks.segmentation import SegmentationModule
+
+# 12 train and 4 val images; 11 validation persons (odd: a DistributedSampler over 2 ranks
+# pads one).
+TINY_POSE = PoseSceneConfig(seed=3, num_train_images=12, num_val_images=4)
+# 4 train and 3 val images (odd, as above) of (H, W) = STREET_SIZE.
+STREET_SIZE = (64, 128)
+TINY_STREET = StreetSceneConfig(
+    seed=3, num_train_images=4, num_val_images=3, height=STREET_SIZE[0], width=STREET_SIZE[1]
+)
+# A small, fast backbone: a quarter of the width and one module per stage.
+TINY_BACKBONE = {"width": 0.25, "num_modules": [1, 1, 1]}
+
+
+def tiny_module(**kwargs) -> SegmentationModule:
+    return SegmentationModule("lite_hrnet_18", backbone_overrides=TINY_BACKBONE, **kwargs)
+
+
+def tiny_datamodule(root: Path, **kwargs) -> CityscapesDataModule:
+    options = {"batch_size": 2, "val_batch_size": 2, "num_workers": 0, "input_size": [64, 64]}
+    return CityscapesDataModule(root, **{**options, **kwargs})
+
+
+def pose_overrides(root: Path) -> list[str]:
+    """The synthetic COCO experiment shrunk to seconds: a narrow one-module network at
+    64 x 64, on the generated set (same generator settings, so nothing is rewritten)."""
+    return [
+        "experiment=synthetic_coco",
+        f"data.root={root}",
+        f"data.synthetic.seed={TINY_POSE.seed}",
+        f"data.synthetic.num_train_images={TINY_POSE.num_train_images}",
+        f"data.synthetic.num_val_images={TINY_POSE.num_val_images}",
+        "data.input_size=[64,64]",
+        "data.batch_size=4",
+        "data.val_batch_size=1",
+        "data.num_workers=0",
+        "model.width=0.5",
+        "model.num_modules=[1,1,1]",
+        "trainer.enable_progress_bar=false",
+        "callbacks.model_summary=none",
+        "prediction_images=0",
+    ]
+
+
+def street_overrides(root: Path) -> list[str]:
+    s = TINY_STREET
+    return [
+        "experiment=synthetic_cityscapes",
+        f"data.root={root}",
+        f"data.synthetic.seed={s.seed}",
+        f"data.synthetic.num_train_images={s.num_train_images}",
+        f"data.synthetic.num_val_images={s.num_val_images}",
+        f"data.synthetic.height={s.height}",
+        f"data.synthetic.width={s.width}",
+        "data.input_size=[64,64]",
+        "data.batch_size=2",
+        "data.val_batch_size=1",
+        "data.num_workers=0",
+        "model.width=0.25",
+        "model.num_modules=[1,1,1]",
+        "trainer.enable_progress_bar=false",
+        "callbacks.model_summary=none",
+        "prediction_images=0",
+    ]
+
+
+def compose_config(overrides: list[str], typed: bool = True):
+    """``train.yaml`` with ``overrides`` through Hydra's compose API: the ``TrainConfig``,
+    or (``typed=False``) the DictConfig with its ``hydra`` node."""
+    register_configs()
+    with initialize_config_module(config_module="lite_hrnet.conf", version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=not typed)
+    return OmegaConf.to_object(cfg) if typed else cfg
+
+
+def run_cli(argv: list[str]) -> int:
+    """``lite-hrnet`` in this process; Hydra's global state is cleared afterwards so that
+    later tests can compose again."""
+    from lite_hrnet.cli.main import main
+
+    try:
+        return main(argv)
+    except SystemExit as stop:  # Hydra exits 1 after reporting a failed single run
+        return int(stop.code or 0)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def script_env() -> dict[str, str]:
+    """The environment for child processes: this checkout's sources first."""
+    src = str(Path(lite_hrnet.__file__).parents[1])
+    path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
+
+
+def run_script(argv: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The installed ``lite-hrnet`` console script, as a user runs it."""
+    script = Path(sys.executable).with_name("lite-hrnet")
+    return subprocess.run(
+        [str(script), *argv],
+        cwd=cwd,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
