@@ -205,7 +205,7 @@ class OfficialPoseModel(nn.Module):
 
 
 def export_official_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> Path:
-    """The issue's reference graph: the official control flow exported by the
+    """The reference graph: the official control flow exported by the
     torch.export-based exporter (``dynamo=True``, default settings) at ``x``'s static shape.
     """
     with quiet_exporter():
