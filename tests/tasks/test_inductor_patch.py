@@ -52,3 +52,23 @@ def test_other_torch_versions_are_left_alone(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(torch, "__version__", "9.99.0+cpu")
     assert not inductor_patch.is_supported()
     assert inductor_patch.vectorise_bool_mask_loads() is False
+
+
+def test_the_rewrite_of_one_load_line() -> None:
+    lines = {
+        "one": "at::vec::VecMask<float,1>::from(in_ptr0 + static_cast<int64_t>(x0), 16)",
+        "two": "at::vec::VecMask<float,2>::from(in_ptr0 + static_cast<int64_t>(x0), 32)",
+        "odd": "at::vec::VecMask<float,1>::from(in_ptr0)",
+    }
+    patched = inductor_patch._patched(lambda self, var, index, dtype, mask: lines[var])
+    new = patched(None, "one", None, torch.bool)
+    assert new == (
+        "at::vec::VecMask<float,1>(at::vec::convert<float>(at::vec::Vectorized<uint8_t>::"
+        "loadu(reinterpret_cast<const uint8_t*>(in_ptr0 + static_cast<int64_t>(x0)), 16))"
+        " != at::vec::Vectorized<float>(0.0f))"
+    )
+    assert patched(None, "one", None, torch.float32) == lines["one"]  # not a bool load
+    assert patched(None, "one", None, torch.bool, "mask") == lines["one"]  # a masked load
+    assert patched(None, "two", None, torch.bool) == lines["two"]  # another width, silently
+    with pytest.warns(UserWarning, match="not the one the patch was written for"):
+        assert patched(None, "odd", None, torch.bool) == lines["odd"]

@@ -37,6 +37,7 @@ def add_pose_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_module(args: argparse.Namespace, keypoint_set: str | None):
+    from ..data.pose.datamodule import MpiiDataConfig, PoseDataConfig
     from ..tasks.pose import PoseEstimationModule
 
     overrides = {"flip_test": not args.no_flip, "dark": args.dark}
@@ -47,8 +48,9 @@ def _load_module(args: argparse.Namespace, keypoint_set: str | None):
     )
     trained = module.datamodule_hparams.get("input_size")
     size = args.input or (tuple(trained) if trained else None)
-    if size is None:
-        size = (256, 256) if module.hparams.keypoint_set == "mpii" else (256, 192)
+    if size is None:  # the data set's default
+        mpii = module.hparams.keypoint_set == "mpii"
+        size = (MpiiDataConfig if mpii else PoseDataConfig)().input_size
     return module.eval(), tuple(size)
 
 

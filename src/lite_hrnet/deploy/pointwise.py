@@ -3,8 +3,9 @@
 A oneDNN convolution call has a fixed set-up cost whatever its size, which dominates on
 this network's many small maps (the gates' (B, C, 1, 1) vectors, the coarsest branches at
 batch 1); a GEMM over the channels-last view has almost none. Under Inductor with frozen
-weights a ``PointwiseConv`` becomes one MKL GEMM with a packed weight. The measured effect
-is in ``benchmarks/README.md``.
+weights a ``PointwiseConv`` becomes one MKL GEMM with a packed weight
+(``tests/deploy/test_optimize.py`` counts them; the compiled path's speed is in
+``benchmarks/README.md``).
 """
 
 from __future__ import annotations

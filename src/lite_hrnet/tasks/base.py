@@ -103,6 +103,8 @@ class TaskModule(L.LightningModule):
         self.val_metric: Metric | None = None
         self.test_metric: Metric | None = None
         self.last_metrics: dict[str, float] = {}  # the latest evaluation, for run summaries
+        # Where a test keeps its predictions, for a task that writes them (pose: COCO results).
+        self.results_file: str | None = None
         self.datamodule_hparams: dict[str, Any] = {}  # of the checkpoint it came from
 
     # The network ---------------------------------------------------------------------

@@ -101,7 +101,7 @@ class PoseEstimationModule(TaskModule):
     (B, K, H/4, W/4), ``target_weight`` (B, K), plus ``center``/``scale`` (B, 2),
     ``score``, ``image_id`` and ``index`` (B,) for evaluation. The metric scores against
     the data module's ``evaluation_file``; set ``results_file`` before a test to keep the
-    COCO predictions.
+    COCO predictions (in the COCO results format).
     """
 
     task_name = "pose"
@@ -140,7 +140,6 @@ class PoseEstimationModule(TaskModule):
         self.register_buffer(
             "flip_index", torch.as_tensor(self.keypoints.flip_index()), persistent=False
         )
-        self.results_file: str | None = None  # the COCO test predictions, when set
 
     @classmethod
     def options_from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 ``build_callbacks`` is the only place that maps options to callback classes, so a config
 never names a class to import. Besides Lightning's own (checkpoints, early stopping, LR
-monitor, model summary, progress bar) there are four of ours: training throughput, printed metrics,
-per-rank seeding under DDP, and prediction images for loggers that show them.
+monitor, model summary, progress bar) there are four of ours: training throughput, printed
+metrics, per-rank seeding under DDP, and prediction images for loggers that show them.
 """
 
 from __future__ import annotations

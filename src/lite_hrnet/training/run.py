@@ -96,9 +96,9 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     summary["best_checkpoint"] = checkpoint.best_model_path
     best = checkpoint.best_model_path or None
     if cfg.test_after_fit:
-        module.results_file = str(output_dir / "test_predictions.json")  # COCO writes it
+        module.results_file = str(output_dir / "test_predictions.json")
         trainer.test(module, datamodule, ckpt_path=best or "last", verbose=False)
-        summary["test"] = dict(getattr(module, "last_metrics", {}))
+        summary["test"] = dict(module.last_metrics)
         if trainer.is_global_zero:
             print(
                 format_table(summary["test"], title=f"test ({Path(best or 'last').name})"),
