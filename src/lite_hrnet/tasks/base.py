@@ -87,7 +87,7 @@ def fused_optimizer_kwargs(params: Iterable[torch.Tensor]) -> dict[str, bool]:
 class TaskModule(L.LightningModule):
     """The LightningModule base of the tasks. A subclass sets ``task_name`` (its config's
     ``name``), builds its model and calls ``set_network``, and implements ``build_metric``,
-    ``evaluate``, ``summarize_metric`` and ``draw_validation_predictions``."""
+    ``evaluate``, ``summarize_metric`` and ``render_predictions``."""
 
     task_name: ClassVar[str]
     # Constructor arguments that load initial weights: dropped by ``from_checkpoint``,
