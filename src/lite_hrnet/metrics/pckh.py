@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
+
+from ..formats.mpii import load_mpii_ground_truth
 
 # Official MPII joint order: 0 r_ankle ... 9 head_top, 10 r_wrist ... 15 l_wrist.
 _GROUPS = {
@@ -22,28 +23,6 @@ _GROUPS = {
     "Ankle": (0, 5),
 }
 PCKH_STATS = (*_GROUPS, "PCKh", "PCKh@0.1")
-
-
-def load_mpii_ground_truth(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read ``mpii_gt_val.mat``: positions (16, 2, N), missing (16, N), head boxes (2, 2, N)."""
-    import scipy.io
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"MPII ground-truth file not found: {path}")
-    try:
-        mat = scipy.io.loadmat(path)
-    except Exception as e:  # scipy raises several types for a corrupt file
-        raise ValueError(f"cannot read MPII ground-truth file {path}: {e}") from None
-    gt = {}
-    for key, ndim in (("pos_gt_src", 3), ("jnt_missing", 2), ("headboxes_src", 3)):
-        if key not in mat or np.ndim(mat[key]) != ndim:
-            raise ValueError(f"MPII ground-truth file {path} lacks a {ndim}-D '{key}' array")
-        gt[key] = np.asarray(mat[key], np.float64)
-    n = gt["pos_gt_src"].shape[2]
-    if gt["jnt_missing"].shape[1] != n or gt["headboxes_src"].shape[2] != n:
-        raise ValueError(f"MPII ground-truth file {path}: arrays disagree on the record count")
-    return gt
 
 
 def pckh(
@@ -82,10 +61,13 @@ def pckh(
 
 
 class MpiiPCKh(Metric):
-    """Collects keypoints (B, 16, 3) in image pixels with their record indices (B,).
+    """Collects keypoints (B, 16, 3) in image pixels with their record numbers (B,).
 
     ``update`` has the signature of ``CocoKeypointAP.update`` so that a task treats both
-    alike; only the coordinates and the indices matter here.
+    alike; only the coordinates and ``image_ids`` matter here. An MPII instance's image id
+    is its record number in the annotation JSON (``data.pose.records.mpii_instances``),
+    which is its column in ``mpii_gt_val.mat``; the dataset position is not, since records
+    whose image is missing are left out of the dataset.
 
     States concatenate over DDP ranks; a record seen twice (sampler padding) counts once,
     and a record never predicted (e.g. its image was unreadable) counts as a miss.
@@ -97,7 +79,7 @@ class MpiiPCKh(Metric):
         super().__init__()
         self.gt_file = str(gt_file)
         self.add_state("predictions", default=[], dist_reduce_fx="cat")
-        self.add_state("indices", default=[], dist_reduce_fx="cat")
+        self.add_state("records", default=[], dist_reduce_fx="cat")
 
     def update(
         self,
@@ -108,20 +90,21 @@ class MpiiPCKh(Metric):
         indices: torch.Tensor,
     ) -> None:
         self.predictions.append(keypoints[..., :2].double())
-        self.indices.append(indices.long())
+        self.records.append(image_ids.long())
 
     def compute(self) -> dict[str, torch.Tensor]:
         gt = load_mpii_ground_truth(self.gt_file)
         n = gt["pos_gt_src"].shape[2]
         full = np.full((n, 16, 2), np.nan)
-        if not (isinstance(self.indices, list) and not self.indices):  # a tensor once synced
-            idx = dim_zero_cat(self.indices).cpu().numpy()
-            if idx.max() >= n:
+        if not (isinstance(self.records, list) and not self.records):  # a tensor once synced
+            records = dim_zero_cat(self.records).cpu().numpy()
+            if records.min() < 0 or records.max() >= n:
                 raise ValueError(
-                    f"{self.gt_file} has {n} records but a prediction is for record {idx.max()}; "
-                    "the annotation JSON and the ground-truth file do not match"
+                    f"{self.gt_file} has {n} records but a prediction is for record "
+                    f"{records.max() if records.max() >= n else records.min()}; the annotation "
+                    "JSON and the ground-truth file do not match"
                 )
-            full[idx] = dim_zero_cat(self.predictions).cpu().numpy()
+            full[records] = dim_zero_cat(self.predictions).cpu().numpy()
         missing = int(np.isnan(full[:, 0, 0]).sum())
         if missing:
             warnings.warn(f"PCKh: {missing} of {n} records have no prediction", stacklevel=2)

@@ -33,7 +33,7 @@ _OCCLUDER_ID = 255
 
 
 # Bump when the renderer changes, so that cached data sets are written again.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 @dataclass
@@ -168,9 +168,9 @@ def _mpii_record(person: RenderedPerson, file_name: str) -> dict | None:
     scale = (joints[:, 1].max() - joints[:, 1].min()) / 200.0
     return {
         "image": file_name,
-        "center": np.round(center, 2).tolist(),
+        "center": np.round(center + 1, 2).tolist(),
         "scale": round(float(max(scale, 0.2)), 4),
-        # MPII files are 1-based (MATLAB); unlabelled joints are [-1, -1].
+        # MPII files are 1-based (MATLAB), the center too; unlabelled joints are [-1, -1].
         "joints": np.where(labelled[:, None], joints + 1, -1.0).round(2).tolist(),
         "joints_vis": labelled.astype(int).tolist(),
         "head_box": (person.figure.head_box + 1).tolist(),

@@ -14,6 +14,7 @@ from ..loaders import SplitDataModule, check_loader_options
 from .dataset import TopDownDataset
 from .records import (
     PoseInstance,
+    check_mpii_ground_truth,
     coco_detection_instances,
     coco_ground_truth_instances,
     mpii_instances,
@@ -134,7 +135,11 @@ class MpiiDataModule(TopDownPoseDataModule):
 
     def instances(self, split: str) -> list[PoseInstance]:
         name = "train" if split == "train" else "val"
-        return mpii_instances(self.root / "annotations" / f"mpii_{name}.json", self.root / "images")
+        json_file = self.root / "annotations" / f"mpii_{name}.json"
+        instances = mpii_instances(json_file, self.root / "images")
+        if split != "train":  # the scored splits: check their ground truth before any batch
+            check_mpii_ground_truth(json_file, self.evaluation_file(split), instances)
+        return instances
 
     def evaluation_file(self, stage: str) -> Path:
         return self.root / "annotations" / "mpii_gt_val.mat"

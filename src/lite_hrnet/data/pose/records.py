@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy as np
 from ...codecs.geometry import box_to_center_scale
 from ...formats.coco import load_coco
 from ...formats.json_files import read_json
+from ...formats.mpii import load_mpii_ground_truth
 from ...meta.keypoints import KeypointSet
 
 
@@ -186,7 +187,9 @@ def mpii_instances(
     """Records of the common MPII JSON conversion, in file order (the evaluation order).
 
     As in the official loader, the center moves down by 15 * scale pixels, the scale grows
-    by 1.25, and the 1-based MATLAB coordinates become 0-based.
+    by 1.25, and the 1-based MATLAB coordinates (joints and center alike) become 0-based.
+    An instance's ``image_id`` is its record number, the column of ``mpii_gt_val.mat``
+    that PCKh scores it against.
     """
     json_file = Path(json_file)
     records = read_json(json_file, "MPII annotation file")
@@ -213,6 +216,7 @@ def mpii_instances(
         if center[0] != -1:
             center[1] += 15 * s
             s *= 1.25
+        center = center - 1
         instances.append(
             PoseInstance(
                 str(Path(image_dir) / image),
@@ -231,3 +235,51 @@ def mpii_instances(
         missing,
     )
     return instances
+
+
+def check_mpii_ground_truth(
+    json_file: str | os.PathLike[str],
+    gt_file: str | os.PathLike[str],
+    instances: Sequence[PoseInstance],
+    tolerance: float = 2.0,
+) -> None:
+    """Check at set-up that ``mpii_gt_val.mat`` reads and belongs to ``json_file``: one
+    column per JSON record, in the same order, with the same joints.
+
+    A record disagrees when the median distance of the joints labelled in both files
+    exceeds ``tolerance`` pixels. Most records disagreeing (another order, another split)
+    is an error; a few are named in a warning. Raises ``ValueError`` naming both files.
+    """
+    json_file, gt_file = Path(json_file), Path(gt_file)
+    gt = load_mpii_ground_truth(gt_file)
+    n = gt["pos_gt_src"].shape[2]
+    records = read_json(json_file, "MPII annotation file")
+    if not isinstance(records, list) or len(records) != n:
+        raise ValueError(
+            f"{gt_file} holds {n} records but {json_file} holds "
+            f"{len(records) if isinstance(records, list) else 'no list of'} records; PCKh "
+            "needs the ground truth of the same records in the same order"
+        )
+    disagree = []
+    for inst in instances:
+        column = inst.image_id
+        labelled = (inst.visible > 0) & (gt["jnt_missing"][:, column] == 0)
+        if not labelled.any():
+            continue
+        error = np.linalg.norm(
+            inst.joints[labelled] + 1 - gt["pos_gt_src"][labelled, :, column], axis=1
+        )
+        if np.median(error) > tolerance:
+            disagree.append(column)
+    if len(disagree) > len(instances) / 2:
+        raise ValueError(
+            f"{gt_file} does not match {json_file}: the joints of {len(disagree)} of "
+            f"{len(instances)} records differ (e.g. records {disagree[:3]}); the records are "
+            "in another order or from another split"
+        )
+    if disagree:
+        warnings.warn(
+            f"{gt_file}: the joints of {len(disagree)} of {len(instances)} records differ from "
+            f"{json_file} (records {disagree[:3]})",
+            stacklevel=2,
+        )
