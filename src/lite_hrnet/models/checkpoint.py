@@ -9,6 +9,7 @@ with ``torch.load(weights_only=True)``: nothing in them is executed.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -43,10 +44,20 @@ def load_checkpoint(
 
     With ``strict`` (default) any missing, unexpected or mis-shaped key raises a
     ``CheckpointError`` that lists the first offenders and names the variant the file looks
-    like. Without it, the matching tensors are loaded and the rest reported.
+    like. Without it, the matching tensors are loaded and the rest reported. Weights that
+    hold NaN or infinite values are always refused, with the keys named: a model loaded from
+    them would predict NaN.
     """
     path = Path(path)
     state_dict = _map_keys(read_state_dict(path), model, path)
+    bad = [
+        k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()
+    ]
+    if bad:
+        raise CheckpointError(
+            f"{path}: {len(bad)} tensors hold NaN or infinite values, e.g. {bad[:_SHOWN]}; "
+            "the training that wrote them diverged or the file is damaged"
+        )
     expected = model.state_dict()
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
@@ -80,16 +91,17 @@ def read_checkpoint_file(path: str | PathLike[str]) -> Any:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for corrupt or unsafe files
-        detail = _load_error_detail(e)
-        if "Unsupported global" in detail:
+        code = _refused_global(e)
+        if code is not None:
             raise CheckpointError(
-                f"{path}: refused by the safe loader (weights_only=True): it holds objects "
-                f"other than tensors and plain containers ({detail})"
-            ) from e
+                f"{path}: refused, not loaded: the file holds code (the Python global {code}), "
+                "not only tensors and plain containers; weights never need code, so do not "
+                "load this file from an untrusted source"
+            ) from None
         raise CheckpointError(
-            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt, or a pickle "
-            f"the safe loader, weights_only=True, cannot read): {detail}"
-        ) from e
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt): "
+            f"{_load_error_detail(e)}"
+        ) from None
     return obj
 
 
@@ -113,14 +125,27 @@ def read_state_dict(path: str | PathLike[str]) -> dict[str, torch.Tensor]:
     )
 
 
+# torch's safe loader names the global it refused in several wordings across versions:
+# "Unsupported global: GLOBAL print was not an allowed global" (2.4 - 2.6) and "Trying to
+# load unsupported GLOBAL posix.system whose module posix is blocked" (later).
+_GLOBAL = re.compile(r"unsupported global:? (?:GLOBAL )?([\w.]+)", re.IGNORECASE)
+# torch's advice to load unsafely, never repeated to the user.
+_ADVICE = ("weights_only", "weights only", "trusted source", "torch.load", "file an issue")
+
+
+def _refused_global(error: Exception) -> str | None:
+    """The dotted name of the global a safe ``torch.load`` refused, or None."""
+    found = _GLOBAL.search(str(error))
+    return found.group(1) if found else None
+
+
 def _load_error_detail(error: Exception) -> str:
-    """The informative line of a ``torch.load`` error (torch wraps them in boilerplate)."""
-    text = str(error)
-    marker = "WeightsUnpickler error:"
-    if marker in text:
-        text = text.split(marker, 1)[1]
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return (lines[0] if lines else type(error).__name__)[:300]
+    """The informative line of a ``torch.load`` error, without torch's boilerplate and its
+    advice to load unsafely."""
+    text = str(error).split("WeightsUnpickler error:")[-1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    useful = [line for line in lines if not any(a in line.lower() for a in _ADVICE)]
+    return (useful[0] if useful else type(error).__name__)[:300]
 
 
 def _map_keys(
