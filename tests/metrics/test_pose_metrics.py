@@ -178,3 +178,16 @@ def test_pckh_missing_predictions_are_misses():
     pred = np.full((2, 16, 2), 99.0)
     pred[1] = np.nan
     assert pckh(pred, gt)["PCKh"] == pytest.approx(14 / 27)
+
+
+def test_coco_metric_scores_nan_predictions_as_misses(tmp_path):
+    """pycocotools matches a NaN prediction to any person (NaN < threshold is false)."""
+    people = [(1, _person(50, 20)), (1, _person(300, 40)), (2, _person(100, 100))]
+    _write_gt(tmp_path / "gt.json", people)
+    nan = [(i, np.full_like(p, np.nan)) for i, p in people]
+    with pytest.warns(UserWarning, match="3 of 3 keypoint predictions hold NaN"):
+        stats = _metric_on(tmp_path / "gt.json", nan)
+    assert stats["AP"] == 0.0
+    with pytest.warns(UserWarning, match="1 of 3 keypoint predictions hold NaN"):
+        stats = _metric_on(tmp_path / "gt.json", people, [1.0, float("nan"), 1.0])
+    assert 0 < stats["AR"] < 1

@@ -1,13 +1,108 @@
-"""The COCO keypoint annotation format: a checked file indexed by pycocotools."""
+"""The COCO keypoint annotation format: a checked file indexed by pycocotools.
+
+Every entry's types are checked before pycocotools sees the file, so a wrong value is an
+error that names the file, the entry and the field instead of a ``TypeError`` inside
+pycocotools or a NaN deep in a DataLoader worker. Duplicate image or annotation ids are
+errors too: pycocotools keeps the last entry of an id, which crops people from the wrong
+file and scores predictions against the wrong person.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .json_files import read_json
+
+_SHOWN = 5
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite_numbers(values: Any, length: int | None = None) -> bool:
+    """Whether ``values`` is a list of finite numbers (of ``length`` entries if given)."""
+    return (
+        isinstance(values, list)
+        and (length is None or len(values) == length)
+        and all(_is_number(v) for v in values)
+        and math.isfinite(math.fsum(values))
+    )
+
+
+def _duplicates(ids: Sequence[Any]) -> list[Any]:
+    return [value for value, count in Counter(ids).items() if count > 1]
+
+
+def _check_images(ann_file: Path, images: Any) -> None:
+    if not isinstance(images, list):
+        raise ValueError(f"COCO annotation file {ann_file}: 'images' must be a list")
+    for i, image in enumerate(images):
+        if not isinstance(image, dict):
+            raise ValueError(f"{ann_file}: images[{i}] must be an object, got {image!r:.60}")
+        missing = {"id", "file_name", "width", "height"} - set(image)
+        if missing:
+            raise ValueError(f"{ann_file}: images[{i}] lacks {sorted(missing)}")
+        needs = {
+            "an integer 'id'": _is_int(image["id"]),
+            "a string 'file_name'": isinstance(image["file_name"], str),
+            "a positive 'width'": _is_number(image["width"]) and image["width"] > 0,
+            "a positive 'height'": _is_number(image["height"]) and image["height"] > 0,
+        }
+        failed = [need for need, ok in needs.items() if not ok]
+        if failed:
+            raise ValueError(f"{ann_file}: images[{i}] needs {failed[0]}: {image!r:.120}")
+    duplicated = _duplicates([image["id"] for image in images])
+    if duplicated:
+        raise ValueError(
+            f"{ann_file}: {len(duplicated)} image ids are used more than once, e.g. "
+            f"{duplicated[:_SHOWN]}; every image needs its own id"
+        )
+
+
+def _check_annotations(ann_file: Path, annotations: Any) -> None:
+    if not isinstance(annotations, list):
+        raise ValueError(f"COCO annotation file {ann_file}: 'annotations' must be a list")
+    for i, ann in enumerate(annotations):
+        if not isinstance(ann, dict):
+            raise ValueError(f"{ann_file}: annotations[{i}] must be an object, got {ann!r:.60}")
+        missing = {"id", "image_id"} - set(ann)
+        if missing:
+            raise ValueError(f"{ann_file}: annotations[{i}] lacks {sorted(missing)}")
+        name = f"{ann_file}: annotation {ann['id']!r} (annotations[{i}])"
+        for key in ("id", "image_id", "category_id"):
+            if key in ann and not _is_int(ann[key]):
+                raise ValueError(f"{name}: '{key}' must be an integer, got {ann[key]!r:.40}")
+        for key in ("area", "iscrowd"):
+            if key in ann and not (_is_number(ann[key]) and math.isfinite(ann[key])):
+                raise ValueError(f"{name}: '{key}' must be a finite number, got {ann[key]!r:.40}")
+        if "bbox" in ann and not _is_finite_numbers(ann["bbox"], 4):
+            raise ValueError(f"{name}: 'bbox' must be 4 finite numbers, got {ann['bbox']!r:.80}")
+        keypoints = ann.get("keypoints")
+        if keypoints is not None and not (
+            _is_finite_numbers(keypoints) and len(keypoints) % 3 == 0
+        ):
+            raise ValueError(
+                f"{name}: 'keypoints' must be finite numbers, [x, y, v] per joint, "
+                f"got {keypoints!r:.80}"
+            )
+    duplicated = _duplicates([ann["id"] for ann in annotations])
+    if duplicated:
+        raise ValueError(
+            f"{ann_file}: {len(duplicated)} annotation ids are used more than once, e.g. "
+            f"{duplicated[:_SHOWN]}; every annotation needs its own id"
+        )
 
 
 def load_coco(ann_file: str | os.PathLike[str]):
@@ -21,10 +116,8 @@ def load_coco(ann_file: str | os.PathLike[str]):
             f"COCO annotation file {ann_file} must be an object with 'images' and "
             f"'annotations' lists"
         )
-    for i, image in enumerate(data["images"]):
-        missing = {"id", "file_name", "width", "height"} - set(image)
-        if missing:
-            raise ValueError(f"{ann_file}: images[{i}] lacks {sorted(missing)}")
+    _check_images(ann_file, data["images"])
+    _check_annotations(ann_file, data["annotations"])
     data.setdefault("categories", [{"id": 1, "name": "person"}])
     coco = COCO()
     coco.dataset = data

@@ -35,10 +35,22 @@ def coco_keypoint_results(
     """Per-instance predictions -> a COCO results list, rescored and OKS-NMSed per image.
 
     ``keypoints`` (N, K, 3) are [x, y, score] in image pixels; ``areas`` (N,) the box areas.
+    A prediction with a NaN or infinite number is left out (a miss, with one warning):
+    pycocotools would match it to any person, since its NaN similarity never falls below
+    the threshold.
     """
+    finite = np.isfinite(keypoints).all(axis=(1, 2)) & np.isfinite(box_scores)
+    finite &= np.isfinite(areas)
+    if not finite.all():
+        warnings.warn(
+            f"{int((~finite).sum())} of {len(finite)} keypoint predictions hold NaN or "
+            "infinite numbers (a diverged model or a degenerate box); scored as misses",
+            stacklevel=2,
+        )
     by_image: dict[int, list[int]] = defaultdict(list)
     for i, image_id in enumerate(image_ids.tolist()):
-        by_image[image_id].append(i)
+        if finite[i]:
+            by_image[image_id].append(i)
     sigmas = np.asarray(sigmas)
     results = []
     for image_id, idx in sorted(by_image.items()):

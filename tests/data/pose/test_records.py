@@ -8,7 +8,13 @@ import pytest
 import scipy.io
 
 from lite_hrnet.data.pose.datamodule import MpiiDataModule
-from lite_hrnet.data.pose.records import mpii_instances
+from lite_hrnet.data.pose.records import (
+    coco_detection_instances,
+    coco_ground_truth_instances,
+    mpii_instances,
+)
+from lite_hrnet.formats.coco import load_coco
+from lite_hrnet.meta.keypoints import COCO
 
 
 def _mpii_copy(mpii_root, tmp_path):
@@ -58,3 +64,66 @@ def test_broken_mpii_ground_truth_fails_at_set_up(mpii_root, tmp_path):
     (root / "annotations/mpii_gt_val.mat").write_bytes(b"MATLAB 5.0 garbage")
     with pytest.raises(ValueError, match=r"cannot read MPII ground-truth file .*mpii_gt_val"):
         MpiiDataModule(root, num_workers=0).setup("validate")
+
+
+def _coco_file(tmp_path, bbox, area=100.0) -> tuple:
+    """A one-person COCO val file whose image is on disk."""
+    (tmp_path / "val2017").mkdir(exist_ok=True)
+    (tmp_path / "val2017" / "1.jpg").write_bytes(b"")
+    keypoints = [20.0, 30.0, 2] + [0, 0, 0] * 16
+    data = {
+        "images": [{"id": 1, "file_name": "1.jpg", "width": 64, "height": 64}],
+        "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "iscrowd": 0,
+                         "area": area, "bbox": bbox, "keypoints": keypoints}],
+    }  # fmt: skip
+    ann = tmp_path / "person_keypoints_val2017.json"
+    ann.write_text(json.dumps(data))
+    return ann, tmp_path / "val2017"
+
+
+@pytest.mark.parametrize("bbox, kept", [([20.0, 10.0, 1.0, 40.0], True),
+                                        ([20.0, 10.0, 40.0, 1.0], True),
+                                        ([70.0, 10.0, 5.0, 40.0], False)])  # fmt: skip
+def test_coco_box_cleaning_keeps_one_pixel_boxes(tmp_path, bbox, kept):
+    """The official cleaning keeps x2 >= x1 and y2 >= y1: a 1-pixel-wide box (x2 == x1)
+    stays; a box right of the image (x1 clipped beyond x2) goes."""
+    ann, images = _coco_file(tmp_path, bbox)
+    instances = coco_ground_truth_instances(ann, images, COCO, 0.75)
+    assert len(instances) == int(kept)
+    if kept:
+        x, y, w, h = bbox
+        np.testing.assert_allclose(instances[0].center, [x + (w - 1) / 2, y + (h - 1) / 2])
+
+
+def _detections(tmp_path, entries) -> tuple:
+    ann, images = _coco_file(tmp_path, [10.0, 10.0, 30.0, 40.0])
+    det_file = tmp_path / "dets.json"
+    det_file.write_text(json.dumps(entries))
+    return det_file, load_coco(ann), images
+
+
+_GOOD = {"image_id": 1, "category_id": 1, "bbox": [10.0, 10.0, 30.0, 40.0], "score": 0.9}
+
+
+@pytest.mark.parametrize(
+    "defect",
+    [{"bbox": [10.0, 10.0, 30.0]}, {"score": "0.9"}, {"bbox": ["10", "10", "30", "40"]},
+     {"bbox": None}, {"image_id": "1"}],
+)  # fmt: skip
+def test_detection_of_wrong_shape_is_an_error_naming_the_entry(tmp_path, defect):
+    det_file, coco, images = _detections(tmp_path, [_GOOD, {**_GOOD, **defect}])
+    with pytest.raises(ValueError, match=r"dets.json: entry 1 needs an integer image_id, a bbox"):
+        coco_detection_instances(det_file, coco, images, 17, 0.75)
+
+
+@pytest.mark.parametrize(
+    "defect",
+    [{"bbox": [float("nan"), 10.0, 30.0, 40.0]}, {"bbox": [10.0, 10.0, 30.0, float("inf")]},
+     {"score": float("nan")}, {"bbox": [10.0, 10.0, 0.0, 40.0]}, {"bbox": [10.0, 10.0, 3.0, 0]}],
+)  # fmt: skip
+def test_detection_that_crops_nothing_is_a_counted_skip(tmp_path, defect):
+    det_file, coco, images = _detections(tmp_path, [_GOOD, {**_GOOD, **defect}, _GOOD])
+    with pytest.warns(UserWarning, match=r"dets.json: person boxes with NaN .*: 1 of 3 "
+                                         r"\(e.g. entry 1\)"):  # fmt: skip
+        instances = coco_detection_instances(det_file, coco, images, 17, 0.75)
+    assert len(instances) == 2 and all(np.isfinite(i.center).all() for i in instances)

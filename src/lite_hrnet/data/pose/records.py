@@ -43,6 +43,10 @@ def list_images(image_dir: str | os.PathLike[str]) -> set[str]:
     return set(os.listdir(image_dir))
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _warn_skipped(path: Path, count: int, total: int, what: str, examples: Iterable[str]) -> None:
     if count:
         shown = ", ".join(list(examples)[:3])
@@ -58,8 +62,10 @@ def coco_ground_truth_instances(
 ) -> list[PoseInstance]:
     """Non-crowd persons with at least one labelled joint, boxes cleaned as officially.
 
-    Boxes are clipped to the image and must keep a positive area. Labelled keypoints that
-    lie outside their image are treated as unlabelled (counted, one warning).
+    Boxes are clipped to the image; as in the official code, an annotation needs a positive
+    ``area`` and a clipped box with x2 >= x1 and y2 >= y1 (a 1-pixel-wide box is kept).
+    Labelled keypoints that lie outside their image are treated as unlabelled (counted, one
+    warning).
     """
     ann_file = Path(ann_file)
     coco = coco or load_coco(ann_file)
@@ -91,7 +97,7 @@ def coco_ground_truth_instances(
             x1, y1 = max(0.0, x), max(0.0, y)
             x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
             y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
-            if ann.get("area", 0) <= 0 or x2 <= x1 or y2 <= y1:
+            if ann.get("area", 0) <= 0 or x2 < x1 or y2 < y1:
                 continue
             visible = (kpts[:, 2] > 0).astype(np.float32)
             off = (visible > 0) & (
@@ -136,7 +142,13 @@ def coco_detection_instances(
     aspect_ratio: float,
     min_score: float = 0.0,
 ) -> list[PoseInstance]:
-    """Person boxes from a COCO results file ({image_id, category_id, bbox, score} list)."""
+    """Person boxes from a COCO results file ({image_id, category_id, bbox, score} list).
+
+    An entry of the wrong shape or types (a bbox that is not 4 numbers, a score that is not
+    a number) is an error naming the file and the entry. Boxes a detector can emit but that
+    crop nothing (NaN or infinite numbers, zero width or height) are skipped, counted and
+    named in one warning; so are boxes for images not in ``coco`` or not on disk.
+    """
     det_file = Path(det_file)
     dets = read_json(det_file, "detection file")
     if not isinstance(dets, list):
@@ -144,20 +156,36 @@ def coco_detection_instances(
     present = list_images(image_dir)
     instances: list[PoseInstance] = []
     unknown: list[str] = []
+    degenerate: list[str] = []
     persons = 0
     for i, det in enumerate(dets):
         if not isinstance(det, dict) or not {"image_id", "bbox", "score"} <= det.keys():
             raise ValueError(f"{det_file}: entry {i} needs image_id, bbox and score: {det!r:.80}")
+        bbox, score = det["bbox"], det["score"]
+        if (
+            not isinstance(bbox, list)
+            or len(bbox) != 4
+            or not all(_is_number(v) for v in bbox)
+            or not _is_number(score)
+            or not isinstance(det["image_id"], int)
+        ):
+            raise ValueError(
+                f"{det_file}: entry {i} needs an integer image_id, a bbox of 4 numbers "
+                f"[x, y, w, h] and a numeric score, got {det!r:.120}"
+            )
         if det.get("category_id", 1) != 1:
             continue
         persons += 1
-        if det["score"] < min_score:
+        if not (np.isfinite(bbox).all() and np.isfinite(score)) or bbox[2] <= 0 or bbox[3] <= 0:
+            degenerate.append(f"entry {i}")
+            continue
+        if score < min_score:
             continue
         info = coco.imgs.get(det["image_id"])
         if info is None or info["file_name"] not in present:
             unknown.append(str(det["image_id"]))
             continue
-        center, scale = box_to_center_scale(det["bbox"], aspect_ratio)
+        center, scale = box_to_center_scale(bbox, aspect_ratio)
         instances.append(
             PoseInstance(
                 str(Path(image_dir) / info["file_name"]),
@@ -166,9 +194,16 @@ def coco_detection_instances(
                 np.zeros(num_joints, np.float32),
                 center,
                 scale,
-                float(det["score"]),
+                float(score),
             )
         )
+    _warn_skipped(
+        det_file,
+        len(degenerate),
+        persons,
+        "person boxes with NaN or infinite numbers or no area, skipped",
+        degenerate,
+    )
     if persons == 0:
         raise ValueError(f"detection file {det_file} holds no person boxes (category_id 1)")
     _warn_skipped(
