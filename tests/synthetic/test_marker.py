@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lite_hrnet.synthetic.marker import MARKER, ensure_generated, generation_lock
+from lite_hrnet.synthetic.marker import MARKER, ensure_generated, generation_lock, settings_key
 from lite_hrnet.synthetic.pose_scenes import ensure_synthetic_coco, ensure_synthetic_mpii
 from lite_hrnet.synthetic.street_scenes import ensure_synthetic_cityscapes
 
@@ -78,6 +78,32 @@ def test_an_interrupted_run_is_redone(tmp_path: Path) -> None:
     calls: list[Path] = []
     ensure_generated(tmp_path, "demo", 1, _Settings(), ("images",), _write_counting(calls))
     assert calls and (tmp_path / MARKER).exists()
+
+
+def test_an_interrupted_run_with_other_settings_leaves_no_marker_of_the_old(
+    tmp_path: Path,
+) -> None:
+    """A complete set with seed 0, a regeneration with seed 1 killed half-way: the next run
+    with seed 0 must not find the old marker on the mixed files, and writes again."""
+    calls: list[Path] = []
+    ensure_generated(tmp_path, "demo", 1, _Settings(seed=0), ("images",), _write_counting(calls))
+
+    def crash(root: Path) -> None:
+        (root / "images").mkdir()
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ensure_generated(tmp_path, "demo", 1, _Settings(seed=1), ("images",), crash)
+    assert not (tmp_path / MARKER).exists()
+    ensure_generated(tmp_path, "demo", 1, _Settings(seed=0), ("images",), _write_counting(calls))
+    assert len(calls) == 2 and (tmp_path / "images" / "a.txt").exists()
+
+
+def test_settings_key_is_short_and_follows_every_setting() -> None:
+    key = settings_key({"seed": 0, "size": [64, 128]})
+    assert re.fullmatch(r"[0-9a-f]{8}", key)
+    assert settings_key({"size": [64, 128], "seed": 0}) == key
+    assert settings_key({"seed": 1, "size": [64, 128]}) != key
 
 
 @pytest.mark.parametrize(

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.plugins import Plugins
+from omegaconf import DictConfig, OmegaConf
 
 from ..data.pose.datamodule import MpiiDataConfig, PoseDataConfig
 from ..data.segmentation.datamodule import SegmentationDataConfig
+from ..synthetic.marker import settings_key
 from ..tasks.pose import PoseTaskConfig
 from ..tasks.segmentation import SegmentationTaskConfig
 from .launchers import launcher_configs
 from .schema import TrainConfig
 
 
+def _settings_key(settings: DictConfig) -> str:
+    return settings_key(OmegaConf.to_container(settings, resolve=True))
+
+
 def register_configs() -> None:
+    # The synthetic data folders: ${lite_hrnet.settings_key:${.synthetic}}.
+    OmegaConf.register_new_resolver("lite_hrnet.settings_key", _settings_key, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(group="task", name="base_pose_task", node=PoseTaskConfig)

@@ -12,10 +12,11 @@ once: the first takes the lock and generates, the others wait and then find it c
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,14 @@ except ImportError:  # Windows: no advisory locks; concurrent first runs are not
     fcntl = None  # type: ignore[assignment]
 
 MARKER = ".lite_hrnet_synthetic.json"
+
+
+def settings_key(settings: Mapping[str, Any]) -> str:
+    """8 hex digits that differ between generator settings: the default data folders end
+    with it, so that runs with other settings write other folders instead of regenerating
+    (and corrupting) the set another run is reading."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 @contextlib.contextmanager
