@@ -5,8 +5,10 @@ script)."""
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 from hydra import compose, initialize_config_module
@@ -124,3 +126,19 @@ def run_script(argv: list[str], cwd: Path, timeout: float = 300) -> subprocess.C
         text=True,
         timeout=timeout,
     )
+
+
+def fake_png(path: Path, width: int, height: int, color_type: int = 2) -> Path:
+    """A small PNG file whose header claims ``width`` x ``height`` 8-bit pixels (colour
+    type 2: RGB, 0: grey) over a few bytes of pixel data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    )  # fmt: skip
+    return path

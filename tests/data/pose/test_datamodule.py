@@ -1,6 +1,7 @@
 import json
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from lite_hrnet.formats.coco import load_coco
 from lite_hrnet.meta.keypoints import COCO
 from lite_hrnet.synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco
 from tests.support import TINY_POSE as TINY
+from tests.support import fake_png
 
 
 def _copy(root, tmp_path):
@@ -215,3 +217,16 @@ def test_generator_config_change_regenerates(tmp_path):
     n = len(list((root / "train2017").iterdir()))
     ensure_synthetic_coco(tmp_path, PoseSceneConfig(seed=1, num_train_images=3, num_val_images=1))
     assert len(list((root / "train2017").iterdir())) == n + 1
+
+
+def test_image_header_claiming_100000_squared_pixels_is_a_counted_skip(coco_root, tmp_path):
+    root = _copy(coco_root, tmp_path)
+    dm = CocoKeypointsDataModule(root, input_size=(64, 64), batch_size=64, num_workers=1)
+    dm.setup("validate")
+    bad = dm.datasets["val"].instances[0].image_path
+    fake_png(Path(bad), 100000, 100000)  # a .jpg name: OpenCV reads the bytes, not the name
+    n_bad = sum(i.image_path == bad for i in dm.datasets["val"].instances)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the worker's warning goes to its own stderr
+        batch = next(iter(dm.val_dataloader()))
+    assert batch["skipped"] == n_bad and len(batch["image"]) == len(dm.datasets["val"]) - n_bad

@@ -127,3 +127,17 @@ def test_detection_that_crops_nothing_is_a_counted_skip(tmp_path, defect):
                                          r"\(e.g. entry 1\)"):  # fmt: skip
         instances = coco_detection_instances(det_file, coco, images, 17, 0.75)
     assert len(instances) == 2 and all(np.isfinite(i.center).all() for i in instances)
+
+
+@pytest.mark.parametrize(
+    "defect",
+    [{"joints": [[float("nan"), 1.0]] * 16}, {"center": ["a", "b"]}, {"scale": -1.0},
+     {"joints_vis": None}, {"image": None}],
+)  # fmt: skip
+def test_mpii_record_of_wrong_values_is_an_error_naming_it(tmp_path, defect):
+    (tmp_path / "images").mkdir()
+    record = {"image": "a.jpg", "center": [101.0, 201.0], "scale": 2.0,
+              "joints": [[11.0, 21.0]] * 16, "joints_vis": [1] * 16}  # fmt: skip
+    (tmp_path / "val.json").write_text(json.dumps([record, {**record, **defect}]))
+    with pytest.raises(ValueError, match=r"val.json: record 1 needs image, center, scale"):
+        mpii_instances(tmp_path / "val.json", tmp_path / "images")

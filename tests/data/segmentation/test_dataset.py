@@ -26,6 +26,7 @@ from lite_hrnet.synthetic.street_scenes import (
     render_street_scene,
 )
 from tests.support import STREET_SIZE as SIZE
+from tests.support import fake_png
 
 
 @pytest.fixture
@@ -117,38 +118,68 @@ def test_missing_folder_and_missing_label_name_the_path(copy_root: Path) -> None
         CityscapesDataset(copy_root, "val", build_eval_transform())
 
 
-def test_ids_outside_the_table_name_the_file(copy_root: Path) -> None:
-    _, label = _first(copy_root)
-    ids = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
-    ids[0, :5] = 77
-    cv2.imwrite(str(label), ids)
-    dataset = CityscapesDataset(copy_root, "val", build_eval_transform())
-    with pytest.raises(ValueError, match=rf"{label.name}: label ids \[77\]"):
-        dataset[0]
-
-
-def test_size_mismatch_names_the_file(copy_root: Path) -> None:
-    _, label = _first(copy_root)
-    ids = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
-    cv2.imwrite(str(label), ids[:-8])
-    dataset = CityscapesDataset(copy_root, "val", build_eval_transform())
-    with pytest.raises(ValueError, match=rf"{label.name}: label size \(56, 128\)"):
-        dataset[0]
-
-
-def test_corrupt_png_is_a_counted_skip_inside_workers(copy_root: Path) -> None:
-    image, _ = _first(copy_root)
-    image.write_bytes(image.read_bytes()[:200])  # truncated
-    dataset = CityscapesDataset(copy_root, "val", build_eval_transform())
-    with pytest.warns(CorruptImageWarning, match=image.name):
+def _counted_skip(root: Path, name: str) -> None:
+    """The first val sample is skipped with a warning naming ``name``, and counted by the
+    collate inside a worker process."""
+    dataset = CityscapesDataset(root, "val", build_eval_transform())
+    with pytest.warns(CorruptImageWarning, match=re.escape(name)):
         assert dataset[0] is None
     loader = DataLoader(dataset, batch_size=2, num_workers=1, collate_fn=collate_skipping)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the worker's warning goes to its own stderr
         batches = list(loader)
     assert sum(int(b["skipped"]) for b in batches) == 1
-    assert sum(len(b["image"]) for b in batches if "image" in b) == len(dataset) - 1
 
 
-def test_collate_of_an_all_corrupt_batch_only_counts() -> None:
-    assert collate_skipping([None, None]) == {"skipped": torch.tensor(2)}
+def test_ids_outside_the_table_are_a_counted_skip_naming_the_file(copy_root: Path) -> None:
+    _, label = _first(copy_root)
+    ids = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
+    ids[0, :5] = 77
+    cv2.imwrite(str(label), ids)
+    _counted_skip(copy_root, f"{label.name}: label ids [77]")
+
+
+def test_size_mismatch_fails_at_set_up_naming_the_file(copy_root: Path) -> None:
+    _, label = _first(copy_root)
+    ids = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(label), ids[:-8])
+    with pytest.raises(ValueError, match=rf"{label.name}: label size \(56, 128\)"):
+        CityscapesDataset(copy_root, "val", build_eval_transform())
+
+
+@pytest.mark.parametrize(
+    "convert, found",
+    [(lambda ids: np.dstack([ids] * 3), "8-bit colour type 2"),
+     (lambda ids: ids.astype(np.uint16) * 256, "16-bit single-channel")],
+)  # fmt: skip
+def test_label_of_the_wrong_format_fails_at_set_up_naming_the_file(
+    copy_root: Path, convert, found: str
+) -> None:
+    _, label = _first(copy_root)
+    ids = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(label), convert(ids))
+    with pytest.raises(ValueError, match=rf"{label.name}: a labelIds PNG must be 8-bit "
+                                         rf"single-channel, this one is {found}"):  # fmt: skip
+        CityscapesDataset(copy_root, "val", build_eval_transform())
+
+
+def test_size_mismatch_behind_a_lying_header_is_a_counted_skip(copy_root: Path) -> None:
+    """A label whose header agrees with the image but whose pixels do not decode is caught
+    by the read (here: a header patched to the image size over a smaller image)."""
+    image, label = _first(copy_root)
+    ids = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(label), ids[:-8])
+    data = bytearray(label.read_bytes())
+    data[16:24] = image.read_bytes()[16:24]  # IHDR width and height of the image
+    label.write_bytes(bytes(data))
+    _counted_skip(copy_root, label.name)
+
+
+def test_png_header_of_100000_squared_pixels_is_a_counted_skip(copy_root: Path) -> None:
+    image, label = _first(copy_root)
+    fake_png(image, 100000, 100000)
+    cv2.imwrite(str(label), np.zeros((100, 100), np.uint8))  # so that set-up is not the stop
+    data = bytearray(label.read_bytes())
+    data[16:24] = image.read_bytes()[16:24]
+    label.write_bytes(bytes(data))
+    _counted_skip(copy_root, image.name)

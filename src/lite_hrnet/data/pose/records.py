@@ -240,6 +240,10 @@ def mpii_instances(
             center = np.asarray(rec["center"], np.float32).reshape(2)
             s = float(rec["scale"])
             image = rec["image"]
+            if not isinstance(image, str):
+                raise TypeError(f"the image must be a file name, got {image!r:.40}")
+            if not (np.isfinite(joints).all() and np.isfinite(center).all() and s > 0):
+                raise ValueError("NaN or infinite joints or center, or a scale that is not > 0")
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(
                 f"{json_file}: record {i} needs image, center, scale, {num_joints} joints and "

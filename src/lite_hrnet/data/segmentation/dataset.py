@@ -4,11 +4,12 @@
     root/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png
 
 labelIds are mapped to the 19 trainIds (ignore = 255) with the official table. Bad input:
-a missing label file fails at construction, naming it; label ids outside the table and an
-image/label size mismatch raise ``ValueError`` naming the file when the sample is read; an
-image or label PNG that cannot be decoded is skipped with a ``CorruptImageWarning`` (the
-sample comes back as ``None`` and ``data.loaders.collate_skipping`` counts it), so a run
-never dies inside a worker.
+what the PNG headers tell is checked at construction, with an error naming the file: a
+missing label file, a label that is not 8-bit single-channel (an RGB or 16-bit file), an
+image/label size mismatch. What only decoding tells (label ids outside the table, a file
+that cannot be decoded or whose header lies) skips the sample with a
+``CorruptImageWarning`` naming the file (the sample comes back as ``None`` and
+``data.loaders.collate_skipping`` counts it), so a run never dies inside a worker.
 """
 
 from __future__ import annotations
@@ -23,13 +24,24 @@ import torch
 from torch.utils.data import Dataset
 
 from ...meta.cityscapes import label_ids_to_train_ids
-from ..images import CorruptImageWarning, ImageReadError, read_image, read_rgb
+from ..images import (
+    PNG_GREY,
+    CorruptImageWarning,
+    ImageReadError,
+    read_image,
+    read_png_header,
+    read_rgb,
+)
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
 SPLITS = ("train", "val", "test")
 
 Transform = Callable[[np.ndarray, np.ndarray], tuple[torch.Tensor, torch.Tensor]]
+
+
+class LabelError(ValueError):
+    """A decoded label that cannot be used (its ids, channels or size); names the file."""
 
 
 def read_label_ids(path: Path) -> np.ndarray:
@@ -39,6 +51,29 @@ def read_label_ids(path: Path) -> np.ndarray:
     if label.ndim != 2:
         raise ValueError(f"{path}: a labelIds image must have one channel, got shape {label.shape}")
     return label
+
+
+def check_label_header(image_path: Path, label_path: Path) -> None:
+    """From the PNG headers alone: the label is 8-bit single-channel and has the image's
+    size; ``ValueError`` naming the file otherwise. Files that are not PNGs are left to the
+    read, which skips them."""
+    label = read_png_header(label_path)
+    if label is None:
+        return
+    if label.color_type != PNG_GREY or label.bit_depth != 8:
+        kind = (
+            "single-channel" if label.color_type == PNG_GREY else f"colour type {label.color_type}"
+        )
+        raise ValueError(
+            f"{label_path}: a labelIds PNG must be 8-bit single-channel, this one is "
+            f"{label.bit_depth}-bit {kind}"
+        )
+    image = read_png_header(image_path)
+    if image is not None and (image.height, image.width) != (label.height, label.width):
+        raise ValueError(
+            f"{label_path}: label size {(label.height, label.width)} (H, W) differs from image "
+            f"{image_path} size {(image.height, image.width)}"
+        )
 
 
 def label_path_for(image_path: Path, root: Path) -> Path:
@@ -91,6 +126,8 @@ class CityscapesDataset(Dataset):
                     f"{len(missing)} of {len(self.images)} images in {image_dir} have no label "
                     f"file; first: {label} (for {image})"
                 )
+            for image, label in zip(self.images, self.labels):
+                check_label_header(image, label)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -99,19 +136,26 @@ class CityscapesDataset(Dataset):
         image_path = self.images[index]
         try:
             image = read_rgb(image_path)
-            label_ids = read_label_ids(self.labels[index]) if self.with_labels else None
-        except ImageReadError as e:
+            if self.with_labels:
+                label = self._read_label(self.labels[index], image_path, image.shape[:2])
+            else:
+                label = np.full(image.shape[:2], 255, dtype=np.uint8)
+        except (ImageReadError, LabelError) as e:
             warnings.warn(f"{e}; sample {index} skipped", CorruptImageWarning, stacklevel=2)
             return None
-        if label_ids is not None:
-            label_path = self.labels[index]
-            if label_ids.shape != image.shape[:2]:
-                raise ValueError(
-                    f"{label_path}: label size {label_ids.shape} (H, W) differs from image "
-                    f"{image_path} size {image.shape[:2]}"
-                )
-            label = label_ids_to_train_ids(label_ids, label_path)
-        else:
-            label = np.full(image.shape[:2], 255, dtype=np.uint8)
         image_t, label_t = self.transform(image, label)
         return {"image": image_t, "label": label_t, "index": index}
+
+    @staticmethod
+    def _read_label(label_path: Path, image_path: Path, size: tuple[int, int]) -> np.ndarray:
+        """(H, W) uint8 trainIds of a label that must match the image ``size`` (H, W)."""
+        try:
+            label_ids = read_label_ids(label_path)
+            if label_ids.shape != size:
+                raise ValueError(
+                    f"{label_path}: label size {label_ids.shape} (H, W) differs from image "
+                    f"{image_path} size {size}"
+                )
+            return label_ids_to_train_ids(label_ids, label_path)
+        except ValueError as e:
+            raise LabelError(str(e)) from None
