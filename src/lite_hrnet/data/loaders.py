@@ -49,7 +49,7 @@ def check_loader_options(cfg: Any) -> None:
     """The loader fields that every data config has: batch sizes and workers."""
     check(cfg.batch_size > 0, "data.batch_size", "must be positive")
     check(cfg.val_batch_size is None or cfg.val_batch_size > 0, "data.val_batch_size",
-          "must be positive")  # fmt: skip
+          f"must be positive (or null: batch_size), got {cfg.val_batch_size}")  # fmt: skip
     check(cfg.num_workers >= 0, "data.num_workers", "must be >= 0")
 
 

@@ -18,7 +18,7 @@ from lite_hrnet.formats.coco import load_coco
 from lite_hrnet.meta.keypoints import COCO
 from lite_hrnet.synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco
 from tests.support import TINY_POSE as TINY
-from tests.support import fake_png
+from tests.support import compose_config, fake_png
 
 
 def _copy(root, tmp_path):
@@ -230,3 +230,26 @@ def test_image_header_claiming_100000_squared_pixels_is_a_counted_skip(coco_root
         warnings.simplefilter("ignore")  # the worker's warning goes to its own stderr
         batch = next(iter(dm.val_dataloader()))
     assert batch["skipped"] == n_bad and len(batch["image"]) == len(dm.datasets["val"]) - n_bad
+
+
+# ---- settings ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "experiment, override, key",
+    [
+        ("synthetic_coco", "data.heatmap_size=[0,0]", "data.heatmap_size"),
+        ("synthetic_coco", "data.sigma=-1", "data.sigma"),
+        ("synthetic_coco", "data.scale_factor=3", "data.scale_factor"),
+        ("synthetic_coco", "data.rotation_factor=-5", "data.rotation_factor"),
+        ("synthetic_coco", "data.val_batch_size=0", "data.val_batch_size"),
+        ("synthetic_coco", "data.val_batch_size=-1", "data.val_batch_size"),
+        ("synthetic_mpii", "data.scale_factor=1.0", "data.scale_factor"),
+        ("synthetic_cityscapes", "data.val_batch_size=-1", "data.val_batch_size"),
+        ("synthetic_cityscapes", "data.color_jitter=-0.1", "data.color_jitter"),
+    ],
+)
+def test_wrong_settings_fail_at_start_naming_the_key(experiment, override, key):
+    cfg = compose_config([f"experiment={experiment}", override])
+    with pytest.raises(ValueError, match=rf"^{key}: "):
+        cfg.validate()

@@ -40,9 +40,17 @@ class TopDownConfig:
         check(is_size(self.input_size, 32), "data.input_size",
               f"[H, W] with multiples of 32, got {self.input_size}")  # fmt: skip
         if self.heatmap_size is not None:
-            check(is_size(self.heatmap_size), "data.heatmap_size", "expected [h, w]")
+            check(is_size(self.heatmap_size), "data.heatmap_size",
+                  f"[h, w] with positive sizes, got {self.heatmap_size}")  # fmt: skip
+        if self.sigma is not None:
+            check(self.sigma > 0, "data.sigma", f"must be positive, got {self.sigma}")
         for key in ("flip_prob", "half_body_prob", "rotation_prob"):
             check(0 <= getattr(self, key) <= 1, f"data.{key}", "a probability in [0, 1]")
+        # The jitter multiplies the scale by a factor in [1 - f, 1 + f], which must stay > 0.
+        check(0 <= self.scale_factor < 1, "data.scale_factor",
+              f"in [0, 1) so that scales stay positive, got {self.scale_factor}")  # fmt: skip
+        check(self.rotation_factor >= 0, "data.rotation_factor", "must be >= 0")
+        check(self.half_body_min_joints >= 0, "data.half_body_min_joints", "must be >= 0")
 
     @property
     def heatmap_hw(self) -> tuple[int, int]:

@@ -58,6 +58,8 @@ class SegmentationTransformConfig:
                   f"[H, W] with positive sizes, got {self.base_size}")  # fmt: skip
         for key in ("flip_prob", "jitter_prob"):
             check(0 <= getattr(self, key) <= 1, f"data.{key}", "a probability in [0, 1]")
+        check(self.color_jitter >= 0, "data.color_jitter", "must be >= 0")
+        check(0 <= self.hue_jitter <= 0.5, "data.hue_jitter", "in [0, 0.5]")
 
 
 class SegmentationTransform:
