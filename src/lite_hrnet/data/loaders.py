@@ -99,6 +99,13 @@ class SplitDataModule(L.LightningDataModule):
                 dataset = self.build_dataset(split)
                 if not len(dataset):
                     raise ValueError(f"{self.root}: the {split} split has no usable samples")
+                if split == "train" and len(dataset) < self.cfg.batch_size:
+                    # drop_last would leave no batch at all: a run that trains nothing
+                    raise ValueError(
+                        f"data.batch_size: the train split of {self.root} has {len(dataset)} "
+                        f"samples, fewer than data.batch_size={self.cfg.batch_size}, so no "
+                        "full batch can be drawn; lower data.batch_size or add data"
+                    )
                 self.datasets[split] = dataset
 
     def _loader(self, split: str, train: bool) -> DataLoader:

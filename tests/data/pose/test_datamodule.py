@@ -253,3 +253,14 @@ def test_wrong_settings_fail_at_start_naming_the_key(experiment, override, key):
     cfg = compose_config([f"experiment={experiment}", override])
     with pytest.raises(ValueError, match=rf"^{key}: "):
         cfg.validate()
+
+
+def test_train_split_smaller_than_a_batch_fails_at_set_up_with_both_numbers(coco_root):
+    dm = CocoKeypointsDataModule(coco_root, batch_size=64, num_workers=0)
+    n = len(coco_ground_truth_instances(
+        coco_root / "annotations/person_keypoints_train2017.json", coco_root / "train2017",
+        COCO, 0.75))  # fmt: skip
+    assert n < 64
+    with pytest.raises(ValueError, match=rf"data.batch_size: .* has {n} samples, fewer than "
+                                         r"data.batch_size=64"):  # fmt: skip
+        dm.setup("fit")
