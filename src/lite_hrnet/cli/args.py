@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from collections import defaultdict
 from pathlib import Path
 
 from ..models import list_models
@@ -45,6 +47,37 @@ def collect_images(paths: list[Path]) -> list[Path]:
     if not images:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {paths}")
     return images
+
+
+def output_names(images: list[Path]) -> dict[Path, tuple[str, str]]:
+    """A distinct (key, stem) per input image, so that no output overwrites another.
+
+    The key names the input in a results file: its file name (``x.png`` for ``a/x.png``),
+    or, when other inputs share its stem, its path below the folder they have in common
+    (``a/x.png`` and ``b/x.png``). The stem names its output files: the key without its
+    extension and with ``_`` for ``/`` (``x``; ``a_x`` and ``b_x``), the extension kept
+    where only it differs (``x_png`` and ``x_jpg``), a counter added where even that clashes.
+    """
+    by_stem: dict[str, list[Path]] = defaultdict(list)
+    for path in dict.fromkeys(images):
+        by_stem[path.stem].append(path)
+    names: dict[Path, tuple[str, str]] = {}
+    taken: set[str] = set()
+    for paths in by_stem.values():
+        absolute = [p.absolute() for p in paths]
+        common = Path(os.path.commonpath([p.parent for p in absolute]))
+        relative = [p.relative_to(common) for p in absolute]
+        keep_suffix = len({p.with_suffix("") for p in relative}) < len(relative)
+        for path, rel in zip(paths, relative):
+            suffix = rel.suffix.replace(".", "_") if keep_suffix else ""
+            stem = base = "_".join([*rel.parent.parts, rel.stem + suffix])
+            count = 1
+            while stem in taken:
+                count += 1
+                stem = f"{base}_{count}"
+            taken.add(stem)
+            names[path] = (rel.as_posix(), stem)
+    return names
 
 
 def evaluation_trainer(device: str = "auto"):

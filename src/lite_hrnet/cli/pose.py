@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .args import collect_images, input_size
+from .args import collect_images, input_size, output_names
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,25 +117,45 @@ def _read_boxes(path: Path | None) -> dict[str, list[list[float]]]:
 
 
 def run_pose_predict(args: argparse.Namespace) -> int:
+    """Draw ``<stem>_pose.png`` per image and write every image's keypoints (N, K, 3) to
+    ``keypoints.json``, keyed by file name (``output_names``: inputs that share a stem get
+    distinct names). An image that cannot be decoded is skipped with a warning and
+    counted."""
+    import warnings
+
     import numpy as np
 
-    from ..data.images import read_rgb
+    from ..data.images import CorruptImageWarning, ImageReadError, read_rgb
     from ..inference.drawing import draw_skeletons, save_rgb
     from ..inference.pose import boxes_to_centers_scales
 
     module, size = _load_module(args, None)
     boxes = _read_boxes(args.boxes)
+    images = collect_images(args.images)
+    names = output_names(images)
     args.output.mkdir(parents=True, exist_ok=True)
     results = {}
-    for path in collect_images(args.images):
-        image = read_rgb(path)
+    for path, (key, stem) in names.items():
+        try:
+            image = read_rgb(path)
+        except ImageReadError as e:
+            warnings.warn(f"{e}; skipped", CorruptImageWarning, stacklevel=1)
+            continue
         h, w = image.shape[:2]
-        xywh = np.asarray([b[:4] for b in boxes.get(path.name, [[0, 0, w, h]])], np.float32)
+        whole = [[0, 0, w, h]]
+        xywh = np.asarray([b[:4] for b in boxes.get(key, boxes.get(path.name, whole))], np.float32)
         centers, scales = boxes_to_centers_scales(xywh, size)
         keypoints = module.predict_people(image, centers, scales, size)
-        out = args.output / f"{path.stem}_pose.png"
+        out = args.output / f"{stem}_pose.png"
         save_rgb(str(out), draw_skeletons(image, keypoints, module.keypoints, args.threshold))
-        results[path.name] = keypoints.round(2).tolist()
+        results[key] = keypoints.round(2).tolist()
         print(f"{path} -> {out} ({len(keypoints)} people)")
     (args.output / "keypoints.json").write_text(json.dumps(results))
+    skipped = len(names) - len(results)
+    print(
+        f"wrote {len(results)} of {len(names)} predictions to {args.output}"
+        + (f"; skipped {skipped} undecodable images (see the warnings)" if skipped else "")
+    )
+    if not results:
+        raise ValueError(f"none of the {len(names)} images could be decoded")
     return 0
