@@ -68,6 +68,19 @@ def test_predict_skips_an_undecodable_image(tiny_checkpoint: Path, tmp_path: Pat
     assert (tmp_path / "out" / "street_labelIds.png").is_file()
 
 
+def test_predict_keeps_the_outputs_of_inputs_sharing_a_stem(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    for folder, value in (("a", 40), ("b", 220)):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "x.png"), np.full((32, 64, 3), value, np.uint8))
+    out = tmp_path / "out"
+    assert main(["predict", "seg", str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.png"),
+                 "--checkpoint", str(tiny_checkpoint), "--output", str(out)]) == 0  # fmt: skip
+    overlays = [cv2.imread(str(out / f"{name}_overlay.png")) for name in ("a_x", "b_x")]
+    assert not np.array_equal(*overlays)  # each blended over its own image
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

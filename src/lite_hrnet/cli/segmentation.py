@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from .args import collect_images, input_size
+from .args import collect_images, input_size, output_names
 
 
 def _scales(text: str) -> tuple[float, ...]:
@@ -137,8 +137,6 @@ def run_segmentation_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output_stem(path: Path) -> str:
-    return path.stem.removesuffix("_leftImg8bit")
 
 
 def run_segmentation_predict(args: argparse.Namespace) -> int:
@@ -160,8 +158,9 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
             f"predict writes Cityscapes labelIds: needs 19 classes, not {module.cfg.num_classes}"
         )
     args.output.mkdir(parents=True, exist_ok=True)
+    names = output_names(images)  # inputs that share a stem get distinct outputs
     written = 0
-    for path in images:
+    for path, (_, name) in names.items():
         try:
             image = read_rgb(path)
         except ImageReadError as e:
@@ -173,11 +172,11 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
         with torch.no_grad():
             probs = module.predict_probabilities(x, image.shape[:2])
         train_ids = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
-        stem = _output_stem(path)
+        stem = name.removesuffix("_leftImg8bit")
         save_rgb(str(args.output / f"{stem}_overlay.png"), overlay(image, train_ids, args.alpha))
         save_image(str(args.output / f"{stem}_labelIds.png"), train_ids_to_label_ids(train_ids))
         written += 1
-    print(f"wrote {written} of {len(images)} predictions to {args.output}")
+    print(f"wrote {written} of {len(names)} predictions to {args.output}")
     if written == 0:
-        raise ValueError(f"none of the {len(images)} images could be decoded")
+        raise ValueError(f"none of the {len(names)} images could be decoded")
     return 0
