@@ -137,8 +137,6 @@ def run_segmentation_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-
-
 def run_segmentation_predict(args: argparse.Namespace) -> int:
     """Write ``<stem>_overlay.png`` and ``<stem>_labelIds.png`` for every input image."""
     import numpy as np
