@@ -1,7 +1,8 @@
 """``lite-hrnet SUBCOMMAND ...``: dispatch to the subcommand modules.
 
 ``train`` hands its arguments to Hydra (``lite-hrnet train experiment=synthetic_coco``);
-``summary``, ``export``, ``eval``, ``predict`` and ``report`` are ordinary argparse commands.
+``summary``, ``export``, ``eval``, ``predict``, ``report`` and ``weights`` are ordinary argparse
+commands.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import evaluate, export, predict, report, summary
+from ..models.hub import WeightsDownloadError
+from . import evaluate, export, predict, report, summary, weights
 
 SUBCOMMANDS = {
     "summary": summary,
@@ -18,6 +20,7 @@ SUBCOMMANDS = {
     "eval": evaluate,
     "predict": predict,
     "report": report,
+    "weights": weights,
 }
 
 
@@ -34,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return SUBCOMMANDS[args.command].run(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, WeightsDownloadError) as e:
         print(f"lite-hrnet {args.command}: error: {e}", file=sys.stderr)
         return 2
 

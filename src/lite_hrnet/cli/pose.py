@@ -12,13 +12,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .args import collect_images, input_size
+from .args import (
+    add_pretrained_argument,
+    collect_images,
+    download_weights,
+    input_size,
+    resolve_pretrained,
+)
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="our .ckpt or an official .pth"
-    )
+    parser.add_argument("--checkpoint", type=Path, help="our .ckpt or an official .pth")
+    add_pretrained_argument(parser)
     parser.add_argument("--model", help="backbone variant; default: from the checkpoint")
     parser.add_argument("--input", type=input_size, help="input HxW; default: the trained size")
     parser.add_argument("--no-flip", action="store_true", help="disable the flip test")
@@ -38,11 +43,20 @@ def add_pose_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _load_module(args: argparse.Namespace, keypoint_set: str | None):
     from ..data.pose.datamodule import MpiiDataConfig, PoseDataConfig
+    from ..models.hub import check_fits
     from ..tasks.pose import PoseEstimationModule
 
     overrides = {"flip_test": not args.no_flip, "dark": args.dark}
     if keypoint_set is not None:
         overrides["keypoint_set"] = keypoint_set
+    if (args.checkpoint is None) == (args.pretrained is None):
+        raise ValueError("pass --checkpoint FILE or --pretrained TAG (one of them)")
+    if args.pretrained is not None:
+        args.model, weights = resolve_pretrained(args.pretrained, args.model)
+        joints = {"coco": 17, "mpii": 16}.get(keypoint_set or "")
+        check_fits(args.model, weights, joints, args.input)
+        args.input = args.input or weights.input_size
+        args.checkpoint = download_weights(args.model, weights)
     module = PoseEstimationModule.from_checkpoint(
         str(args.checkpoint), backbone=args.model, **overrides
     )

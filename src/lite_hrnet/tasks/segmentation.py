@@ -133,12 +133,12 @@ class SegmentationTaskConfig:
     def build(
         self, data: SegmentationDataConfig, model: ModelConfig
     ) -> tuple[SegmentationModule, CityscapesDataModule]:
-        """The module and the data module of a run (``model.checkpoint`` initialises the
-        backbone, e.g. with official pose weights)."""
+        """The module and the data module of a run (``model.checkpoint`` or
+        ``model.pretrained`` initialises the backbone, e.g. with official pose weights)."""
         module = SegmentationModule(
             backbone=model.name,
             backbone_overrides=model.spec_overrides(),
-            backbone_checkpoint=model.checkpoint,
+            backbone_checkpoint=model.weights_file(),
             **asdict(self),
         )
         return module, CityscapesDataModule(config=data)
