@@ -30,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .train import main as train_main
 
         return train_main(argv[1:])
+    if argv[:1] == ["eval"] and evaluate.is_hydra_form(argv[1:]):
+        return evaluate.main_hydra(argv[1:])
     parser = argparse.ArgumentParser(prog="lite-hrnet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS.values():

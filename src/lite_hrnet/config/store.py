@@ -16,12 +16,13 @@ from ..data.segmentation.datamodule import SegmentationDataConfig
 from ..tasks.pose import PoseTaskConfig
 from ..tasks.segmentation import SegmentationTaskConfig
 from .launchers import launcher_configs
-from .schema import TrainConfig
+from .schema import EvalConfig, TrainConfig
 
 
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="eval_schema", node=EvalConfig)
     cs.store(group="task", name="base_pose_task", node=PoseTaskConfig)
     cs.store(group="data", name="base_pose_data", node=PoseDataConfig)
     cs.store(group="data", name="base_mpii_data", node=MpiiDataConfig)

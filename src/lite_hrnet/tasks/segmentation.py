@@ -10,10 +10,12 @@ ranks).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -278,10 +280,14 @@ class SegmentationModule(TaskModule):
             "mIoU": result["mIoU"].float(),
             "accuracy": result["accuracy"].float(),
         }
-        for name, iou in zip(self.class_names, result["iou"].tolist()):
+        iou_list = result["iou"].tolist()
+        for name, iou in zip(self.class_names, iou_list):
             if not math.isnan(iou):  # a class absent from labels and predictions has none
                 values[f"IoU/{name}"] = iou
         self.last_iou = result["iou"].cpu()
+        if stage == "test" and self.results_file and self.trainer.is_global_zero:
+            iou = {n: None if math.isnan(v) else v for n, v in zip(self.class_names, iou_list)}
+            Path(self.results_file).write_text(json.dumps({**self.last_metrics, "iou": iou}))
         return values
 
     def configure_optimizers(self) -> dict[str, Any]:
