@@ -93,3 +93,19 @@ def test_the_hydra_form_needs_weights(coco_root: Path, tmp_path: Path, capsys) -
     overrides = [*pose_overrides(coco_root), f"hydra.run.dir={tmp_path}"]
     assert run_cli(["eval", *overrides]) == 1
     assert "ckpt_path: the weights to evaluate" in capsys.readouterr().err
+
+
+def test_eval_prints_how_many_samples_it_skipped(
+    cityscapes_root: Path, tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(cityscapes_root, root)
+    image = sorted((root / "leftImg8bit" / "val").rglob("*.png"))[0]
+    image.write_bytes(b"\x89PNG not really")
+    output = tmp_path / "results.json"
+    argv = ["eval", "cityscapes", "--checkpoint", str(tiny_checkpoint), "--data-root", str(root)]
+    with pytest.warns(UserWarning, match=image.name):
+        assert main([*argv, "--num-workers", "0", "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "evaluated 2 of 3 samples; skipped 1 unreadable" in out
+    assert f"predictions written to {output}" in out
