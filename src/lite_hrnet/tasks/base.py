@@ -119,7 +119,8 @@ class TaskModule(L.LightningModule):
         self.val_metric: Metric | None = None
         self.test_metric: Metric | None = None
         self.last_metrics: dict[str, float] = {}  # the latest evaluation, for run summaries
-        # Where a test keeps its predictions, for a task that writes them (pose: COCO results).
+        # Where a test keeps its predictions: COCO results (COCO pose), the metrics and the
+        # per-class IoU (segmentation); MPII writes none.
         self.results_file: str | None = None
         self.datamodule_hparams: dict[str, Any] = {}  # of the checkpoint it came from
 
