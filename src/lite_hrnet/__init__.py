@@ -16,6 +16,7 @@ from .models import (
     create_pose_model,
     create_segmentation_model,
     list_models,
+    list_pretrained,
     load_checkpoint,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "create_pose_model",
     "create_segmentation_model",
     "list_models",
+    "list_pretrained",
     "load_checkpoint",
     "optimize_for_inference",
 ]

@@ -29,7 +29,7 @@ def test_eval_prints_the_table_and_writes_json(
     ]
     assert main([*argv, "--num-workers", "0", "--output", str(output)]) == 0
     out = capsys.readouterr().out
-    assert "road" in out and "mIoU" in out and "(val, 3 images)" in out
+    assert "road" in out and "mIoU" in out and "evaluated 3 of 3 samples; skipped 0" in out
     results = json.loads(output.read_text())
     assert 0.0 <= results["mIoU"] <= 1.0 and set(results["iou"]) >= {"road", "sky"}
     # Sliding window with flip and two scales runs through the same command.

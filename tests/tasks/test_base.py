@@ -68,3 +68,21 @@ def test_a_plain_segmentation_state_dict_gets_its_variant_and_head(tmp_path: Pat
     assert (module.cfg.num_classes, module.cfg.head_channels) == (7, 32)
     x = torch.randn(1, 3, 64, 64)
     torch.testing.assert_close(module.eval()(x), model.eval()(x))
+
+
+@pytest.mark.parametrize("task", ["pose", "segmentation"])
+def test_plain_state_dicts_give_their_variant_alike(task: str, tmp_path: Path) -> None:
+    """Pose and segmentation infer the variant of a plain state dict the same way, and
+    name ``--model`` the same way when the weights fit no registered variant."""
+    from lite_hrnet import create_pose_model
+    from tests.support import TINY_BACKBONE
+
+    kind = PoseEstimationModule if task == "pose" else SegmentationModule
+    create = create_pose_model if task == "pose" else create_segmentation_model
+    path = tmp_path / "plain.pth"
+    torch.save(randomize(create("lite_hrnet_30")).state_dict(), path)
+    module = kind.from_checkpoint(path)
+    assert module.hparams.backbone == "lite_hrnet_30"
+    torch.save(create("lite_hrnet_18", **TINY_BACKBONE).state_dict(), path)
+    with pytest.raises(CheckpointError, match="pass --model NAME"):
+        kind.from_checkpoint(path)

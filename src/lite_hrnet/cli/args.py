@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..models import list_models
+from ..models.hub import CHECK_HASH_ENV, PretrainedWeights, download_pretrained, pretrained_weights
 
 
 def input_size(text: str) -> tuple[int, int]:
@@ -29,6 +30,33 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--joints", type=int, default=17, help="heatmap head joints; 0 = backbone alone"
     )
+
+
+def add_pretrained_argument(parser: argparse.ArgumentParser) -> None:
+    """``--pretrained TAG``: published weights by name (``lite-hrnet weights list``)."""
+    parser.add_argument(
+        "--pretrained",
+        metavar="TAG",
+        help="published weights, e.g. lite_hrnet_18.coco_256x192 (lite-hrnet weights list), "
+        f"downloaded into the torch hub cache; {CHECK_HASH_ENV}=0 skips the hash check",
+    )
+
+
+def resolve_pretrained(tag: str, variant: str | None) -> tuple[str, PretrainedWeights]:
+    """The variant and the weights of ``--pretrained TAG`` (a full ``variant.tag`` name, or
+    a short tag with ``variant`` given)."""
+    name, dot, _ = tag.rpartition(".")
+    variant = variant or (name if dot else None)
+    if variant is None:
+        raise ValueError(f"--pretrained {tag}: name the variant, e.g. lite_hrnet_18.{tag}")
+    return variant, pretrained_weights(variant, tag)
+
+
+def download_weights(variant: str, weights: PretrainedWeights) -> Path:
+    """The local file of ``weights`` (downloaded once into the torch hub cache)."""
+    path = download_pretrained(variant, weights.tag)
+    print(f"weights {variant}.{weights.tag}: {path}")
+    return path
 
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")

@@ -1,8 +1,13 @@
-"""``lite-hrnet eval coco|mpii|cityscapes --checkpoint C --data-root DIR ...``."""
+"""``lite-hrnet eval coco|mpii|cityscapes --checkpoint C --data-root DIR ...``, or with a
+run's own config: ``lite-hrnet eval experiment=NAME ckpt_path=C data.root=DIR`` (Hydra
+overrides, the configs of ``train``). Both print the same table and write the same
+predictions file."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 
 from .pose import add_pose_eval_arguments, run_pose_eval
 from .segmentation import add_segmentation_eval_arguments, run_segmentation_eval
@@ -21,3 +26,28 @@ def run(args: argparse.Namespace) -> int:
         return run_segmentation_eval(args)
     args.data = args.dataset
     return run_pose_eval(args)
+
+
+def is_hydra_form(argv: Sequence[str]) -> bool:
+    """Whether ``eval``'s arguments are Hydra overrides (``key=value``) rather than flags."""
+    return bool(argv) and "=" in argv[0] and not argv[0].startswith("-")
+
+
+def main_hydra(argv: Sequence[str]) -> int:
+    """``lite-hrnet eval OVERRIDES``: Hydra composes ``eval.yaml`` (``train``'s groups)."""
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import DictConfig, OmegaConf
+
+    from ..config.store import register_configs
+    from ..training.evaluation import run_evaluation
+
+    register_configs()
+
+    @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+    def hydra_main(cfg: DictConfig) -> None:
+        run_evaluation(OmegaConf.to_object(cfg), HydraConfig.get().runtime.output_dir)
+
+    sys.argv = ["lite-hrnet eval", *argv]
+    hydra_main()
+    return 0

@@ -9,7 +9,8 @@ from typing import Any
 from ..deploy.onnx import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx
 from ..deploy.optimize import optimize_for_inference
 from ..models import create_backbone, create_pose_model
-from .args import add_model_arguments
+from ..models.hub import check_fits, pretrained_weights
+from .args import add_model_arguments, add_pretrained_argument
 
 
 def add_parser(sub: Any) -> None:
@@ -18,6 +19,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--checkpoint", type=Path, help="weights (any format load_checkpoint reads)"
     )
+    add_pretrained_argument(parser)
     parser.add_argument("--output", type=Path, required=True, help="the .onnx file to write")
     parser.add_argument(
         "--opset",
@@ -39,12 +41,13 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.joints < 0:
         raise ValueError(f"--joints must be >= 0, got {args.joints}")
+    weights = {"checkpoint_path": args.checkpoint, "pretrained": args.pretrained}
+    if args.pretrained:
+        check_fits(args.name, pretrained_weights(args.name, args.pretrained), input_size=args.input)
     if args.joints == 0:
-        model = create_backbone(args.name, checkpoint_path=args.checkpoint)
+        model = create_backbone(args.name, **weights)
     else:
-        model = create_pose_model(
-            args.name, num_joints=args.joints, checkpoint_path=args.checkpoint
-        )
+        model = create_pose_model(args.name, num_joints=args.joints, **weights)
     if args.optimize:
         # The eager rewrite, NCHW: ONNX Runtime chooses its own layout.
         model = optimize_for_inference(model, compile=False, channels_last=False)

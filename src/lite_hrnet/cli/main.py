@@ -1,7 +1,8 @@
 """``lite-hrnet SUBCOMMAND ...``: dispatch to the subcommand modules.
 
 ``train`` hands its arguments to Hydra (``lite-hrnet train experiment=synthetic_coco``);
-``summary``, ``export``, ``eval``, ``predict`` and ``report`` are ordinary argparse commands.
+``summary``, ``export``, ``eval``, ``predict``, ``report`` and ``weights`` are ordinary argparse
+commands.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import evaluate, export, predict, report, summary
+from ..models.hub import WeightsDownloadError
+from . import evaluate, export, predict, report, summary, weights
 
 SUBCOMMANDS = {
     "summary": summary,
@@ -18,6 +20,7 @@ SUBCOMMANDS = {
     "eval": evaluate,
     "predict": predict,
     "report": report,
+    "weights": weights,
 }
 
 
@@ -27,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .train import main as train_main
 
         return train_main(argv[1:])
+    if argv[:1] == ["eval"] and evaluate.is_hydra_form(argv[1:]):
+        return evaluate.main_hydra(argv[1:])
     parser = argparse.ArgumentParser(prog="lite-hrnet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS.values():
@@ -34,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return SUBCOMMANDS[args.command].run(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, WeightsDownloadError) as e:
         print(f"lite-hrnet {args.command}: error: {e}", file=sys.stderr)
         return 2
 

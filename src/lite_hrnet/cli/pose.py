@@ -12,18 +12,30 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .args import collect_images, input_size, output_names
+from .args import (
+    add_pretrained_argument,
+    collect_images,
+    download_weights,
+    input_size,
+    output_names,
+    resolve_pretrained,
+)
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="our .ckpt or an official .pth"
-    )
+    parser.add_argument("--checkpoint", type=Path, help="our .ckpt or an official .pth")
+    add_pretrained_argument(parser)
     parser.add_argument("--model", help="backbone variant; default: from the checkpoint")
     parser.add_argument("--input", type=input_size, help="input HxW; default: the trained size")
-    parser.add_argument("--no-flip", action="store_true", help="disable the flip test")
     parser.add_argument(
-        "--dark", action="store_true", help="DARK decoding instead of the quarter offset"
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        help="the flip test; default: the checkpoint's setting, else on",
+    )
+    parser.add_argument(
+        "--dark",
+        action=argparse.BooleanOptionalAction,
+        help="DARK decoding instead of the quarter offset; default: the checkpoint's, else off",
     )
 
 
@@ -33,16 +45,30 @@ def add_pose_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detections", type=Path, help="COCO person detections (else GT boxes)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-workers", type=int, default=2)
-    parser.add_argument("--output", type=Path, help="predictions file (COCO results JSON)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="predictions file (COCO results JSON); default: next to the checkpoint",
+    )
 
 
 def _load_module(args: argparse.Namespace, keypoint_set: str | None):
     from ..data.pose.datamodule import MpiiDataConfig, PoseDataConfig
+    from ..models.hub import check_fits
     from ..tasks.pose import PoseEstimationModule
 
-    overrides = {"flip_test": not args.no_flip, "dark": args.dark}
+    # What the command line leaves out stays as the checkpoint has it.
+    overrides = {k: v for k, v in (("flip_test", args.flip), ("dark", args.dark)) if v is not None}
     if keypoint_set is not None:
         overrides["keypoint_set"] = keypoint_set
+    if (args.checkpoint is None) == (args.pretrained is None):
+        raise ValueError("pass --checkpoint FILE or --pretrained TAG (one of them)")
+    if args.pretrained is not None:
+        args.model, weights = resolve_pretrained(args.pretrained, args.model)
+        joints = {"coco": 17, "mpii": 16}.get(keypoint_set or "")
+        check_fits(args.model, weights, joints, args.input)
+        args.input = args.input or weights.input_size
+        args.checkpoint = download_weights(args.model, weights)
     module = PoseEstimationModule.from_checkpoint(
         str(args.checkpoint), backbone=args.model, **overrides
     )
@@ -54,16 +80,35 @@ def _load_module(args: argparse.Namespace, keypoint_set: str | None):
     return module.eval(), tuple(size)
 
 
+# Data settings of a checkpoint's training run that its evaluation keeps (unless given).
+_TRAINED_DATA = ("input_size", "heatmap_size", "sigma", "val_split", "detection_file")
+
+
+def _trained_data_options(stored: dict[str, Any], fmt: str, data_root: Path) -> dict[str, Any]:
+    """The test settings of the run a checkpoint came from, for the same data format; a
+    detection file under the run's data root is looked for under ``data_root``."""
+    if stored.get("format") != fmt:
+        return {}
+    options = {k: stored[k] for k in _TRAINED_DATA if stored.get(k) is not None}
+    detections, old_root = options.get("detection_file"), stored.get("root")
+    if detections and old_root and Path(detections).is_relative_to(old_root):
+        options["detection_file"] = str(data_root / Path(detections).relative_to(old_root))
+    return options
+
+
 def run_pose_eval(args: argparse.Namespace) -> int:
     from ..data.pose.datamodule import CocoKeypointsDataModule, MpiiDataModule
-    from ..metrics.tables import format_table
+    from ..training.evaluation import describe_data, evaluate, results_name
     from .args import evaluation_trainer
 
     module, size = _load_module(args, args.data)
     if args.data != "coco" and args.detections:
         raise ValueError("--detections: person detections are COCO-only")
     kind = CocoKeypointsDataModule if args.data == "coco" else MpiiDataModule
-    options: dict[str, Any] = dict(
+    options = _trained_data_options(module.datamodule_hparams, args.data, args.data_root)
+    if args.input is not None:  # a new size: its own heatmap size and sigma
+        options = {k: v for k, v in options.items() if k not in ("heatmap_size", "sigma")}
+    options.update(
         input_size=list(size),
         batch_size=args.batch_size,
         val_batch_size=args.batch_size,
@@ -72,20 +117,18 @@ def run_pose_eval(args: argparse.Namespace) -> int:
     if args.detections:
         options["detection_file"] = str(args.detections)
     dm = kind(args.data_root, **options)
-    dm.setup("test")  # bad data fails here, before the trainer starts
-    output = args.output or (Path("predictions_coco.json") if args.data == "coco" else None)
-    module.results_file = str(output) if output else None
-    evaluation_trainer("auto").test(module, datamodule=dm, verbose=False)
-    boxes = f"detections {args.detections}" if args.detections else "ground-truth boxes"
+    cfg, task = dm.cfg, module.cfg
+    h, w = cfg.heatmap_hw
     print(
-        format_table(
-            module.last_metrics,
-            title=f"{args.data} {args.data_root} ({boxes}), "
-            f"input {size[0]}x{size[1]}, {args.checkpoint}",
-        )
+        f"settings (the checkpoint's unless given): input {size[0]}x{size[1]}, heatmap "
+        f"{h}x{w}, sigma {cfg.target_sigma:g}, flip test {'on' if task.flip_test else 'off'}, "
+        f"decoding {'DARK' if task.dark else 'quarter offset'}"
     )
-    if output:
-        print(f"predictions written to {output}")
+    output = args.output
+    if output is None and args.data == "coco":
+        output = args.checkpoint.with_name(f"{args.checkpoint.stem}_{results_name(cfg)}")
+    title = f"{describe_data(cfg)}, {args.checkpoint}"
+    evaluate(module, dm, evaluation_trainer("auto"), title, output)
     return 0
 
 

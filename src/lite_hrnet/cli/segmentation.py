@@ -12,8 +12,6 @@ small dependency set.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -55,8 +53,14 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "--window", type=input_size, help="sliding-window HxW (multiples of 32); default: whole"
     )
     parser.add_argument("--stride", type=input_size, help="sliding-window step HxW")
-    parser.add_argument("--scales", type=_scales, default=(1.0,), help="e.g. 0.75,1,1.25")
-    parser.add_argument("--flip", action="store_true", help="average with the mirrored image")
+    parser.add_argument(
+        "--scales", type=_scales, help="e.g. 0.75,1,1.25; default: the checkpoint's, else 1"
+    )
+    parser.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        help="average with the mirrored image; default: the checkpoint's setting, else off",
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
 
 
@@ -69,7 +73,11 @@ def add_segmentation_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="val", choices=("train", "val"))
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--num-workers", type=int, default=2)
-    parser.add_argument("--output", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="the results JSON (mIoU, per-class IoU); default: next to the checkpoint",
+    )
 
 
 def add_segmentation_predict_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,12 +93,15 @@ def load_segmentation_module(args: argparse.Namespace):
     settings, in eval mode on ``--device``."""
     from ..tasks.segmentation import SegmentationModule
 
-    overrides: dict[str, Any] = {
-        "val_scales": list(args.scales),
-        "val_flip": args.flip,
-        "val_window": list(args.window) if args.window else None,
-        "val_stride": list(args.stride) if args.stride else None,
-    }
+    # What the command line leaves out stays as the checkpoint has it.
+    overrides: dict[str, Any] = {}
+    if args.scales is not None:
+        overrides["val_scales"] = list(args.scales)
+    if args.flip is not None:
+        overrides["val_flip"] = args.flip
+    if args.window is not None:
+        overrides["val_window"] = list(args.window)
+        overrides["val_stride"] = list(args.stride) if args.stride else None
     if args.num_classes:
         overrides["num_classes"] = args.num_classes
     module = SegmentationModule.from_checkpoint(args.checkpoint, backbone=args.model, **overrides)
@@ -98,42 +109,36 @@ def load_segmentation_module(args: argparse.Namespace):
 
 
 def run_segmentation_eval(args: argparse.Namespace) -> int:
-    """Evaluate ``--checkpoint`` on ``--data-root``/``--split``; print the IoU table."""
+    """Evaluate ``--checkpoint`` on ``--data-root``/``--split`` with the checkpoint's own
+    data and test settings unless given; print the IoU table and write the results JSON."""
     from ..data.segmentation.datamodule import CityscapesDataModule
+    from ..training.evaluation import describe_data, evaluate
     from .args import evaluation_trainer
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     module = load_segmentation_module(args)
+    trained = module.datamodule_hparams.get("base_size")
+    base_size = args.base_size or trained
     dm = CityscapesDataModule(
         args.data_root,
         val_split=args.split,
-        base_size=list(args.base_size) if args.base_size else None,
+        base_size=list(base_size) if base_size else None,
         val_batch_size=args.batch_size,
         num_workers=args.num_workers,
     )
-    dm.setup("test")  # bad data fails here, before the trainer starts
-    trainer = evaluation_trainer(args.device)
-    trainer.test(module, datamodule=dm, verbose=False)
-    skipped = int(trainer.callback_metrics.get("test/skipped", 0))
-    evaluated = len(dm.datasets["test"]) - skipped
-    metrics = module.last_metrics
-    print(f"{args.checkpoint} on {args.data_root} ({args.split}, {evaluated} images)")
-    print(f"mIoU {metrics['mIoU']:.4f}  pixel accuracy {metrics['accuracy']:.4f}")
-    if skipped:
-        print(f"skipped {skipped} undecodable samples (see the warnings)")
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        iou = module.last_iou.tolist()
-        summary = {
-            "checkpoint": str(args.checkpoint),
-            "split": args.split,
-            "images": evaluated,
-            "skipped": skipped,
-            **metrics,
-            "iou": {n: None if math.isnan(v) else v for n, v in zip(module.class_names, iou)},
-        }
-        args.output.write_text(json.dumps(summary, indent=2))
+    cfg = module.cfg
+    window = f"window {cfg.val_window}, stride {cfg.val_stride}" if cfg.val_window else "whole"
+    flip = "on" if cfg.val_flip else "off"
+    print(
+        f"settings (the checkpoint's unless given): scales {cfg.val_scales}, flip {flip}, "
+        f"{window} images, base size {base_size or 'full'}"
+    )
+    output = args.output or args.checkpoint.with_name(
+        f"{args.checkpoint.stem}_predictions_cityscapes.json"
+    )
+    title = f"{describe_data(dm.cfg)}, {args.checkpoint}"
+    evaluate(module, dm, evaluation_trainer(args.device), title, output)
     return 0
 
 

@@ -155,3 +155,19 @@ class TrainConfig:
             if hasattr(part, "validate"):
                 part.validate()
         check(self.monitor_mode in ("min", "max"), "monitor_mode", "min or max")
+
+
+@dataclass
+class EvalConfig(TrainConfig):
+    """A training run's config plus the weights to evaluate: ``ckpt_path`` (ours or an
+    official file), else ``model.checkpoint`` or ``model.pretrained``."""
+
+    ckpt_path: str | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if self.ckpt_path is None and self.model.checkpoint is None and not self.model.pretrained:
+            raise ValueError(
+                "ckpt_path: the weights to evaluate (or model.checkpoint=FILE, "
+                "model.pretrained=TAG)"
+            )

@@ -18,7 +18,7 @@ from ..synthetic.marker import settings_key
 from ..tasks.pose import PoseTaskConfig
 from ..tasks.segmentation import SegmentationTaskConfig
 from .launchers import launcher_configs
-from .schema import TrainConfig
+from .schema import EvalConfig, TrainConfig
 
 
 def _settings_key(settings: DictConfig) -> str:
@@ -30,6 +30,7 @@ def register_configs() -> None:
     OmegaConf.register_new_resolver("lite_hrnet.settings_key", _settings_key, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="eval_schema", node=EvalConfig)
     cs.store(group="task", name="base_pose_task", node=PoseTaskConfig)
     cs.store(group="data", name="base_pose_data", node=PoseDataConfig)
     cs.store(group="data", name="base_mpii_data", node=MpiiDataConfig)

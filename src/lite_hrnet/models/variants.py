@@ -3,6 +3,7 @@ publishes of each, the builder and the one-line entry points, timm style."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,14 +30,53 @@ class PaperResult:
     value: float
 
 
+# The normalisation every published Lite-HRNet checkpoint was trained with (RGB, [0, 1]).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# mmpose's file names: ``<name>-<first 8 hex digits of the SHA-256>_<date>.pth``.
+_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})(?:_\d+)?\.pth$")
+
+
+@dataclass(frozen=True)
+class PretrainedWeights:
+    """A published checkpoint of a variant, named ``<variant>.<tag>``.
+
+    ``input_size`` is (H, W); ``metric`` and ``published`` are what its publisher measured
+    (mmpose: COCO val2017 AP with detector boxes and flip test, or MPII val PCKh@0.5), as
+    a fraction; ``mean``/``std`` normalise its RGB [0, 1] input.
+    """
+
+    tag: str
+    url: str
+    dataset: str
+    input_size: tuple[int, int]
+    num_joints: int
+    metric: str
+    published: float
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    @property
+    def file_name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+    @property
+    def sha256_prefix(self) -> str | None:
+        """The start of the file's SHA-256 that its name carries, or None."""
+        found = _HASH_IN_NAME.search(self.file_name)
+        return found.group(1) if found else None
+
+
 @dataclass(frozen=True)
 class VariantInfo:
     """A registered variant: its architecture, its paper parameter count (millions, as
-    printed) and results, and the input size (H, W) of its main COCO setting."""
+    printed) and results, its published checkpoints (the first is the default of
+    ``pretrained=True``) and the input size (H, W) of its main COCO setting."""
 
     spec: LiteHRNetSpec
     paper_params: float
     paper_results: tuple[PaperResult, ...]
+    pretrained: tuple[PretrainedWeights, ...] = ()
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -45,6 +85,20 @@ class VariantInfo:
 
 def _coco(size: tuple[int, int], flops: float, ap: float) -> PaperResult:
     return PaperResult("coco", size, flops, "AP", ap)
+
+
+_MMPOSE = "https://download.openmmlab.com/mmpose/top_down/litehrnet/"
+
+
+def _mmpose_coco(file_name: str, size: tuple[int, int], ap: float) -> PretrainedWeights:
+    tag = f"coco_{size[0]}x{size[1]}"
+    return PretrainedWeights(tag, _MMPOSE + file_name, "coco", size, 17, "AP", ap)
+
+
+def _mmpose_mpii(file_name: str, pckh: float) -> PretrainedWeights:
+    return PretrainedWeights(
+        "mpii_256x256", _MMPOSE + file_name, "mpii", (256, 256), 16, "PCKh", pckh
+    )
 
 
 VARIANTS: dict[str, VariantInfo] = {
@@ -57,6 +111,11 @@ VARIANTS: dict[str, VariantInfo] = {
             PaperResult("mpii", (256, 256), 273.4, "PCKh", 85.4),
             PaperResult("cityscapes", (512, 1024), None, "mIoU", 73.8),
         ),
+        (
+            _mmpose_coco("litehrnet18_coco_256x192-6bace359_20211230.pth", (256, 192), 0.642),
+            _mmpose_coco("litehrnet18_coco_384x288-8d4dac48_20211230.pth", (384, 288), 0.676),
+            _mmpose_mpii("litehrnet18_mpii_256x256-cabd7984_20210623.pth", 0.859),
+        ),
     ),
     "lite_hrnet_30": VariantInfo(
         LiteHRNetSpec(num_modules=(3, 8, 3)),
@@ -66,6 +125,11 @@ VARIANTS: dict[str, VariantInfo] = {
             _coco((384, 288), 717.8, 70.4),
             PaperResult("mpii", (256, 256), 425.3, "PCKh", 87.0),
             PaperResult("cityscapes", (512, 1024), None, "mIoU", 76.0),
+        ),
+        (
+            _mmpose_coco("litehrnet30_coco_256x192-4176555b_20210626.pth", (256, 192), 0.676),
+            _mmpose_coco("litehrnet30_coco_384x288-a3aef5c4_20210626.pth", (384, 288), 0.700),
+            _mmpose_mpii("litehrnet30_mpii_256x256-faae8bd8_20210622.pth", 0.869),
         ),
     ),
     "naive_lite_hrnet_18": VariantInfo(

@@ -33,6 +33,7 @@ from ..models.checkpoint import (
     read_checkpoint_file,
     read_state_dict,
 )
+from ..models.hub import download_pretrained, pretrained_weights
 from ..models.registry import list_models
 from ..models.variants import VARIANT_SPECS
 from .compile import compile_for_training
@@ -52,6 +53,9 @@ class ModelConfig:
     with_cp: bool = False
     norm_eval: bool = False
     checkpoint: str | None = None  # weights loaded through lite_hrnet.load_checkpoint
+    # Published weights by tag (e.g. coco_256x192; lite_hrnet.list_pretrained()), downloaded
+    # into the torch hub cache and loaded like ``checkpoint``.
+    pretrained: str | None = None
 
     def spec_overrides(self) -> dict[str, Any]:
         keys = ("width", "num_modules", "num_blocks", "module_type")
@@ -70,6 +74,18 @@ class ModelConfig:
         )
         # Building the spec checks every override and names the offending field.
         VARIANT_SPECS[self.name].replace(**self.spec_overrides()).validate()
+        if self.pretrained is not None:
+            check(self.checkpoint is None, "model.pretrained", "set it or model.checkpoint")
+            try:
+                pretrained_weights(self.name, self.pretrained)
+            except ValueError as e:
+                check(False, "model.pretrained", str(e))
+
+    def weights_file(self) -> str | None:
+        """``checkpoint``, or the downloaded file of ``pretrained`` (None: no weights)."""
+        if self.pretrained is None:
+            return self.checkpoint
+        return str(download_pretrained(self.name, self.pretrained))
 
 
 def fused_optimizer_kwargs(params: Iterable[torch.Tensor]) -> dict[str, bool]:
@@ -103,7 +119,8 @@ class TaskModule(L.LightningModule):
         self.val_metric: Metric | None = None
         self.test_metric: Metric | None = None
         self.last_metrics: dict[str, float] = {}  # the latest evaluation, for run summaries
-        # Where a test keeps its predictions, for a task that writes them (pose: COCO results).
+        # Where a test keeps its predictions: COCO results (COCO pose), the metrics and the
+        # per-class IoU (segmentation); MPII writes none.
         self.results_file: str | None = None
         self.datamodule_hparams: dict[str, Any] = {}  # of the checkpoint it came from
 

@@ -20,6 +20,7 @@ from ..meta.keypoints import COCO, KEYPOINT_SETS
 from ..metrics.coco_keypoints import CocoKeypointAP
 from ..metrics.pckh import MpiiPCKh
 from ..models.factory import create_pose_model
+from ..models.hub import check_fits, pretrained_weights
 from .base import ModelConfig, TaskModule, fused_optimizer_kwargs
 
 
@@ -51,12 +52,16 @@ class PoseTaskConfig:
     def build(
         self, data: PoseDataConfig, model: ModelConfig
     ) -> tuple[PoseEstimationModule, TopDownPoseDataModule]:
-        """The module and the data module of a run (``model.checkpoint``: whole weights)."""
+        """The module and the data module of a run (``model.checkpoint`` or
+        ``model.pretrained``: whole weights, a tag fitting the data's joints and input)."""
+        if model.pretrained is not None:
+            weights = pretrained_weights(model.name, model.pretrained)
+            check_fits(model.name, weights, data.keypoint_set.num_joints, data.input_size)
         module = PoseEstimationModule(
             backbone=model.name,
             backbone_overrides=model.spec_overrides(),
             keypoint_set=data.format,
-            checkpoint_path=model.checkpoint,
+            checkpoint_path=model.weights_file(),
             **asdict(self),
         )
         return module, pose_datamodule(data)

@@ -10,10 +10,12 @@ ranks).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -133,12 +135,12 @@ class SegmentationTaskConfig:
     def build(
         self, data: SegmentationDataConfig, model: ModelConfig
     ) -> tuple[SegmentationModule, CityscapesDataModule]:
-        """The module and the data module of a run (``model.checkpoint`` initialises the
-        backbone, e.g. with official pose weights)."""
+        """The module and the data module of a run (``model.checkpoint`` or
+        ``model.pretrained`` initialises the backbone, e.g. with official pose weights)."""
         module = SegmentationModule(
             backbone=model.name,
             backbone_overrides=model.spec_overrides(),
-            backbone_checkpoint=model.checkpoint,
+            backbone_checkpoint=model.weights_file(),
             **asdict(self),
         )
         return module, CityscapesDataModule(config=data)
@@ -278,10 +280,14 @@ class SegmentationModule(TaskModule):
             "mIoU": result["mIoU"].float(),
             "accuracy": result["accuracy"].float(),
         }
-        for name, iou in zip(self.class_names, result["iou"].tolist()):
+        iou_list = result["iou"].tolist()
+        for name, iou in zip(self.class_names, iou_list):
             if not math.isnan(iou):  # a class absent from labels and predictions has none
                 values[f"IoU/{name}"] = iou
         self.last_iou = result["iou"].cpu()
+        if stage == "test" and self.results_file and self.trainer.is_global_zero:
+            iou = {n: None if math.isnan(v) else v for n, v in zip(self.class_names, iou_list)}
+            Path(self.results_file).write_text(json.dumps({**self.last_metrics, "iou": iou}))
         return values
 
     def configure_optimizers(self) -> dict[str, Any]:

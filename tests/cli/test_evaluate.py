@@ -1,0 +1,111 @@
+"""``lite-hrnet eval`` in its two forms, flags and a run's own config (Hydra overrides):
+the checkpoint's own settings, the same table and the same predictions file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import lightning as L
+import pytest
+
+from lite_hrnet.cli.main import main
+from tests.support import compose_config, pose_overrides, run_cli, street_overrides
+
+
+@pytest.fixture(scope="module")
+def pose_checkpoint(coco_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pose Lightning checkpoint of the tiny 64x64 run after one step."""
+    cfg = compose_config(pose_overrides(coco_root))
+    module, datamodule = cfg.task.build(cfg.data, cfg.model)
+    trainer = L.Trainer(max_steps=1, accelerator="cpu", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, datamodule)
+    path = tmp_path_factory.mktemp("pose") / "tiny.ckpt"
+    trainer.save_checkpoint(path)
+    return path
+
+
+def _table(out: str) -> list[str]:
+    """The metric table's rows (the title line names the weights, so it is left out)."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("coco "))
+    return lines[start + 1 : start + 4]
+
+
+@pytest.mark.slow
+def test_both_forms_evaluate_a_pose_checkpoint_alike(
+    coco_root: Path, pose_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    ckpt = tmp_path / "run" / "best.ckpt"
+    ckpt.parent.mkdir()
+    shutil.copy(pose_checkpoint, ckpt)
+    argv = ["eval", "coco", "--checkpoint", str(ckpt), "--data-root", str(coco_root)]
+    assert main([*argv, "--num-workers", "0", "--batch-size", "4"]) == 0
+    out = capsys.readouterr().out
+    # The checkpoint's own settings, not the data set's defaults (256x192).
+    assert "input 64x64, heatmap 16x16, sigma 0.5, flip test on" in out
+    assert "evaluated 11 of 11 samples; skipped 0 unreadable" in out
+    written = ckpt.with_name("best_predictions_coco.json")
+    assert f"predictions written to {written}" in out
+    flags_table = _table(out)
+    assert "AP" in flags_table[0]
+
+    run_dir = tmp_path / "hydra"
+    overrides = [*pose_overrides(coco_root), f"ckpt_path={ckpt}", f"hydra.run.dir={run_dir}"]
+    assert run_cli(["eval", *overrides]) == 0
+    out = capsys.readouterr().out
+    assert _table(out) == flags_table
+    assert "evaluated 11 of 11 samples; skipped 0 unreadable" in out
+    hydra_written = run_dir / "predictions_coco.json"
+    assert json.loads(hydra_written.read_text()) == json.loads(written.read_text())
+
+
+@pytest.mark.slow
+def test_both_forms_evaluate_a_segmentation_checkpoint_alike(
+    cityscapes_root: Path, tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    ckpt = tmp_path / "seg.ckpt"
+    shutil.copy(tiny_checkpoint, ckpt)
+    argv = ["eval", "cityscapes", "--checkpoint", str(ckpt), "--data-root", str(cityscapes_root)]
+    assert main([*argv, "--num-workers", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "evaluated 3 of 3 samples; skipped 0 unreadable" in out
+    written = tmp_path / "seg_predictions_cityscapes.json"
+    assert f"predictions written to {written}" in out
+    run_dir = tmp_path / "hydra"
+    overrides = [*street_overrides(cityscapes_root), f"ckpt_path={ckpt}"]
+    overrides.append(f"hydra.run.dir={run_dir}")
+    assert run_cli(["eval", *overrides]) == 0
+    out_hydra = capsys.readouterr().out
+    assert "evaluated 3 of 3 samples; skipped 0 unreadable" in out_hydra
+    assert json.loads((run_dir / "predictions_cityscapes.json").read_text()) == json.loads(
+        written.read_text()
+    )
+
+
+def test_the_hydra_form_needs_weights(coco_root: Path, tmp_path: Path, capsys) -> None:
+    overrides = [*pose_overrides(coco_root), f"hydra.run.dir={tmp_path}"]
+    assert run_cli(["eval", *overrides]) == 1
+    assert "ckpt_path: the weights to evaluate" in capsys.readouterr().err
+
+
+def test_eval_prints_how_many_samples_it_skipped(
+    cityscapes_root: Path, tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(cityscapes_root, root)
+    image = sorted((root / "leftImg8bit" / "val").rglob("*.png"))[0]
+    image.write_bytes(b"\x89PNG not really")
+    output = tmp_path / "results.json"
+    argv = ["eval", "cityscapes", "--checkpoint", str(tiny_checkpoint), "--data-root", str(root)]
+    with pytest.warns(UserWarning, match=image.name):
+        assert main([*argv, "--num-workers", "0", "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "evaluated 2 of 3 samples; skipped 1 unreadable" in out
+    assert f"predictions written to {output}" in out

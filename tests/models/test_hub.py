@@ -1,0 +1,221 @@
+"""Published weights by name, downloaded from a loopback HTTP server that the tests start
+(never from outside): a correct file, a file with an official name but other content, a
+closed port, an HTTP error and a truncated body."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.server
+import io
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+import lite_hrnet
+from lite_hrnet.models import hub
+from lite_hrnet.models.hub import (
+    CHECK_HASH_ENV,
+    MIRROR_ENV,
+    WeightsDownloadError,
+    check_fits,
+    download_pretrained,
+    pretrained_weights,
+)
+from lite_hrnet.models.variants import VARIANTS, PretrainedWeights
+from lite_hrnet.testing.weights import randomize
+from tests.support import TINY_BACKBONE
+
+OFFICIAL = "litehrnet18_coco_256x192-6bace359_20211230.pth"
+
+
+class _Files(http.server.BaseHTTPRequestHandler):
+    """Serves ``files`` {"/name": (body, declared length or None)}; counts requests."""
+
+    files: dict[str, tuple[bytes, int | None]] = {}
+    requests: list[str] = []
+
+    def do_GET(self) -> None:
+        type(self).requests.append(self.path)
+        if self.path not in self.files:
+            self.send_error(404, "no such file")
+            return
+        body, declared = self.files[self.path]
+        self.send_response(200)
+        self.send_header("Content-Length", str(declared if declared is not None else len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def tiny_file() -> bytes:
+    """A tiny pose model's state dict, as bytes."""
+    model = randomize(lite_hrnet.create_pose_model("lite_hrnet_18", 17, **TINY_BACKBONE))
+    buffer = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "meta": {}}, buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def server(tiny_file: bytes) -> Iterator[str]:
+    """The base URL of a loopback server holding the tiny file under its real hash, and
+    the same bytes under the official name (which carries another hash)."""
+    digest = hashlib.sha256(tiny_file).hexdigest()
+    _Files.files = {
+        f"/tiny-{digest[:8]}_20260101.pth": (tiny_file, None),
+        f"/cut-{digest[:8]}_20260101.pth": (tiny_file[:1000], len(tiny_file)),
+        f"/{OFFICIAL}": (tiny_file, None),
+    }
+    _Files.requests = []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty torch hub cache; the hash check on whatever the environment says."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv(CHECK_HASH_ENV, raising=False)
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    return tmp_path / "torch" / "hub" / "checkpoints"
+
+
+def _register(monkeypatch: pytest.MonkeyPatch, file_name: str, tag: str = "test_tiny") -> None:
+    """A test-only tag of lite_hrnet_18 (the tiny network's file)."""
+    info = VARIANTS["lite_hrnet_18"]
+    weights = PretrainedWeights(
+        tag, f"https://example.invalid/{file_name}", "coco", (64, 64), 17, "AP", 0.0
+    )
+    monkeypatch.setitem(
+        VARIANTS, "lite_hrnet_18", dataclasses.replace(info, pretrained=(*info.pretrained, weights))
+    )
+
+
+def _tiny_name(tiny_file: bytes, stem: str = "tiny") -> str:
+    return f"{stem}-{hashlib.sha256(tiny_file).hexdigest()[:8]}_20260101.pth"
+
+
+def test_the_published_tags() -> None:
+    names = lite_hrnet.list_pretrained()
+    assert len(names) == 6 and lite_hrnet.list_pretrained("*mpii*") == [
+        "lite_hrnet_18.mpii_256x256",
+        "lite_hrnet_30.mpii_256x256",
+    ]
+    weights = pretrained_weights("lite_hrnet_30", "coco_384x288")
+    assert weights.url.endswith("litehrnet30_coco_384x288-a3aef5c4_20210626.pth")
+    assert weights.sha256_prefix == "a3aef5c4" and weights.input_size == (384, 288)
+    assert weights.num_joints == 17 and weights.published == 0.700
+    assert pretrained_weights("lite_hrnet_18", True).tag == "coco_256x192"
+    assert pretrained_weights("lite_hrnet_18", "lite_hrnet_18.mpii_256x256").num_joints == 16
+    for variant, info in VARIANTS.items():
+        assert all(w.sha256_prefix for w in info.pretrained), variant
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [
+        ("coco_999x999", "its tags: coco_256x192"),
+        ("lite_hrnet_30.coco_256x192", "of lite_hrnet_30"),
+    ],
+)
+def test_unknown_tags_are_named(tag: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        pretrained_weights("lite_hrnet_18", tag)
+    with pytest.raises(ValueError, match="no published weights"):
+        pretrained_weights("naive_lite_hrnet_18", True)
+
+
+def test_a_tag_for_another_model_is_refused_before_any_download(hub_cache: Path) -> None:
+    with pytest.raises(ValueError, match="16-joint mpii head, not 17 joints"):
+        lite_hrnet.create_pose_model("lite_hrnet_18", 17, pretrained="mpii_256x256")
+    weights = pretrained_weights("lite_hrnet_18", "coco_384x288")
+    with pytest.raises(ValueError, match="trained at input 384x288, not 256x192"):
+        check_fits("lite_hrnet_18", weights, input_size=(256, 192))
+    assert not hub_cache.exists()
+
+
+def test_a_correct_file_is_downloaded_once_and_loaded(
+    server: str, hub_cache: Path, tiny_file: bytes, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    name = _tiny_name(tiny_file)
+    _register(monkeypatch, name)
+    monkeypatch.setenv(MIRROR_ENV, server + "/")
+    model = lite_hrnet.create_pose_model("lite_hrnet_18", pretrained="test_tiny", **TINY_BACKBONE)
+    saved = torch.load(io.BytesIO(tiny_file), weights_only=True)["state_dict"]
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.items())
+    assert (hub_cache / name).read_bytes() == tiny_file
+    assert sorted(p.name for p in hub_cache.iterdir()) == [name]  # no temporary file left
+    assert f"downloading {name}" in capsys.readouterr().err  # the progress bar
+    # The backbone part, from the cache: no second request.
+    backbone = lite_hrnet.create_backbone(
+        "lite_hrnet_18", pretrained="lite_hrnet_18.test_tiny", **TINY_BACKBONE
+    )
+    key = "stem.conv1.conv.weight"
+    assert torch.equal(backbone.state_dict()[key], saved["backbone." + key])
+    assert _Files.requests == [f"/{name}"]
+
+
+def test_a_hash_mismatch_names_the_fix_and_keeps_nothing(
+    server: str, hub_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MIRROR_ENV, server)
+    with pytest.raises(WeightsDownloadError) as error:
+        download_pretrained("lite_hrnet_18", "coco_256x192", progress=False)
+    message = str(error.value)
+    assert "lite_hrnet_18.coco_256x192" in message and f"{server}/{OFFICIAL}" in message
+    assert "its name says 6bace359" in message
+    assert f"{CHECK_HASH_ENV}=0" in message and "check_hash=False" in message
+    assert "checkpoint_path" in message
+    assert list(hub_cache.iterdir()) == []
+    # Turned off, for a file the user trusts: kept.
+    monkeypatch.setenv(CHECK_HASH_ENV, "0")
+    path = download_pretrained("lite_hrnet_18", "coco_256x192", progress=False)
+    assert path == hub_cache / OFFICIAL and path.is_file()
+
+
+def test_a_closed_port_is_a_clear_error(hub_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:  # a port that nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{port}")
+    with pytest.raises(WeightsDownloadError, match="cannot download") as error:
+        lite_hrnet.create_backbone("lite_hrnet_30", pretrained=True)
+    message = str(error.value)
+    assert "lite_hrnet_30.coco_256x192" in message and f"127.0.0.1:{port}/litehrnet30" in message
+    assert "checkpoint_path=FILE" in message
+    assert list(hub_cache.iterdir()) == []
+
+
+def test_an_http_error_is_a_clear_error(
+    server: str, hub_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MIRROR_ENV, server)
+    with pytest.raises(WeightsDownloadError, match="answered HTTP 404") as error:
+        download_pretrained("lite_hrnet_18", "mpii_256x256", progress=False)
+    assert "lite_hrnet_18.mpii_256x256" in str(error.value)
+
+
+def test_a_truncated_download_is_not_kept(
+    server: str, hub_cache: Path, tiny_file: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _register(monkeypatch, _tiny_name(tiny_file, "cut"), tag="test_cut")
+    monkeypatch.setenv(MIRROR_ENV, server)
+    with pytest.raises(WeightsDownloadError, match=f"after 1,000 of {len(tiny_file):,} bytes"):
+        download_pretrained("lite_hrnet_18", "test_cut", check_hash=False, progress=False)
+    assert list(hub_cache.iterdir()) == []
+
+
+def test_the_cache_follows_torch_home(hub_cache: Path) -> None:
+    assert hub.cache_dir() == hub_cache
