@@ -70,6 +70,8 @@ class ModelConfig:
         )
         # Building the spec checks every override and names the offending field.
         VARIANT_SPECS[self.name].replace(**self.spec_overrides()).validate()
+        check(self.checkpoint is None or os.path.isfile(os.path.expanduser(self.checkpoint)),
+              "model.checkpoint", f"no file at {self.checkpoint}")  # fmt: skip
 
 
 def fused_optimizer_kwargs(params: Iterable[torch.Tensor]) -> dict[str, bool]:
