@@ -79,3 +79,13 @@ def test_readme_commands(folder: str, jobs: int, iterations: int) -> None:
             (cfg.model.name, cfg.model.width, str(cfg.model.num_modules), str(cfg.data.input_size))
         )
     assert len(settings) == jobs
+
+
+@pytest.mark.parametrize("experiment", ["synthetic_coco", "synthetic_cityscapes"])
+def test_embedded_defaults_are_step_bound(experiment: str) -> None:
+    """``make train`` / ``make train-seg``: a fixed number of optimiser steps on any machine;
+    ``max_time`` only a failsafe far above the expected quarter of an hour."""
+    cfg = _compose([f"experiment={experiment}"])
+    assert cfg.trainer.max_epochs > 0 and cfg.trainer.limit_train_batches == 1.0
+    days, hours, minutes, seconds = map(int, cfg.trainer.max_time.split(":"))
+    assert ((days * 24 + hours) * 60 + minutes) * 60 + seconds >= 45 * 60

@@ -34,7 +34,7 @@ def test_both_tasks_load_the_same_way(task: str, request) -> None:
     for loader, train in ((dm.train_dataloader(), True), (dm.val_dataloader(), False)):
         assert loader.collate_fn is collate_skipping
         assert loader.worker_init_fn is one_opencv_thread
-        assert loader.drop_last is train and loader.persistent_workers
+        assert loader.drop_last is train and not loader.persistent_workers
     assert dm.hparams["num_workers"] == 1  # the config, saved with checkpoints
 
 

@@ -27,11 +27,12 @@ def test_a_failed_single_run_exits_non_zero_and_records_why(coco_root, tmp_path,
     out = tmp_path / "run"
     code = run_cli(["train", *pose_overrides(coco_root), "model.width=-1",
                     f"hydra.run.dir={out}"])  # fmt: skip
-    assert code == 1
+    assert code == 2  # a clear error: one line, as eval and predict print it
     failure = json.loads((out / "failed.json").read_text())
     assert "width: must be a positive number" in failure["error"]
     assert "Traceback" in failure["traceback"] and "model.width=-1" in failure["overrides"]
-    assert "job failed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "job failed" in err and "Traceback" not in err
     assert not (out / "summary.json").exists()
 
 

@@ -42,11 +42,12 @@ def _tiny(data: str, root: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "data, fixture", [("synthetic_coco", "coco_root"), ("synthetic_mpii", "mpii_root")]
+    "data, fixture, monitor",
+    [("synthetic_coco", "coco_root", "val/AP"), ("synthetic_mpii", "mpii_root", "val/PCKh")],
 )
-def test_fast_dev_run(data, fixture, request, tmp_path):
+def test_fast_dev_run(data, fixture, monitor, request, tmp_path):
     root = request.getfixturevalue(fixture)
-    cfg = _compose([*_tiny(data, root), "debug=fast_dev_run"])
+    cfg = _compose([*_tiny(data, root), "debug=fast_dev_run", f"monitor={monitor}"])
     assert cfg.data.synthetic is not None  # the same generator entry point, data already there
     assert run_training(cfg, tmp_path) is None
 

@@ -16,6 +16,7 @@ launcher starts the ranks > 0 of a job.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import multiprocessing
 import os
@@ -86,6 +87,28 @@ def _safe_start_method(sweeping: bool) -> None:
         multiprocessing.set_start_method(method, force=True)
 
 
+def unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    """Keys of ``node`` that are no field of its config dataclass, recursively: what an
+    override with ``+`` adds (Hydra opens the typed node for it, and the key is then dropped
+    silently when the dataclasses are built)."""
+    found = []
+    schema = OmegaConf.get_type(node)
+    fields = (
+        {f.name for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else None
+    )
+    for key in node:
+        name = f"{prefix}{key}"
+        if name == "hydra":  # Hydra's own node
+            continue
+        if fields is not None and key not in fields:
+            found.append(name)
+            continue
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            found += unknown_keys(child, f"{name}.")
+    return found
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
     from ..training.jobs import write_failure
@@ -96,6 +119,12 @@ def hydra_main(cfg: DictConfig) -> float | None:
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     _safe_start_method(sweeping)
     try:
+        unknown = unknown_keys(cfg)
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: no such key in the config (added with '+'?); "
+                "`lite-hrnet train --cfg job` prints every key"
+            )
         run_cfg = OmegaConf.to_object(cfg)
         _hydra_defaults(run_cfg)
         if str(run_cfg.trainer.strategy).startswith("ddp"):
@@ -105,6 +134,10 @@ def hydra_main(cfg: DictConfig) -> float | None:
         if _process_rank() == 0:
             write_failure(output_dir, error, hydra_cfg.overrides.task)
         if not sweeping:
+            if isinstance(error, ValueError | FileNotFoundError):
+                # A clear error (bad setting, missing file, unreadable checkpoint): the line
+                # above says it; the traceback is in failed.json.
+                raise SystemExit(2) from None
             raise
         # The sweep goes on; sweepers take None as a failed job (Optuna marks the trial
         # failed) and the sweep report lists it.

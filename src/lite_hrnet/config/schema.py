@@ -87,10 +87,13 @@ class LoggerConfig:
 
 @dataclass
 class CheckpointConfig:
-    """``ModelCheckpoint`` on the run's monitor (``checkpoints/best.ckpt``, ``last.ckpt``)."""
+    """``checkpoints/best.ckpt`` on the run's monitor (``save_top_k`` of them), and
+    ``last.ckpt``: the latest state, written at the end of every training epoch and, with
+    ``every_n_train_steps`` > 0, every that many optimiser steps too."""
 
     save_last: bool = True
     save_top_k: int = 1
+    every_n_train_steps: int = 0
 
 
 @dataclass
@@ -128,6 +131,8 @@ class CallbacksConfig:
                f"one of {bars}, got {self.progress_bar!r}")  # fmt: skip
         check(self.val_images >= 0, "callbacks.val_images", "must be >= 0")
         check(self.checkpoint.save_top_k >= -1, "callbacks.checkpoint.save_top_k", "must be >= -1")
+        check(self.checkpoint.every_n_train_steps >= 0,
+              "callbacks.checkpoint.every_n_train_steps", "must be >= 0 (0: off)")  # fmt: skip
         if self.early_stopping is not None:
             check(self.early_stopping.patience >= 1, "callbacks.early_stopping.patience",
                    "must be >= 1")  # fmt: skip
@@ -149,20 +154,24 @@ class TrainConfig:
     prediction_images: int = 6  # validation images drawn with predictions, saved as PNG
     monitor: str = "val/AP"
     monitor_mode: str = "max"
+    # Continue the run folder's checkpoints/last.ckpt when there is one (else start fresh).
+    resume: bool = False
+    # Continue from this training checkpoint (any of ours); takes precedence over resume.
+    ckpt_path: str | None = None
 
     def validate(self) -> None:
         for part in (self.task, self.data, self.model, self.trainer, self.logger, self.callbacks):
             if hasattr(part, "validate"):
                 part.validate()
         check(self.monitor_mode in ("min", "max"), "monitor_mode", "min or max")
+        check(self.ckpt_path is None or os.path.isfile(os.path.expanduser(self.ckpt_path)),
+              "ckpt_path", f"no checkpoint file at {self.ckpt_path}")  # fmt: skip
 
 
 @dataclass
 class EvalConfig(TrainConfig):
     """A training run's config plus the weights to evaluate: ``ckpt_path`` (ours or an
     official file), else ``model.checkpoint`` or ``model.pretrained``."""
-
-    ckpt_path: str | None = None
 
     def validate(self) -> None:
         super().validate()

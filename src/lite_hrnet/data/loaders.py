@@ -38,11 +38,13 @@ def one_opencv_thread(worker_id: int | None = None) -> None:
     It is set in the main process before its workers start, and again in each worker
     (``worker_init_fn``, for workers that are spawned rather than forked): a forked worker
     that changes the thread count itself deadlocks on the thread pool the main process
-    left behind (mmcv sets it in the main process for the same reason).
+    left behind (mmcv sets it in the main process for the same reason). So a worker that
+    already has one thread (a forked one inherits the setting) leaves the pool alone.
     """
     import cv2
 
-    cv2.setNumThreads(1)
+    if cv2.getNumThreads() != 1:
+        cv2.setNumThreads(1)
 
 
 def check_loader_options(cfg: Any) -> None:
@@ -122,7 +124,10 @@ class SplitDataModule(L.LightningDataModule):
             num_workers=cfg.num_workers,
             # Pinning only helps host-to-GPU copies (and warns without a GPU).
             pin_memory=cfg.pin_memory and torch.cuda.is_available(),
-            persistent_workers=cfg.num_workers > 0,
+            # Fresh workers every epoch, seeded from the main process's generator at the
+            # epoch's start: a run resumed from an epoch's checkpoint draws the same samples
+            # and augmentations as one that was never stopped.
+            persistent_workers=False,
             collate_fn=collate_skipping,
             worker_init_fn=one_opencv_thread,
         )

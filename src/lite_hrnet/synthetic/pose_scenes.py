@@ -9,8 +9,11 @@ function of the seed, so two machines write identical files.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -203,12 +206,24 @@ def _render_split(
 ) -> Iterable[tuple[int, str, list, list]]:
     image_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(cfg, split_id, i, image_dir, name(i)) for i in range(count)]
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(
+        workers, initializer=_die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         results = pool.map(_render_one, jobs, chunksize=16)
         for (_, _, i, _, file_name), (coco, mpii) in zip(
             jobs, tqdm(results, total=count, desc=desc, unit="img")
         ):
             yield split_id * 1_000_000 + i + 1, file_name, coco, mpii
+
+
+def _die_with_parent(parent: int) -> None:
+    """A pool worker ends with the process that started it, also when that one is killed
+    (SIGKILL leaves the pool no time to stop them): Linux's parent-death signal."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
 
 
 def _workers() -> int:

@@ -74,6 +74,8 @@ class ModelConfig:
         )
         # Building the spec checks every override and names the offending field.
         VARIANT_SPECS[self.name].replace(**self.spec_overrides()).validate()
+        check(self.checkpoint is None or os.path.isfile(os.path.expanduser(self.checkpoint)),
+              "model.checkpoint", f"no file at {self.checkpoint}")  # fmt: skip
         if self.pretrained is not None:
             check(self.checkpoint is None, "model.pretrained", "set it or model.checkpoint")
             try:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..checks import check, config_with
-from ..data.images import read_rgb
+from ..data.images import ImageReadError, read_rgb
 from ..data.pose.datamodule import PoseDataConfig, TopDownPoseDataModule, pose_datamodule
 from ..inference.drawing import draw_skeletons
 from ..inference.pose import heatmaps_to_keypoints, predict_heatmaps, predict_people
@@ -251,8 +251,13 @@ class PoseEstimationModule(TaskModule):
         for inst in dataset.instances:
             by_image.setdefault(inst.image_path, []).append(inst)
         tiles = []
-        for image_path, people in list(by_image.items())[:count]:
-            image = read_rgb(image_path)
+        for image_path, people in by_image.items():
+            if len(tiles) == count:
+                break
+            try:
+                image = read_rgb(image_path)
+            except ImageReadError:
+                continue  # counted as skipped by the validation already
             centers = np.stack([p.center for p in people])
             scales = np.stack([p.scale for p in people])
             size = dataset.transform.cfg.input_size

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import check, config_with, is_size
-from ..data.images import read_rgb
+from ..data.images import ImageReadError, read_rgb
 from ..data.segmentation.datamodule import CityscapesDataModule, SegmentationDataConfig
 from ..inference.drawing import overlay
 from ..inference.segmentation import segment_probabilities
@@ -324,7 +324,10 @@ class SegmentationModule(TaskModule):
             sample = dataset[index]
             if sample is None:
                 continue
-            image = read_rgb(dataset.images[index])
+            try:
+                image = read_rgb(dataset.images[index])
+            except ImageReadError:
+                continue
             label = sample["label"].numpy().astype(np.uint8)
             probs = self.predict_probabilities(sample["image"][None].to(self.device), label.shape)
             prediction = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)

@@ -2,13 +2,15 @@
 
 ``build_callbacks`` is the only place that maps options to callback classes, so a config
 never names a class to import. Besides Lightning's own (checkpoints, early stopping, LR
-monitor, model summary, progress bar) there are four of ours: training throughput, printed
-metrics, per-rank seeding under DDP, and prediction images for loggers that show them.
+monitor, model summary, progress bar) there are ours: training throughput, printed
+metrics, per-rank seeding under DDP, the check that the monitored metric exists, the random
+states in checkpoints, and prediction images for loggers that show them.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -17,6 +19,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import (
     Callback,
+    Checkpoint,
     EarlyStopping,
     LearningRateMonitor,
     ModelCheckpoint,
@@ -27,6 +30,7 @@ from lightning.pytorch.callbacks import (
 )
 
 from ..config.schema import TrainConfig
+from .checkpointing import LAST_CHECKPOINT, ResumableRNG
 
 # ----------------------------------------------------------------- training throughput
 # ``TrainingThroughput``: training images per second of a whole fit, for run summaries.
@@ -161,6 +165,24 @@ class SeedPerRank(Callback):
             L.seed_everything(self.seed + trainer.global_rank, workers=True, verbose=False)
 
 
+class CheckMonitor(Callback):
+    """Fails the run at the end of its first validation when the monitored metric was not
+    logged (a misspelt ``monitor=val/APP`` would otherwise save no best checkpoint and test
+    the last weights), naming the metrics that were logged."""
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        logged = trainer.callback_metrics
+        if self.monitor in logged or not any(k.startswith("val/") for k in logged):
+            return  # a validation that logged nothing (no metric could be built) is not a typo
+        raise ValueError(
+            f"monitor: {self.monitor!r} is not a logged metric; the validation logged "
+            f"{', '.join(sorted(logged))}"
+        )
+
+
 class LogValidationImages(Callback):
     """After every validation, draws the predictions on the first ``count`` validation
     images (the task's ``draw_validation_predictions``) and logs them as
@@ -178,7 +200,12 @@ class LogValidationImages(Callback):
         loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger | TensorBoardLogger)]
         if not loggers:
             return
-        image = pl_module.draw_validation_predictions(trainer.datamodule, self.count)
+        try:
+            image = pl_module.draw_validation_predictions(trainer.datamodule, self.count)
+        except Exception as error:  # an extra: it never stops the training
+            message = f"val/predictions not drawn: {type(error).__name__}: {error}"
+            warnings.warn(message, stacklevel=1)
+            return
         if image is None:
             return
         for logger in loggers:
@@ -189,22 +216,65 @@ class LogValidationImages(Callback):
                 logger.experiment.add_image(self.key, image, trainer.global_step, dataformats="HWC")
 
 
+class SaveLast(Checkpoint):
+    """Writes ``last.ckpt``, the latest state, at the end of every training epoch (after its
+    validation) and, with ``every_n_train_steps`` > 0, every that many optimiser steps.
+
+    Lightning's ``ModelCheckpoint(save_last=True)`` writes it only when it also wrote a
+    top-k file, so with a monitor ``last.ckpt`` stays at the last improvement."""
+
+    def __init__(self, dirpath: Path, every_n_train_steps: int = 0) -> None:
+        self.path = Path(dirpath) / LAST_CHECKPOINT
+        self.every_n_train_steps = every_n_train_steps
+        self._saved_step: int | None = None
+
+    def _save(self, trainer: L.Trainer) -> None:
+        step = trainer.global_step
+        if trainer.fast_dev_run or trainer.sanity_checking or step == self._saved_step:
+            return
+        self._saved_step = step
+        trainer.save_checkpoint(self.path)
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        n = self.every_n_train_steps
+        if n > 0 and trainer.global_step > 0 and trainer.global_step % n == 0:
+            self._save(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)
+
+
 def build_callbacks(
     cfg: TrainConfig, output_dir: Path, logging: bool
 ) -> tuple[list[Callback], ModelCheckpoint]:
-    """The run's callbacks and its checkpoint callback (best and last under
+    """The run's callbacks and its best-checkpoint callback (best and last under
     ``output_dir/checkpoints``). ``logging``: whether the run has a logger (for the LR
     monitor and the images)."""
     c = cfg.callbacks
+    folder = output_dir / "checkpoints"
     checkpoint = ModelCheckpoint(
-        dirpath=output_dir / "checkpoints",
+        dirpath=folder,
         filename="best",
         monitor=cfg.monitor,
         mode=cfg.monitor_mode,
-        save_last=c.checkpoint.save_last,
         save_top_k=c.checkpoint.save_top_k,
     )
-    callbacks: list[Callback] = [checkpoint, SeedPerRank(cfg.seed), TrainingThroughput(logging)]
+    callbacks: list[Callback] = [
+        checkpoint,
+        CheckMonitor(cfg.monitor),
+        ResumableRNG(),
+        SeedPerRank(cfg.seed),
+        TrainingThroughput(logging),
+    ]
+    if c.checkpoint.save_last:
+        callbacks.append(SaveLast(folder, c.checkpoint.every_n_train_steps))
     if c.print_metrics:
         callbacks.append(PrintMetrics())
     if c.early_stopping is not None:

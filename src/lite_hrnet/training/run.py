@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -18,11 +19,18 @@ from typing import Any
 
 import lightning as L
 import torch.distributed as dist
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ..config.schema import TrainConfig
 from ..metrics.tables import format_table
 from ..models.complexity import complexity
 from .callbacks import TrainingThroughput, build_callbacks
+from .checkpointing import (
+    LAST_CHECKPOINT,
+    AtomicCheckpointIO,
+    remove_stale_temp_files,
+    resume_checkpoint,
+)
 from .jobs import SUMMARY_FILE
 from .loggers import build_logger
 
@@ -67,6 +75,8 @@ def run_training(cfg: TrainConfig, output_dir: str | os.PathLike[str]) -> float 
 
 def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     L.seed_everything(cfg.seed, workers=True)
+    resume_from = resume_checkpoint(output_dir, cfg.resume, cfg.ckpt_path)
+    remove_stale_temp_files(output_dir / "checkpoints")  # left by a save that was killed
     module, datamodule = cfg.task.build(cfg.data, cfg.model)
     stats = complexity(module.model, input_size=tuple(cfg.data.input_size))
     print(
@@ -74,7 +84,9 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
         f"{stats['paper_flops'] / 2**20:.1f}M paper FLOPs at {cfg.data.input_size}",
         flush=True,
     )
-    logger = build_logger(cfg.logger, output_dir)
+    if resume_from is not None:
+        print(f"resuming from {resume_from}", flush=True)
+    logger = build_logger(cfg.logger, output_dir, resume=resume_from is not None)
     if logger:
         logger.log_hyperparams({**asdict(cfg), "complexity": stats})
     callbacks, checkpoint = build_callbacks(cfg, output_dir, logging=bool(logger))
@@ -84,8 +96,9 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
         logger=logger,
         callbacks=callbacks,
         enable_model_summary=cfg.callbacks.model_summary != "none",
+        plugins=_plugins(),
     )
-    trainer.fit(module, datamodule)
+    trainer.fit(module, datamodule, ckpt_path=resume_from, weights_only=True)
     summary: dict[str, Any] = {"complexity": stats, "monitor": cfg.monitor}
     throughput = next(c for c in callbacks if isinstance(c, TrainingThroughput))
     summary["train_images_per_second"] = throughput.images_per_second
@@ -94,26 +107,45 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
         _write_summary(trainer, output_dir, summary)
         return None
     summary["best_checkpoint"] = checkpoint.best_model_path
-    best = checkpoint.best_model_path or None
+    last = output_dir / "checkpoints" / LAST_CHECKPOINT
+    tested = checkpoint.best_model_path or (str(last) if last.is_file() else None)
     if cfg.test_after_fit:
         module.results_file = str(output_dir / "test_predictions.json")
-        trainer.test(module, datamodule, ckpt_path=best or "last", verbose=False)
+        trainer.test(module, datamodule, ckpt_path=tested, weights_only=True, verbose=False)
         summary["test"] = dict(module.last_metrics)
         if trainer.is_global_zero:
-            print(
-                format_table(summary["test"], title=f"test ({Path(best or 'last').name})"),
-                flush=True,
-            )
-    if cfg.prediction_images and trainer.is_global_zero:
-        png = module.save_validation_predictions(
-            datamodule, cfg.prediction_images, output_dir / "predictions.png"
-        )
-        print(f"predictions drawn on validation images: {png}", flush=True)
+            name = Path(tested).name if tested else "the trained weights"
+            print(format_table(summary["test"], title=f"test ({name})"), flush=True)
     score = checkpoint.best_model_score
     value = float(score) if score is not None else None
     summary.update({"best": value, "best_" + cfg.monitor: value})
     _write_summary(trainer, output_dir, summary)
+    if cfg.prediction_images and trainer.is_global_zero:
+        _draw_predictions(module, datamodule, cfg.prediction_images, output_dir)
     return value
+
+
+def _plugins() -> list[Any]:
+    """Atomic checkpoint writes; under SLURM, the requeue on SIGUSR1: Lightning saves
+    ``hpc_ckpt_<n>.ckpt`` in the run folder and runs ``scontrol requeue``, and the
+    requeued job (``resume=true``, the same run folder) continues from it."""
+    plugins: list[Any] = [AtomicCheckpointIO()]
+    if SLURMEnvironment.detect():
+        plugins.append(SLURMEnvironment(auto_requeue=True))
+    return plugins
+
+
+def _draw_predictions(
+    module: L.LightningModule, datamodule: L.LightningDataModule, count: int, output_dir: Path
+) -> None:
+    """``predictions.png``: an extra after the run's results are saved, so it never fails
+    the run (an unreadable image is skipped by the drawing; anything else is a warning)."""
+    try:
+        png = module.save_validation_predictions(datamodule, count, output_dir / "predictions.png")
+    except Exception as error:
+        warnings.warn(f"predictions.png not drawn: {type(error).__name__}: {error}", stacklevel=1)
+        return
+    print(f"predictions drawn on validation images: {png}", flush=True)
 
 
 def _write_summary(trainer: L.Trainer, output_dir: Path, summary: dict[str, Any]) -> None:

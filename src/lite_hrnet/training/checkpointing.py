@@ -1,0 +1,180 @@
+"""Checkpoints that survive a kill, and what a resume needs besides Lightning's own state.
+
+- ``AtomicCheckpointIO`` writes every checkpoint to a temporary file in the checkpoint's own
+  folder, flushes it to disk and renames it over the old file: a kill during a save leaves
+  the previous file whole. (Lightning's default goes through fsspec, which writes the
+  temporary file in ``$TMPDIR`` and then copies it across file systems.)
+- ``ResumableRNG`` keeps the Python, NumPy and torch random states in the checkpoint and puts
+  them back when a resume loads it, so that the data order,
+  the DataLoader workers' seeds and the augmentation draws continue as in an uninterrupted run.
+  (A resume from the middle of an epoch, a step checkpoint or SLURM's, continues training
+  but the rest of that epoch draws other samples: it is not bit-exact.)
+- ``resume_checkpoint`` picks the file a run resumes from (``ckpt_path``, else the run
+  folder's newest of ``checkpoints/last.ckpt`` and ``hpc_ckpt_<n>.ckpt`` with ``resume``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
+from lightning.pytorch.callbacks import Callback
+
+from ..models.checkpoint import CheckpointError, read_checkpoint_file
+
+TEMP_MARK = ".tmp-"  # <name>.tmp-<pid>: a save in progress (or killed)
+LAST_CHECKPOINT = "last.ckpt"
+HPC_PATTERN = "hpc_ckpt_*.ckpt"  # Lightning's save on the SLURM requeue signal, in the run folder
+
+
+def temp_path(path: Path) -> Path:
+    """The temporary file a save of ``path`` writes first (beside it, so the rename is atomic)."""
+    return path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete what killed saves left in ``folder`` (``.<name>.tmp-<pid>``); returns them."""
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.iterdir() if p.name.startswith(".") and TEMP_MARK in p.name]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save(obj, path)`` so that ``path`` is either the old file or the whole new one:
+    write a temporary file beside it, fsync, ``os.replace``. The temporary file is removed
+    when the save fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_path(path)
+    try:
+        with open(temp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's ``TorchCheckpointIO`` with ``atomic_save`` (local paths only), loading
+    always with ``weights_only=True``."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        atomic_save(checkpoint, path)
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return read_checkpoint_file(path)
+
+
+# ------------------------------------------------------------------------- RNG states
+
+
+def rng_states() -> dict[str, Any]:
+    """The process's Python, NumPy and torch (CPU, and CUDA when initialised) random states,
+    as tensors and plain containers (so ``weights_only=True`` reads them back)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    states: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Put back what ``rng_states`` returned."""
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = states["numpy"]
+    keys = n["keys"].numpy().astype(np.uint32)
+    np.random.set_state((n["kind"], keys, n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class ResumableRNG(Callback):
+    """Saves the random states with every checkpoint and restores them when Lightning loads
+    the checkpoint, before the training DataLoader draws the next epoch's shuffle order and
+    its workers' seeds (the workers start afresh every epoch, seeded from these states). An
+    epoch's checkpoint comes after its validation, and nothing draws from these generators
+    between then and the next epoch's loader, so an epoch-end resume continues the same
+    random streams. Under DDP each rank keeps its own.
+    """
+
+    @property
+    def state_key(self) -> str:
+        return "ResumableRNG"
+
+    def state_dict(self) -> dict[str, Any]:
+        return rng_states()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        set_rng_states(state_dict)
+
+
+# ------------------------------------------------------------------------- resume
+
+
+def resume_checkpoint(output_dir: Path, resume: bool, ckpt_path: str | None) -> Path | None:
+    """The checkpoint a run continues from: ``ckpt_path`` (any of our ``.ckpt`` files),
+    else with ``resume`` the run folder's ``checkpoints/last.ckpt`` when there is one (a
+    fresh start otherwise). A ``ckpt_path`` that is missing or not a training checkpoint is
+    an error naming the key."""
+    if ckpt_path:
+        path = Path(ckpt_path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"ckpt_path: no checkpoint file at {path}")
+        obj = read_checkpoint_file(path)
+        if not (isinstance(obj, dict) and "loops" in obj and "optimizer_states" in obj):
+            raise CheckpointError(
+                f"ckpt_path: {path} is not a training checkpoint of lite-hrnet train "
+                "(no optimizer or loop state); use model.checkpoint= to start from its weights"
+            )
+        return path
+    if resume:
+        # last.ckpt, or the newer checkpoint Lightning saved on SLURM's requeue signal
+        found = [output_dir / "checkpoints" / LAST_CHECKPOINT, *output_dir.glob(HPC_PATTERN)]
+        found = [p for p in found if p.is_file()]
+        if found:
+            return max(found, key=lambda p: p.stat().st_mtime_ns)
+    return None
