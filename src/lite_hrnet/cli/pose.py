@@ -15,9 +15,12 @@ from typing import Any
 from .args import collect_images, input_size
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_model_arguments(parser: argparse.ArgumentParser, checkpoint_required: bool = True) -> None:
     parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="our .ckpt or an official .pth"
+        "--checkpoint",
+        type=Path,
+        required=checkpoint_required,
+        help="our .ckpt or an official .pth",
     )
     parser.add_argument("--model", help="backbone variant; default: from the checkpoint")
     parser.add_argument("--input", type=input_size, help="input HxW; default: the trained size")
@@ -91,7 +94,12 @@ def run_pose_eval(args: argparse.Namespace) -> int:
 
 def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", type=Path, help="image files or folders")
-    _add_model_arguments(parser)
+    _add_model_arguments(parser, checkpoint_required=False)
+    parser.add_argument(
+        "--package",
+        type=Path,
+        help="an AOTInductor package (lite-hrnet export --format pt2) instead of --checkpoint",
+    )
     parser.add_argument(
         "--boxes",
         type=Path,
@@ -123,7 +131,13 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     from ..inference.drawing import draw_skeletons, save_rgb
     from ..inference.pose import boxes_to_centers_scales
 
-    module, size = _load_module(args, None)
+    if (args.checkpoint is None) == (args.package is None):
+        raise ValueError("predict pose: give either --checkpoint or --package")
+    if args.package is not None:
+        predict, size, keypoint_set = _package_predictor(args)
+    else:
+        module, size = _load_module(args, None)
+        predict, keypoint_set = module.predict_people, module.keypoints
     boxes = _read_boxes(args.boxes)
     args.output.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -132,10 +146,34 @@ def run_pose_predict(args: argparse.Namespace) -> int:
         h, w = image.shape[:2]
         xywh = np.asarray([b[:4] for b in boxes.get(path.name, [[0, 0, w, h]])], np.float32)
         centers, scales = boxes_to_centers_scales(xywh, size)
-        keypoints = module.predict_people(image, centers, scales, size)
+        keypoints = predict(image, centers, scales, size)
         out = args.output / f"{path.stem}_pose.png"
-        save_rgb(str(out), draw_skeletons(image, keypoints, module.keypoints, args.threshold))
+        save_rgb(str(out), draw_skeletons(image, keypoints, keypoint_set, args.threshold))
         results[path.name] = keypoints.round(2).tolist()
         print(f"{path} -> {out} ({len(keypoints)} people)")
     (args.output / "keypoints.json").write_text(json.dumps(results))
     return 0
+
+
+def _package_predictor(args: argparse.Namespace):
+    """``predict_people`` on a loaded package, its input size and keypoint set; the keypoint
+    set is the one with the package's number of joints."""
+    from functools import partial
+
+    from ..deploy.package import load_package
+    from ..inference.pose import predict_people
+    from ..meta.keypoints import KEYPOINT_SETS
+
+    package = load_package(args.package, input_size=args.input)
+    joints = package.info.outputs
+    keypoint_set = next((k for k in KEYPOINT_SETS.values() if k.num_joints == joints), None)
+    if package.info.task != "pose" or keypoint_set is None:
+        raise ValueError(
+            f"--package {args.package}: a {package.info.task} package with {joints} outputs; "
+            f"predict pose needs a pose package of {' or '.join(KEYPOINT_SETS)} joints"
+        )
+    flip_index = None if args.no_flip else keypoint_set.flip_index()
+    predict = partial(
+        predict_people, package, num_joints=joints, flip_index=flip_index, dark=args.dark
+    )
+    return predict, package.info.input_size, keypoint_set
