@@ -1,5 +1,6 @@
 """Ahead-of-time packages: eager's outputs at any batch, and clear errors for a package
-built for another input size or another torch. One tiny model is compiled once (minutes)."""
+built for another input size or another torch (the conftest's tiny package, compiled once
+per test run)."""
 
 from __future__ import annotations
 
@@ -17,32 +18,21 @@ from torch import nn
 import lite_hrnet
 from lite_hrnet.cli import export as export_cli
 from lite_hrnet.cli.main import main
-from lite_hrnet.deploy.package import (
-    INFO_FILE,
-    PackageError,
-    export_package,
-    load_package,
-    read_package_info,
-)
-from lite_hrnet.testing.weights import randomize
+from lite_hrnet.deploy.package import INFO_FILE, PackageError, load_package, read_package_info
 
 pytestmark = pytest.mark.slow  # an AOTInductor compile
 
-SIZE = (64, 64)
-TINY = {"width": 0.25, "num_modules": [1, 1, 1]}
+SIZE = (64, 64)  # the conftest's tiny_package
 
 
-@pytest.fixture(scope="module")
-def tiny_model() -> nn.Module:
-    return randomize(lite_hrnet.create_pose_model("lite_hrnet_18", **TINY)).eval()
+@pytest.fixture
+def package_path(tiny_package: Path) -> Path:
+    return tiny_package
 
 
-@pytest.fixture(scope="module")
-def package_path(tiny_model: nn.Module, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("package") / "tiny.pt2"
-    return export_package(
-        tiny_model, path, input_size=SIZE, variant="lite_hrnet_18", task="pose", outputs=17
-    )
+@pytest.fixture
+def tiny_model(tiny_pose_model: nn.Module) -> nn.Module:
+    return tiny_pose_model
 
 
 def test_package_equals_eager_at_any_batch(tiny_model: nn.Module, package_path: Path) -> None:
