@@ -47,6 +47,7 @@ from torch import nn
 import lite_hrnet
 from lite_hrnet.cli.args import input_size
 from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session, quiet_exporter
+from lite_hrnet.deploy.package import export_package, load_package
 from lite_hrnet.tasks.base import fused_optimizer_kwargs
 from lite_hrnet.tasks.compile import compile_for_training
 from lite_hrnet.testing.official import official_forward
@@ -250,6 +251,17 @@ def inference_paths(
         # dynamic=False: batch 16 after batch 1 would otherwise recompile with a symbolic batch.
         compiled = torch.compile(model, dynamic=False)
         paths["torch.compile"] = lambda: compiled(x)
+        if device.type == "cpu":
+            # Compiled ahead of time here (minutes, not timed); one package serves every batch.
+            pt2 = onnx_dir / "model.pt2"
+            if not pt2.exists():
+                size = (x.shape[-2], x.shape[-1])
+                export_package(
+                    model, pt2, input_size=size, variant="bench", task="pose",
+                    outputs=model.num_joints,
+                )  # fmt: skip
+            package = load_package(pt2)
+            paths["AOTInductor package"] = lambda: package(x)
     if device.type == "cuda":
         bf16 = copy.deepcopy(model).to(memory_format=torch.channels_last)
         x_cl = x.contiguous(memory_format=torch.channels_last)
@@ -267,6 +279,10 @@ def inference_paths(
                     return graphs(x_cl).clone()  # a CUDA-graph output is overwritten next call
 
             paths["bf16 + channels_last + compile, CUDA graphs"] = graphs_step
+            # optimize_for_inference's rewrite under CUDA graphs (launch-bound batch 1).
+            lean_cuda = lite_hrnet.optimize_for_inference(model, compile=False).module
+            lean_graphs = torch.compile(lean_cuda, mode="reduce-overhead")
+            paths["optimized + CUDA graphs"] = lambda: lean_graphs(x_cl).clone()
     else:
         feed = {"images": x.numpy()}
         if reference:
@@ -370,6 +386,8 @@ def run_inference(args: argparse.Namespace, device: torch.device) -> list[dict[s
                     paths = inference_paths(
                         model, x, Path(tmp), compile, args.threads, reference=reference
                     )
+                    if args.paths:
+                        paths = {k: f for k, f in paths.items() if k in {"eager", *args.paths}}
                     with torch.inference_mode():
                         result = interleaved(
                             paths, args.warmup, args.repeats, device, args.block, args.budget
@@ -549,6 +567,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="batches with the ONNX Runtime reference row (one static-shape export each)",
     )
     parser.add_argument("--no-reference", dest="reference", action="store_false")
+    parser.add_argument(
+        "--paths", nargs="+", help="time only these inference paths (and eager); default: all"
+    )
     parser.add_argument("--train-batch", type=int, default=16)
     parser.add_argument("--train-models", nargs="+", help="default: the first of --models")
     parser.add_argument(

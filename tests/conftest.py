@@ -11,7 +11,7 @@ import torch
 
 from lite_hrnet.synthetic.pose_scenes import ensure_synthetic_coco, ensure_synthetic_mpii
 from lite_hrnet.synthetic.street_scenes import ensure_synthetic_cityscapes
-from tests.support import TINY_POSE, TINY_STREET, tiny_datamodule, tiny_module
+from tests.support import TINY_BACKBONE, TINY_POSE, TINY_STREET, tiny_datamodule, tiny_module
 
 torch.set_num_threads(2)
 
@@ -65,3 +65,26 @@ def tiny_checkpoint(cityscapes_root: Path, tmp_path_factory: pytest.TempPathFact
     path = out / "tiny.ckpt"
     trainer.save_checkpoint(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_pose_model() -> torch.nn.Module:
+    """A reduced-width lite_hrnet_18 pose model (17 joints) with random trained-scale weights."""
+    from lite_hrnet.models import create_pose_model
+    from lite_hrnet.testing.weights import randomize
+
+    return randomize(create_pose_model("lite_hrnet_18", **TINY_BACKBONE)).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_package(
+    tiny_pose_model: torch.nn.Module, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """``tiny_pose_model`` as an AOTInductor package for 64x64 inputs (compiles for minutes)."""
+    from lite_hrnet.deploy.package import export_package
+
+    path = tmp_path_factory.mktemp("package") / "tiny.pt2"
+    return export_package(
+        tiny_pose_model, path, input_size=(64, 64), variant="lite_hrnet_18", task="pose",
+        outputs=17,
+    )  # fmt: skip

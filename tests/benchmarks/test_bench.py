@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +125,19 @@ def test_ort_profile_accounts_for_every_node_of_the_export() -> None:
     assert {"Conv", "Split", "Concat"} <= set(ops)
     assert all(op["us"] > 0 for op in ops.values())
     assert report["dispatch_us_per_node"] > 0
+
+
+def test_gpu_script_runs_on_the_cpu_at_tiny_sizes(tmp_path: Path) -> None:
+    script = Path(bench.__file__).parent / "gpu.sh"
+    subprocess.run(
+        [str(script), "--device", "cpu", "--sizes", "32x32", "--batches", "1", "2",
+         "--train-batch", "2", "--no-compile", "--warmup", "1", "--repeats", "2",
+         "--warmup-train", "1", "--repeats-train", "2", "--budget", "1", "--out", str(tmp_path)],
+        check=True, env={**os.environ, "PYTHON": sys.executable},
+    )  # fmt: skip
+    saved = json.loads((tmp_path / "cpu.json").read_text())
+    # The script's paths beside eager are CUDA-only: on the CPU, eager alone is timed.
+    assert [(r["path"], r["batch"]) for r in saved["inference"]] == [("eager", 1), ("eager", 2)]
+    settings = [r["setting"] for r in saved["training"]]
+    assert settings == ["eager fp32", "bf16-mixed"]
+    assert all(r["batch"] == 2 for r in saved["training"])

@@ -136,6 +136,11 @@ def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", type=Path, help="image files or folders")
     _add_model_arguments(parser)
     parser.add_argument(
+        "--package",
+        type=Path,
+        help="an AOTInductor package (lite-hrnet export --format pt2) instead of --checkpoint",
+    )
+    parser.add_argument(
         "--boxes",
         type=Path,
         help='JSON {"image file name": [[x, y, w, h], ...]}; default: the whole image',
@@ -172,7 +177,16 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     from ..inference.drawing import draw_skeletons, save_rgb
     from ..inference.pose import boxes_to_centers_scales
 
-    module, size = _load_module(args, None)
+    weights_given = args.checkpoint is not None or args.pretrained is not None
+    if weights_given == (args.package is not None):
+        raise ValueError(
+            "predict pose: give either --checkpoint or --package (or --pretrained TAG)"
+        )
+    if args.package is not None:
+        predict, size, keypoint_set = _package_predictor(args)
+    else:
+        module, size = _load_module(args, None)
+        predict, keypoint_set = module.predict_people, module.keypoints
     boxes = _read_boxes(args.boxes)
     images = collect_images(args.images)
     names = output_names(images)
@@ -188,9 +202,9 @@ def run_pose_predict(args: argparse.Namespace) -> int:
         whole = [[0, 0, w, h]]
         xywh = np.asarray([b[:4] for b in boxes.get(key, boxes.get(path.name, whole))], np.float32)
         centers, scales = boxes_to_centers_scales(xywh, size)
-        keypoints = module.predict_people(image, centers, scales, size)
+        keypoints = predict(image, centers, scales, size)
         out = args.output / f"{stem}_pose.png"
-        save_rgb(str(out), draw_skeletons(image, keypoints, module.keypoints, args.threshold))
+        save_rgb(str(out), draw_skeletons(image, keypoints, keypoint_set, args.threshold))
         results[key] = keypoints.round(2).tolist()
         print(f"{path} -> {out} ({len(keypoints)} people)")
     (args.output / "keypoints.json").write_text(json.dumps(results))
@@ -202,3 +216,27 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     if not results:
         raise ValueError(f"none of the {len(names)} images could be decoded")
     return 0
+
+
+def _package_predictor(args: argparse.Namespace):
+    """``predict_people`` on a loaded package, its input size and keypoint set; the keypoint
+    set is the one with the package's number of joints."""
+    from functools import partial
+
+    from ..deploy.package import load_package
+    from ..inference.pose import predict_people
+    from ..meta.keypoints import KEYPOINT_SETS
+
+    package = load_package(args.package, input_size=args.input)
+    joints = package.info.outputs
+    keypoint_set = next((k for k in KEYPOINT_SETS.values() if k.num_joints == joints), None)
+    if package.info.task != "pose" or keypoint_set is None:
+        raise ValueError(
+            f"--package {args.package}: a {package.info.task} package with {joints} outputs; "
+            f"predict pose needs a pose package of {' or '.join(KEYPOINT_SETS)} joints"
+        )
+    flip_index = None if args.flip is False else keypoint_set.flip_index()
+    predict = partial(
+        predict_people, package, num_joints=joints, flip_index=flip_index, dark=bool(args.dark)
+    )
+    return predict, package.info.input_size, keypoint_set

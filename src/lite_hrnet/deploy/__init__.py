@@ -1,17 +1,23 @@
 """Inference speed: the same math as ``models/``, faster (BatchNorm folding, lean blocks,
-Inductor), and the ONNX export. It uses the public structure of ``models/`` (the official
-attribute names); ``models/`` never imports it."""
+Inductor), the ONNX export and ahead-of-time (AOTInductor) packages. It uses the public
+structure of ``models/`` (the official attribute names); ``models/`` never imports it."""
 
 from .folding import fold_batchnorm
 from .onnx import export_onnx, onnxruntime_session
 from .optimize import InferenceModel, optimize_for_inference
+from .package import AotPackage, PackageError, PackageInfo, export_package, load_package
 from .pointwise import PointwiseConv
 
 __all__ = [
+    "AotPackage",
     "InferenceModel",
+    "PackageError",
+    "PackageInfo",
     "PointwiseConv",
     "export_onnx",
+    "export_package",
     "fold_batchnorm",
+    "load_package",
     "onnxruntime_session",
     "optimize_for_inference",
 ]

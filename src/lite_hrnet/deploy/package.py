@@ -1,0 +1,206 @@
+"""Ahead-of-time packages: the optimised model compiled once by AOTInductor into a ``.pt2``
+archive, loaded in any later process without compiling again.
+
+``export_package`` runs ``torch.export`` on ``optimize_for_inference(model, compile=False)``
+(BatchNorm folded, lean blocks) with a dynamic batch axis, compiles it with
+``torch._inductor.aoti_compile_and_package`` (frozen weights, as the in-process compiled
+path) and adds ``extra/lite_hrnet.json`` to the archive: what the package was built for
+(``PackageInfo``). ``load_package`` reads that first and refuses a package built for
+another torch version, with an error that says how to rebuild it; the loaded package
+refuses images of another size than it was built for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import zipfile
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .onnx import quiet_exporter
+from .optimize import optimize_for_inference
+
+__all__ = ["AotPackage", "PackageError", "PackageInfo", "export_package", "load_package"]
+
+PACKAGE_FORMAT = 1
+INFO_FILE = "extra/lite_hrnet.json"
+# The batch axis is symbolic between these bounds; one compiled graph serves them all.
+MAX_BATCH = 1024
+# Freezing makes the weights constants: pre-packed oneDNN convolutions with fused
+# epilogues (see ``optimize``). Inductor's 2-D tiling is slower for this net's pointwise
+# kernels on the CPU.
+_INDUCTOR_CONFIGS = {"freezing": True, "cpp.enable_tiling_heuristics": False}
+
+
+class PackageError(ValueError):
+    """A package that cannot run here or on this input: the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    """What a package was built for, stored in its archive.
+
+    ``outputs`` is the number of joints (pose), classes (segmentation) or 0 (a backbone);
+    ``input_size`` is (H, W); ``device`` the device type it runs on.
+    """
+
+    variant: str
+    task: str
+    input_size: tuple[int, int]
+    outputs: int
+    torch: str
+    device: str = "cpu"
+    in_channels: int = 3
+    max_batch: int = MAX_BATCH
+    format: int = PACKAGE_FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> PackageInfo:
+        fields = json.loads(text)
+        fields["input_size"] = tuple(fields["input_size"])
+        return cls(**fields)
+
+
+def _archive_prefix(archive: zipfile.ZipFile, path: Path) -> str:
+    """The archive's root folder (AOTInductor names it after the file)."""
+    for name in archive.namelist():
+        if name.endswith("/archive_format"):
+            return name.rsplit("/", 1)[0] + "/"
+    raise PackageError(f"{path}: not a .pt2 archive (no archive_format entry)")
+
+
+def read_package_info(path: str | PathLike[str]) -> PackageInfo:
+    """The ``PackageInfo`` stored in the package at ``path``, without loading its code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"package not found: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = _archive_prefix(archive, path) + INFO_FILE
+            if name not in archive.namelist():
+                raise PackageError(
+                    f"{path}: no {INFO_FILE}; not written by `lite-hrnet export --format pt2`"
+                )
+            return PackageInfo.from_json(archive.read(name).decode())
+    except zipfile.BadZipFile as e:
+        raise PackageError(f"{path}: not a .pt2 archive ({e})") from None
+
+
+def export_package(
+    model: nn.Module,
+    path: str | PathLike[str],
+    *,
+    input_size: tuple[int, int],
+    variant: str,
+    task: str,
+    outputs: int,
+    max_batch: int = MAX_BATCH,
+) -> Path:
+    """Compile ``model`` (images (B, 3, H, W) -> one tensor) ahead of time into the package
+    ``path`` (a ``.pt2`` file) for images of ``input_size`` (H, W) and batches of 1 to
+    ``max_batch``, on the device of its parameters; ``variant``, ``task`` and ``outputs``
+    are recorded in the package (``PackageInfo``). Compiling takes minutes on a CPU.
+    """
+    from torch._inductor import aoti_compile_and_package
+
+    path = Path(path)
+    if path.suffix != ".pt2":
+        raise ValueError(f"package path must end in .pt2, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parameter = next(model.parameters())
+    first_conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    info = PackageInfo(
+        variant=variant,
+        task=task,
+        input_size=(int(input_size[0]), int(input_size[1])),
+        outputs=outputs,
+        torch=torch.__version__,
+        device=parameter.device.type,
+        in_channels=first_conv.in_channels,
+        max_batch=max_batch,
+    )
+    lean = optimize_for_inference(model, compile=False)
+    # An example batch of 1 would be specialised to a constant.
+    example = torch.zeros(2, info.in_channels, *info.input_size, device=parameter.device)
+    batch = torch.export.Dim("batch", min=1, max=max_batch)
+    with torch.no_grad(), quiet_exporter():
+        program = torch.export.export(lean, (example,), dynamic_shapes=({0: batch},))
+        aoti_compile_and_package(
+            program, package_path=str(path), inductor_configs=dict(_INDUCTOR_CONFIGS)
+        )
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(_archive_prefix(archive, path) + INFO_FILE, info.to_json())
+    return path
+
+
+class AotPackage:
+    """A loaded package: call it with images (B, C, H, W) of the size it was built for;
+    returns what the source model returned, e.g. heatmaps (B, K, H/4, W/4). Runs without
+    autograd. ``info`` says what it was built for."""
+
+    def __init__(self, path: Path, info: PackageInfo, runner: object) -> None:
+        self.path = path
+        self.info = info
+        self._runner = runner
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        expected = (self.info.in_channels, *self.info.input_size)
+        if images.dim() != 4 or tuple(images.shape[1:]) != expected:
+            h, w = images.shape[-2:] if images.dim() >= 2 else ("?", "?")
+            raise PackageError(
+                f"{self.path} takes images (B, {', '.join(map(str, expected))}), got "
+                f"{tuple(images.shape)}: export a package for {h}x{w} "
+                f"(`lite-hrnet export {self.info.variant} --format pt2 --input {h}x{w}`)"
+            )
+        if not 1 <= len(images) <= self.info.max_batch:
+            raise PackageError(
+                f"{self.path} takes batches of 1 to {self.info.max_batch}, got {len(images)}"
+            )
+        if images.device.type != self.info.device:
+            raise PackageError(
+                f"{self.path} runs on {self.info.device}, got images on {images.device}"
+            )
+        with torch.no_grad():
+            return self._runner(images.float().contiguous())
+
+    def __repr__(self) -> str:
+        h, w = self.info.input_size
+        return f"AotPackage({self.path}, {self.info.variant}, {self.info.task}, {h}x{w})"
+
+
+def load_package(
+    path: str | PathLike[str], input_size: tuple[int, int] | None = None
+) -> AotPackage:
+    """Load the package ``path`` written by ``export_package`` (or ``lite-hrnet export
+    --format pt2``). Raises ``PackageError`` when it was built by another torch version, or
+    for another ``input_size`` (H, W) than the one given."""
+    path = Path(path)
+    info = read_package_info(path)
+    rebuild = f"export it again here (`lite-hrnet export {info.variant} --format pt2 ...`)"
+    if info.format != PACKAGE_FORMAT:
+        raise PackageError(
+            f"{path}: package format {info.format}, this version reads {PACKAGE_FORMAT}; " + rebuild
+        )
+    if info.torch != torch.__version__:
+        raise PackageError(
+            f"{path} was built with torch {info.torch}, this is torch {torch.__version__}; "
+            "AOTInductor packages run only under the torch that built them: " + rebuild
+        )
+    if input_size is not None and tuple(input_size) != info.input_size:
+        h, w = info.input_size
+        raise PackageError(
+            f"{path} was built for {h}x{w} inputs, not {input_size[0]}x{input_size[1]}: "
+            + rebuild.replace("...", f"--input {input_size[0]}x{input_size[1]}")
+        )
+    from torch._inductor import aoti_load_package
+
+    runner = aoti_load_package(str(path))
+    return AotPackage(path, info, runner)

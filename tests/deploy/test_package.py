@@ -1,0 +1,127 @@
+"""Ahead-of-time packages: eager's outputs at any batch, and clear errors for a package
+built for another input size or another torch (the conftest's tiny package, compiled once
+per test run)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import lite_hrnet
+from lite_hrnet.cli import export as export_cli
+from lite_hrnet.cli.main import main
+from lite_hrnet.deploy.package import INFO_FILE, PackageError, load_package, read_package_info
+
+pytestmark = pytest.mark.slow  # an AOTInductor compile
+
+SIZE = (64, 64)  # the conftest's tiny_package
+
+
+@pytest.fixture
+def package_path(tiny_package: Path) -> Path:
+    return tiny_package
+
+
+@pytest.fixture
+def tiny_model(tiny_pose_model: nn.Module) -> nn.Module:
+    return tiny_pose_model
+
+
+def test_package_equals_eager_at_any_batch(tiny_model: nn.Module, package_path: Path) -> None:
+    package = load_package(package_path, input_size=SIZE)
+    assert package.info.input_size == SIZE and package.info.torch == torch.__version__
+    for batch in (1, 3):
+        x = torch.randn(batch, 3, *SIZE)
+        with torch.no_grad():
+            expected = tiny_model(x)
+        got = package(x)
+        assert got.shape == expected.shape == (batch, 17, 16, 16)
+        scale = expected.abs().max()
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * scale)
+
+
+def test_package_refuses_another_input_size(package_path: Path) -> None:
+    with pytest.raises(PackageError, match=r"built for 64x64 inputs, not 128x96"):
+        load_package(package_path, input_size=(128, 96))
+    package = load_package(package_path)
+    with pytest.raises(PackageError, match=r"takes images \(B, 3, 64, 64\).*--input 128x96"):
+        package(torch.zeros(1, 3, 128, 96))
+
+
+def test_package_of_another_torch_is_refused_before_loading(
+    package_path: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.pt2"
+    _rewrite_info(package_path, other, torch="1.0.0")
+    assert read_package_info(other).torch == "1.0.0"
+    with pytest.raises(PackageError, match=r"built with torch 1.0.0, this is torch"):
+        load_package(other)
+
+
+def test_an_archive_without_our_info_is_named(package_path: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.pt2"
+    _rewrite_info(package_path, bare, drop=True)
+    with pytest.raises(PackageError, match=f"bare.pt2: no {INFO_FILE}"):
+        load_package(bare)
+    text = tmp_path / "text.pt2"
+    text.write_text("not a zip")
+    with pytest.raises(PackageError, match=r"text\.pt2: not a \.pt2 archive"):
+        load_package(text)
+
+
+def test_predict_pose_with_a_package(
+    package_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = np.random.default_rng(0).integers(0, 255, (80, 60, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / "person.png"), image)
+    out = tmp_path / "out"
+    argv = ["predict", "pose", str(tmp_path / "person.png"), "--package", str(package_path)]
+    assert main([*argv, "--output", str(out)]) == 0
+    keypoints = json.loads((out / "keypoints.json").read_text())["person.png"]
+    assert np.asarray(keypoints).shape == (1, 17, 3)
+    assert (out / "person_pose.png").exists()
+    assert main([*argv, "--output", str(out), "--input", "128x96"]) == 2
+    assert "built for 64x64 inputs, not 128x96" in capsys.readouterr().err
+    assert main([*argv, "--checkpoint", str(package_path)]) == 2
+    assert "either --checkpoint or --package" in capsys.readouterr().err
+
+
+def test_export_cli_writes_a_package_of_the_named_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls: list[dict] = []
+
+    def record(model: nn.Module, path: Path, **kwargs) -> Path:
+        calls.append({"model": model, "path": path, **kwargs})
+        return path
+
+    monkeypatch.setattr(export_cli, "export_package", record)
+    out = tmp_path / "seg.pt2"
+    argv = ["export", "lite_hrnet_18", "--format", "pt2", "--output", str(out)]
+    assert main([*argv, "--input", "128x96", "--task", "segmentation", "--classes", "5"]) == 0
+    (call,) = calls
+    assert isinstance(call["model"], lite_hrnet.SegmentationModel)
+    assert not call["model"].training
+    assert call["path"] == out and call["input_size"] == (128, 96)
+    assert (call["task"], call["outputs"], call["variant"]) == ("segmentation", 5, "lite_hrnet_18")
+
+
+def _rewrite_info(source: Path, target: Path, drop: bool = False, **changes: str) -> None:
+    """A copy of the package ``source`` with its info changed (or dropped)."""
+    shutil.copy(source, target)
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            data = old.read(item)
+            if item.filename.endswith(INFO_FILE):
+                if drop:
+                    continue
+                data = json.dumps({**json.loads(data), **changes}).encode()
+            new.writestr(item, data)
