@@ -31,6 +31,23 @@ def pose_checkpoint(coco_root: Path, tmp_path_factory: pytest.TempPathFactory) -
     return path
 
 
+@pytest.fixture(scope="module")
+def mpii_checkpoint(mpii_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MPII pose Lightning checkpoint of the tiny 64x64 run after one step."""
+    overrides = [o for o in pose_overrides(mpii_root) if not o.startswith("experiment=")]
+    cfg = compose_config(["experiment=synthetic_mpii", *overrides, "monitor=val/PCKh"])
+    module, datamodule = cfg.task.build(cfg.data, cfg.model)
+    trainer = L.Trainer(max_steps=1, accelerator="cpu", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, datamodule)
+    path = tmp_path_factory.mktemp("mpii") / "tiny.ckpt"
+    trainer.save_checkpoint(path)
+    return path
+
+
 def _table(out: str) -> list[str]:
     """The metric table's rows (the title line names the weights, so it is left out)."""
     lines = out.splitlines()
@@ -109,3 +126,24 @@ def test_eval_prints_how_many_samples_it_skipped(
     out = capsys.readouterr().out
     assert "evaluated 2 of 3 samples; skipped 1 unreadable" in out
     assert f"predictions written to {output}" in out
+
+
+@pytest.mark.slow
+def test_both_forms_evaluate_an_mpii_checkpoint_alike(
+    mpii_root: Path, mpii_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    argv = ["eval", "mpii", "--checkpoint", str(mpii_checkpoint), "--data-root", str(mpii_root)]
+    assert main([*argv, "--num-workers", "0", "--batch-size", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "input 64x64, heatmap 16x16" in out
+    flags_rows = [line for line in out.splitlines() if line.startswith("|")]
+    assert flags_rows and "PCKh" in flags_rows[0]
+    evaluated = next(line for line in out.splitlines() if line.startswith("evaluated "))
+
+    overrides = [o for o in pose_overrides(mpii_root) if not o.startswith("experiment=")]
+    run_dir = tmp_path / "hydra"
+    overrides += ["monitor=val/PCKh", f"ckpt_path={mpii_checkpoint}", f"hydra.run.dir={run_dir}"]
+    assert run_cli(["eval", "experiment=synthetic_mpii", *overrides]) == 0
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("|")] == flags_rows
+    assert evaluated in out
