@@ -63,7 +63,7 @@ def test_both_forms_evaluate_a_pose_checkpoint_alike(
     ckpt.parent.mkdir()
     shutil.copy(pose_checkpoint, ckpt)
     argv = ["eval", "coco", "--checkpoint", str(ckpt), "--data-root", str(coco_root)]
-    assert main([*argv, "--num-workers", "0", "--batch-size", "4"]) == 0
+    assert main([*argv, "--num-workers", "0", "--batch-size", "1"]) == 0
     out = capsys.readouterr().out
     # The checkpoint's own settings, not the data set's defaults (256x192).
     assert "input 64x64, heatmap 16x16, sigma 0.5, flip test on" in out
@@ -133,7 +133,7 @@ def test_both_forms_evaluate_an_mpii_checkpoint_alike(
     mpii_root: Path, mpii_checkpoint: Path, tmp_path: Path, capsys
 ) -> None:
     argv = ["eval", "mpii", "--checkpoint", str(mpii_checkpoint), "--data-root", str(mpii_root)]
-    assert main([*argv, "--num-workers", "0", "--batch-size", "4"]) == 0
+    assert main([*argv, "--num-workers", "0", "--batch-size", "1"]) == 0
     out = capsys.readouterr().out
     assert "input 64x64, heatmap 16x16" in out
     flags_rows = [line for line in out.splitlines() if line.startswith("|")]
