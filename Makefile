@@ -50,6 +50,12 @@ summary: install
 bench: install
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
+# OpenMP threads that wait for each other spin before sleeping (libgomp's default: 300,000
+# rounds). When other work shares the cores, a spinning thread takes the CPU from the one it
+# waits for, and training slowed four- to twentyfold; a short spin keeps the quiet speed.
+# docs/training.md#training-on-a-shared-machine has the measurements.
+train train-seg: export GOMP_SPINCOUNT ?= 10000
+
 # Lite-HRNet-18 on generated persons in the COCO 2017 layout (written on first use to
 # $$LITE_HRNET_CACHE or ~/.cache/lite-hrnet): CPU, under 15 minutes; prints the COCO AP
 # table (pycocotools, synthetic val, ground-truth boxes) and saves checkpoint + PNG.

@@ -19,6 +19,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 
@@ -128,7 +129,12 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(uninterrupted, coco_ro
     run_dir = tmp_path / "run"
     argv = _overrides(coco_root, run_dir)
     # Killed in the middle of the second epoch, after the first epoch's checkpoint.
-    _kill(_start_paused(argv, STEPS_PER_EPOCH + 1, tmp_path / "paused"))
+    proc = _start_paused(argv, STEPS_PER_EPOCH + 1, tmp_path / "paused")
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert workers  # the DataLoader's worker process
+    _kill(proc)
+    _gone, alive = psutil.wait_procs(workers, timeout=30)  # they watch their parent
+    assert not alive, [p.pid for p in alive]
     epoch, step, _ = _state(run_dir / "checkpoints" / "last.ckpt")
     assert (epoch, step) == (0, STEPS_PER_EPOCH)  # the latest state: epoch 0 done
     rows_before = _csv_rows(run_dir / "csv" / "metrics.csv")

@@ -73,6 +73,16 @@ def test_a_rerun_into_the_same_folder_keeps_the_metrics(coco_root, tmp_path):
     run_training(cfg, tmp_path)
     second = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
     assert len(second) == 2 * len(first) - 1 and second[: len(first)] == first
+    assert "stopped_by_max_time" not in json.loads((tmp_path / "summary.json").read_text())
+
+
+def test_a_run_cut_by_the_max_time_failsafe_says_so(coco_root, tmp_path):
+    cfg = compose_config([*pose_overrides(coco_root), *TINY_FIT, "trainer.max_epochs=100",
+                          "trainer.max_time=00:00:00:01", "prediction_images=0"])  # fmt: skip
+    with pytest.warns(UserWarning, match=r"max_time \(00:00:00:01\) stopped training at step"):
+        run_training(cfg, tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stopped_by_max_time"] is True and "AP" in summary["test"]
 
 
 def test_last_checkpoint_every_n_steps(coco_root, tmp_path):

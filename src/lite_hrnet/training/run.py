@@ -19,6 +19,7 @@ from typing import Any
 
 import lightning as L
 import torch.distributed as dist
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ..config.schema import TrainConfig
@@ -100,6 +101,14 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     )
     trainer.fit(module, datamodule, ckpt_path=resume_from, weights_only=True)
     summary: dict[str, Any] = {"complexity": stats, "monitor": cfg.monitor}
+    if _stopped_by_max_time(trainer):
+        summary["stopped_by_max_time"] = True
+        warnings.warn(
+            f"trainer.max_time ({cfg.trainer.max_time}) stopped training at step "
+            f"{trainer.global_step}, before the end of its schedule: the metrics below are "
+            "those of a shorter run. Raise trainer.max_time for the full schedule.",
+            stacklevel=1,
+        )
     throughput = next(c for c in callbacks if isinstance(c, TrainingThroughput))
     summary["train_images_per_second"] = throughput.images_per_second
     if cfg.trainer.fast_dev_run:
@@ -123,6 +132,13 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     if cfg.prediction_images and trainer.is_global_zero:
         _draw_predictions(module, datamodule, cfg.prediction_images, output_dir)
     return value
+
+
+def _stopped_by_max_time(trainer: L.Trainer) -> bool:
+    """Whether the ``max_time`` failsafe, not the schedule, ended the fit."""
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    remaining = timer.time_remaining() if timer is not None else None
+    return remaining is not None and remaining <= 0
 
 
 def _plugins() -> list[Any]:
