@@ -210,8 +210,9 @@ def _render_split(
         workers, initializer=_die_with_parent, initargs=(os.getpid(),)
     ) as pool:
         results = pool.map(_render_one, jobs, chunksize=16)
-        for (_, _, i, _, file_name), (coco, mpii) in zip(
-            jobs, tqdm(results, total=count, desc=desc, unit="img")
+        # tqdm around the zip, not inside it: zip stops before the bar counts the last one
+        for (_, _, i, _, file_name), (coco, mpii) in tqdm(
+            zip(jobs, results), total=count, desc=desc, unit="img"
         ):
             yield split_id * 1_000_000 + i + 1, file_name, coco, mpii
 
