@@ -48,6 +48,7 @@ import lite_hrnet
 from lite_hrnet.cli.args import input_size
 from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session, quiet_exporter
 from lite_hrnet.deploy.package import export_package, load_package
+from lite_hrnet.deploy.quantize import quantize_onnx
 from lite_hrnet.tasks.base import fused_optimizer_kwargs
 from lite_hrnet.tasks.compile import compile_for_training
 from lite_hrnet.testing.official import official_forward
@@ -223,6 +224,18 @@ def export_official_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> Path:
     return path
 
 
+def calibration_images(size: tuple[int, int], count: int = 16, seed: int = 0) -> list[torch.Tensor]:
+    """Smooth random images (B=4, 3, H, W) of a normalised image's scale, to calibrate the
+    int8 row's activation ranges: speed does not depend on the ranges, and the bench
+    models' weights are random anyway (the accuracy of int8 is measured on a trained
+    checkpoint; see benchmarks/README.md)."""
+    gen = torch.Generator().manual_seed(seed)
+    h, w = size
+    coarse = torch.randn(count, 3, h // 8, w // 8, generator=gen)
+    images = F.interpolate(coarse, size=(h, w), mode="bilinear")
+    return list(images.split(4))
+
+
 def inference_paths(
     model: nn.Module,
     x: torch.Tensor,
@@ -248,6 +261,9 @@ def inference_paths(
     if compile:
         optimized = lite_hrnet.optimize_for_inference(model)
         paths["optimized"] = lambda: optimized(x)
+        if device.type == "cpu":  # AMX / AVX-512 bf16 units
+            bf16 = lite_hrnet.optimize_for_inference(model, dtype=torch.bfloat16)
+            paths["optimized, bf16"] = lambda: bf16(x)
         # dynamic=False: batch 16 after batch 1 would otherwise recompile with a symbolic batch.
         compiled = torch.compile(model, dynamic=False)
         paths["torch.compile"] = lambda: compiled(x)
@@ -300,6 +316,11 @@ def inference_paths(
             export_onnx(nchw, path, input_size=tuple(x.shape[-2:]))
         session = onnxruntime_session(path, threads=threads)
         paths["onnxruntime, export --optimize"] = lambda: session.run(None, feed)
+        int8_path = onnx_dir / "model_int8.onnx"
+        if not int8_path.exists():
+            quantize_onnx(path, int8_path, calibration_images(tuple(x.shape[-2:])))
+        int8_session = onnxruntime_session(int8_path, threads=threads)
+        paths["onnxruntime, export --int8"] = lambda: int8_session.run(None, feed)
     return paths
 
 
