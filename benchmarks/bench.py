@@ -431,6 +431,8 @@ def _inference_rows(
                 "latency_ms": 1e3 * r["median_s"],
                 "images_per_s": batch / r["median_s"],
                 "speedup": paired_speedup(result["eager"], r),
+                # Against every other path of the group, e.g. int8 against the fastest fp32.
+                "speedup_over": {other: paired_speedup(o, r) for other, o in result.items()},
                 **{k: v for k, v in r.items() if k != "median_s"},
             }
         )
