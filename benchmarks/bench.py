@@ -243,14 +243,20 @@ def inference_paths(
     compile: bool,
     threads: int,
     reference: bool = True,
+    only: set[str] | None = None,
 ) -> dict[str, Callable[[], Any]]:
     """Callables running one forward of ``model`` on ``x`` per path (eager first).
 
     ``compile``: include the Inductor paths; ``reference``: the ONNX Runtime reference
     (a torch.export-based export at x's static shape). ``onnx_dir`` may already hold this
-    model's ``model.onnx`` (dynamic batch), which is reused. Built outside inference mode
-    (the exporters trace the model); call them inside it.
+    model's ``model.onnx`` (dynamic batch), which is reused. ``only``: build the paths that
+    take minutes to build (the package, int8) only if named there. Built outside inference
+    mode (the exporters trace the model); call them inside it.
     """
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
     device = x.device
     paths: dict[str, Callable[[], Any]] = {"eager": lambda: model(x)}
     if device.type == "cpu":
@@ -267,7 +273,7 @@ def inference_paths(
         # dynamic=False: batch 16 after batch 1 would otherwise recompile with a symbolic batch.
         compiled = torch.compile(model, dynamic=False)
         paths["torch.compile"] = lambda: compiled(x)
-        if device.type == "cpu":
+        if device.type == "cpu" and wanted("AOTInductor package"):
             # Compiled ahead of time here (minutes, not timed); one package serves every batch.
             pt2 = onnx_dir / "model.pt2"
             if not pt2.exists():
@@ -317,10 +323,11 @@ def inference_paths(
         session = onnxruntime_session(path, threads=threads)
         paths["onnxruntime, export --optimize"] = lambda: session.run(None, feed)
         int8_path = onnx_dir / "model_int8.onnx"
-        if not int8_path.exists():
-            quantize_onnx(path, int8_path, calibration_images(tuple(x.shape[-2:])))
-        int8_session = onnxruntime_session(int8_path, threads=threads)
-        paths["onnxruntime, export --int8"] = lambda: int8_session.run(None, feed)
+        if wanted("onnxruntime, export --int8"):
+            if not int8_path.exists():
+                quantize_onnx(path, int8_path, calibration_images(tuple(x.shape[-2:])))
+            int8_session = onnxruntime_session(int8_path, threads=threads)
+            paths["onnxruntime, export --int8"] = lambda: int8_session.run(None, feed)
     return paths
 
 
@@ -404,8 +411,9 @@ def run_inference(args: argparse.Namespace, device: torch.device) -> list[dict[s
                     x = torch.randn(batch, 3, *size, device=device)
                     compile = args.compile and size in args.compile_sizes
                     reference = args.reference and batch in args.reference_batches
+                    only = {"eager", *args.paths} if args.paths else None
                     paths = inference_paths(
-                        model, x, Path(tmp), compile, args.threads, reference=reference
+                        model, x, Path(tmp), compile, args.threads, reference, only
                     )
                     if args.paths:
                         paths = {k: f for k, f in paths.items() if k in {"eager", *args.paths}}
