@@ -48,6 +48,7 @@ import lite_hrnet
 from lite_hrnet.cli.args import input_size
 from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session, quiet_exporter
 from lite_hrnet.deploy.package import export_package, load_package
+from lite_hrnet.deploy.quantize import quantize_onnx
 from lite_hrnet.tasks.base import fused_optimizer_kwargs
 from lite_hrnet.tasks.compile import compile_for_training
 from lite_hrnet.testing.official import official_forward
@@ -223,6 +224,18 @@ def export_official_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> Path:
     return path
 
 
+def calibration_images(size: tuple[int, int], count: int = 16, seed: int = 0) -> list[torch.Tensor]:
+    """Smooth random images (B=4, 3, H, W) of a normalised image's scale, to calibrate the
+    int8 row's activation ranges: speed does not depend on the ranges, and the bench
+    models' weights are random anyway (the accuracy of int8 is measured on a trained
+    checkpoint; see benchmarks/README.md)."""
+    gen = torch.Generator().manual_seed(seed)
+    h, w = size
+    coarse = torch.randn(count, 3, h // 8, w // 8, generator=gen)
+    images = F.interpolate(coarse, size=(h, w), mode="bilinear")
+    return list(images.split(4))
+
+
 def inference_paths(
     model: nn.Module,
     x: torch.Tensor,
@@ -230,14 +243,20 @@ def inference_paths(
     compile: bool,
     threads: int,
     reference: bool = True,
+    only: set[str] | None = None,
 ) -> dict[str, Callable[[], Any]]:
     """Callables running one forward of ``model`` on ``x`` per path (eager first).
 
     ``compile``: include the Inductor paths; ``reference``: the ONNX Runtime reference
     (a torch.export-based export at x's static shape). ``onnx_dir`` may already hold this
-    model's ``model.onnx`` (dynamic batch), which is reused. Built outside inference mode
-    (the exporters trace the model); call them inside it.
+    model's ``model.onnx`` (dynamic batch), which is reused. ``only``: build the paths that
+    take minutes to build (the package, int8) only if named there. Built outside inference
+    mode (the exporters trace the model); call them inside it.
     """
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
     device = x.device
     paths: dict[str, Callable[[], Any]] = {"eager": lambda: model(x)}
     if device.type == "cpu":
@@ -248,10 +267,13 @@ def inference_paths(
     if compile:
         optimized = lite_hrnet.optimize_for_inference(model)
         paths["optimized"] = lambda: optimized(x)
+        if device.type == "cpu":  # AMX / AVX-512 bf16 units
+            bf16 = lite_hrnet.optimize_for_inference(model, dtype=torch.bfloat16)
+            paths["optimized, bf16"] = lambda: bf16(x)
         # dynamic=False: batch 16 after batch 1 would otherwise recompile with a symbolic batch.
         compiled = torch.compile(model, dynamic=False)
         paths["torch.compile"] = lambda: compiled(x)
-        if device.type == "cpu":
+        if device.type == "cpu" and wanted("AOTInductor package"):
             # Compiled ahead of time here (minutes, not timed); one package serves every batch.
             pt2 = onnx_dir / "model.pt2"
             if not pt2.exists():
@@ -300,6 +322,12 @@ def inference_paths(
             export_onnx(nchw, path, input_size=tuple(x.shape[-2:]))
         session = onnxruntime_session(path, threads=threads)
         paths["onnxruntime, export --optimize"] = lambda: session.run(None, feed)
+        int8_path = onnx_dir / "model_int8.onnx"
+        if wanted("onnxruntime, export --int8"):
+            if not int8_path.exists():
+                quantize_onnx(path, int8_path, calibration_images(tuple(x.shape[-2:])))
+            int8_session = onnxruntime_session(int8_path, threads=threads)
+            paths["onnxruntime, export --int8"] = lambda: int8_session.run(None, feed)
     return paths
 
 
@@ -383,8 +411,9 @@ def run_inference(args: argparse.Namespace, device: torch.device) -> list[dict[s
                     x = torch.randn(batch, 3, *size, device=device)
                     compile = args.compile and size in args.compile_sizes
                     reference = args.reference and batch in args.reference_batches
+                    only = {"eager", *args.paths} if args.paths else None
                     paths = inference_paths(
-                        model, x, Path(tmp), compile, args.threads, reference=reference
+                        model, x, Path(tmp), compile, args.threads, reference, only
                     )
                     if args.paths:
                         paths = {k: f for k, f in paths.items() if k in {"eager", *args.paths}}
@@ -410,6 +439,8 @@ def _inference_rows(
                 "latency_ms": 1e3 * r["median_s"],
                 "images_per_s": batch / r["median_s"],
                 "speedup": paired_speedup(result["eager"], r),
+                # Against every other path of the group, e.g. int8 against the fastest fp32.
+                "speedup_over": {other: paired_speedup(o, r) for other, o in result.items()},
                 **{k: v for k, v in r.items() if k != "median_s"},
             }
         )

@@ -3,6 +3,7 @@ per op type, from ORT's own profiler, and ORT's dispatch cost per node.
 
     python -m benchmarks.ort_profile                          # lite_hrnet_18, 256x192, 2 threads
     python -m benchmarks.ort_profile --model lite_hrnet_30 --runs 100
+    python -m benchmarks.ort_profile --int8 --input 128x96   # the export --int8 graph
 
 The model has random weights of a trained network's scale (``bench.bench_model``). The
 profiler adds its own overhead, so the shares matter, not the absolute times. The dispatch
@@ -25,9 +26,10 @@ import numpy as np
 import torch
 
 import lite_hrnet
-from benchmarks.bench import bench_model
+from benchmarks.bench import bench_model, calibration_images
 from lite_hrnet.cli.args import input_size
 from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session
+from lite_hrnet.deploy.quantize import quantize_onnx
 
 
 def op_times(
@@ -86,6 +88,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--input", type=input_size, default=(256, 192))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=60, help="profiled calls")
+    parser.add_argument(
+        "--int8", action="store_true", help="profile the int8 (QDQ) graph of export --int8"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     lean = lite_hrnet.optimize_for_inference(
@@ -94,10 +99,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     x = np.random.default_rng(0).standard_normal((1, 3, *args.input), dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         model_path = export_onnx(lean, Path(tmp) / "model.onnx", input_size=args.input)
+        if args.int8:
+            model_path = quantize_onnx(
+                model_path, Path(tmp) / "int8.onnx", calibration_images(args.input)
+            )
         nodes, ops = op_times(model_path, x, args.runs, args.threads, f"{tmp}/profile")
         dispatch = dispatch_us_per_node(Path(tmp) / "chain.onnx", args.threads)
     total = sum(op["us"] for op in ops.values())
-    print(f"{args.model} {args.input[0]}x{args.input[1]}, batch 1, {args.threads} threads: "
+    kind = ", int8" if args.int8 else ""
+    print(f"{args.model} {args.input[0]}x{args.input[1]}{kind}, batch 1, {args.threads} threads: "
           f"{nodes} nodes after ORT's optimisations, {total / 1e3:.1f} ms of node time per "
           f"call (profiled), dispatch {dispatch:.2f} us per node")  # fmt: skip
     print("| op | nodes | us per call | share |\n|---|---|---|---|")

@@ -31,7 +31,9 @@ def test_bench_writes_ratios_against_eager(tmp_path: Path) -> None:
     expected = {"eager", "official control flow", "optimized, eager"}
     assert {(p, b) for p in expected for b in (1, 2)} <= paths
     assert ("onnxruntime, export --optimize", 2) in paths
+    assert ("onnxruntime, export --int8", 2) in paths
     assert all(r["speedup"] == 1.0 for r in saved["inference"] if r["path"] == "eager")
+    assert all(r["speedup_over"][r["path"]] == 1.0 for r in saved["inference"])
     assert all(r["latency_ms"] > 0 and r["repeats"] >= 3 for r in saved["inference"])
     assert [r["setting"] for r in saved["training"]] == ["eager fp32", "channels_last"]
     markdown = (tmp_path / "cpu.md").read_text()

@@ -143,3 +143,31 @@ def test_both_forms_evaluate_an_mpii_checkpoint_alike(
     out = capsys.readouterr().out
     assert [line for line in out.splitlines() if line.startswith("|")] == flags_rows
     assert evaluated in out
+
+
+@pytest.mark.slow
+def test_eval_runs_an_onnx_export_or_bf16_through_the_same_metric(
+    coco_root: Path, pose_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    from lite_hrnet.deploy import export_onnx, optimize_for_inference
+    from lite_hrnet.tasks.pose import PoseEstimationModule
+
+    network = PoseEstimationModule.from_checkpoint(str(pose_checkpoint)).model.eval()
+    lean = optimize_for_inference(network, compile=False, channels_last=False)
+    onnx_file = export_onnx(lean, tmp_path / "tiny.onnx", input_size=(64, 64))
+    argv = ["eval", "coco", "--checkpoint", str(pose_checkpoint), "--data-root", str(coco_root)]
+    argv += ["--num-workers", "0", "--batch-size", "2"]
+    assert main([*argv, "--onnx", str(onnx_file)]) == 0
+    out = capsys.readouterr().out
+    assert f"in ONNX Runtime ({onnx_file})" in out and "AP" in _table(out)[0]
+    assert "evaluated 11 of 11 samples" in out
+    assert f"predictions written to {tmp_path / 'tiny_predictions_coco.json'}" in out
+
+    assert main([*argv, "--bf16"]) == 0
+    out = capsys.readouterr().out
+    assert "in bfloat16" in out and "AP" in _table(out)[0]
+    assert f"{pose_checkpoint.stem}_bf16_predictions_coco.json" in out
+
+    small = export_onnx(lean, tmp_path / "small.onnx", input_size=(32, 32))
+    assert main([*argv, "--onnx", str(small)]) == 2
+    assert "export it with --input 64x64" in capsys.readouterr().err

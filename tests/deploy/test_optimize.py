@@ -101,6 +101,19 @@ def test_optimized_model_keeps_dtype_and_device(name: str) -> None:
         _assert_close(fast(x), model(x))
 
 
+def test_bfloat16_takes_and_returns_float32() -> None:
+    model = randomize(lite_hrnet.create_pose_model("lite_hrnet_18", **ONE_STAGE)).eval()
+    fast = lite_hrnet.optimize_for_inference(model, compile=False, dtype=torch.bfloat16)
+    assert {p.dtype for p in fast.parameters()} == {torch.bfloat16}
+    x = torch.randn(2, 3, 32, 32)
+    got = fast(x)
+    with torch.no_grad():
+        expected = model(x)
+    assert got.dtype == torch.float32 and got.shape == expected.shape
+    # bfloat16 keeps 8 bits of mantissa: relative errors of a few percent after many layers.
+    assert (got - expected).abs().max() <= 0.05 * expected.abs().max()
+
+
 def test_fold_batchnorm_on_any_sequential() -> None:
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Identity(), nn.ReLU()

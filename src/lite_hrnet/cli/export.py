@@ -1,4 +1,5 @@
-"""``lite-hrnet export NAME``: write a model to ONNX or to an ahead-of-time package (.pt2)."""
+"""``lite-hrnet export NAME``: write a model to ONNX (float32 or int8) or to an ahead-of-time
+package (.pt2)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from ..deploy.onnx import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx
 from ..deploy.optimize import optimize_for_inference
 from ..deploy.package import export_package
+from ..deploy.quantize import CALIBRATION_METHODS
 from ..models import create_backbone, create_pose_model, create_segmentation_model
 from ..models.hub import check_fits, pretrained_weights
 from .args import add_model_arguments, add_pretrained_argument
@@ -55,11 +57,43 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="export optimize_for_inference(model): BatchNorm folded, lean blocks",
     )
+    int8 = parser.add_argument_group("int8 (ONNX Runtime static quantisation, CPU)")
+    int8.add_argument(
+        "--int8",
+        action="store_true",
+        help="quantise the --optimize graph to int8 (QDQ, per-channel weights), calibrated "
+        "on --calibration-root",
+    )
+    int8.add_argument(
+        "--calibration-root",
+        type=Path,
+        help="a COCO-layout pose data set (annotations/person_keypoints_<split>.json, "
+        "<split>/): calibration crops through the evaluation transform",
+    )
+    int8.add_argument(
+        "--calibration-split",
+        default="train2017",
+        help="its folder to calibrate on (default train2017; keep the scored split out)",
+    )
+    int8.add_argument(
+        "--calibration-images",
+        type=int,
+        default=64,
+        help="person crops to calibrate on, spread over the split (default 64)",
+    )
+    int8.add_argument(
+        "--calibration-method",
+        choices=CALIBRATION_METHODS,
+        default="minmax",
+        help="activation ranges from the calibration crops (default minmax)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.joints < 0:
         raise ValueError(f"--joints must be >= 0, got {args.joints}")
+    if args.int8 and args.calibration_root is None:
+        raise ValueError("--int8 needs calibration images: --calibration-root DIR")
     weights = {"checkpoint_path": args.checkpoint, "pretrained": args.pretrained}
     if args.pretrained:
         check_fits(args.name, pretrained_weights(args.name, args.pretrained), input_size=args.input)
@@ -70,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         model = create_pose_model(args.name, num_joints=args.joints, **weights)
     if args.format == "pt2":
+        if args.int8:
+            raise ValueError("--int8 quantises an ONNX graph: use it with --format onnx")
         return _export_package(args, model)
+    if args.int8:
+        return _export_int8(args, model)
     if args.optimize:
         # The eager rewrite, NCHW: ONNX Runtime chooses its own layout.
         model = optimize_for_inference(model, compile=False, channels_last=False)
@@ -91,4 +129,61 @@ def _export_package(args: argparse.Namespace, model: Any) -> int:
         outputs=outputs,
     )  # fmt: skip
     print(f"wrote {path} ({args.name}, {task}, AOTInductor, input (batch, 3, {h}, {w}))")
+    return 0
+
+
+def calibration_batches(
+    root: Path, split: str, input_size: tuple[int, int], count: int, batch_size: int = 8
+) -> list:
+    """Up to ``count`` normalised person crops (N, 3, H, W) of the COCO-layout folder
+    ``root``'s ``split``, spread evenly over it, in float32 numpy batches of
+    ``batch_size``: the pose DataModule's evaluation crops (ground-truth boxes, no
+    augmentation), read by the same code as ``eval``."""
+    import numpy as np
+
+    from ..data.pose.datamodule import CocoKeypointsDataModule
+
+    if count < 1:
+        raise ValueError(f"--calibration-images must be >= 1, got {count}")
+    if not (root / "annotations" / f"person_keypoints_{split}.json").is_file():
+        raise FileNotFoundError(
+            f"--calibration-root {root}: no annotations/person_keypoints_{split}.json "
+            "(a COCO-layout pose data set; --calibration-split names its folder)"
+        )
+    # The val slot reads ``split`` with the test-time transform.
+    dm = CocoKeypointsDataModule(root, input_size=list(input_size), val_split=split, num_workers=0)
+    dm.setup("validate")
+    dataset = dm.datasets["val"]
+    picks = np.unique(np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round())
+    samples = (dataset[int(i)] for i in picks)
+    crops = [np.asarray(s["image"], np.float32) for s in samples if s is not None]
+    if not crops:
+        raise ValueError(f"--calibration-root {root}: none of the {split} images is readable")
+    return [np.stack(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
+
+
+def _export_int8(args: argparse.Namespace, model: Any) -> int:
+    import tempfile
+
+    from ..deploy.quantize import quantize_onnx
+
+    if args.task != "pose" or args.joints == 0:
+        raise ValueError("--int8: pose models only (calibration crops come from a pose data set)")
+    batches = calibration_batches(
+        args.calibration_root, args.calibration_split, args.input, args.calibration_images
+    )
+    # The eager rewrite, NCHW, as --optimize: ONNX Runtime chooses its own layout.
+    lean = optimize_for_inference(model, compile=False, channels_last=False)
+    opset = args.opset or (DYNAMO_MIN_OPSET if args.dynamo else DEFAULT_OPSET)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = export_onnx(lean, Path(tmp) / "fp32.onnx", args.input, opset=opset,
+                           dynamo=args.dynamo)  # fmt: skip
+        path = quantize_onnx(fp32, args.output, batches, method=args.calibration_method)
+    h, w = args.input
+    crops = sum(len(b) for b in batches)
+    print(
+        f"wrote {path} ({args.name}, optimized, int8 QDQ calibrated on {crops} crops of "
+        f"{args.calibration_root}/{args.calibration_split}, input (batch, 3, {h}, {w}), "
+        "dynamic batch)"
+    )
     return 0

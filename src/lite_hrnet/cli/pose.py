@@ -37,6 +37,18 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         help="DARK decoding instead of the quarter offset; default: the checkpoint's, else off",
     )
+    runtime = parser.add_mutually_exclusive_group()
+    runtime.add_argument(
+        "--onnx",
+        type=Path,
+        help="run this ONNX export of the checkpoint (e.g. export --int8) in ONNX Runtime "
+        "instead of its network; the checkpoint still gives the settings",
+    )
+    runtime.add_argument(
+        "--bf16",
+        action="store_true",
+        help="run the network as optimize_for_inference(compile=False, dtype=bfloat16)",
+    )
 
 
 def add_pose_eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +89,28 @@ def _load_module(args: argparse.Namespace, keypoint_set: str | None):
     if size is None:  # the data set's default
         mpii = module.hparams.keypoint_set == "mpii"
         size = (MpiiDataConfig if mpii else PoseDataConfig)().input_size
+    _swap_runtime(module, args, tuple(size))
     return module.eval(), tuple(size)
+
+
+def _swap_runtime(module: Any, args: argparse.Namespace, size: tuple[int, int]) -> None:
+    """``--onnx`` or ``--bf16``: the module's network replaced, so that eval and predict
+    score it with the same decoding and metric."""
+    import torch
+
+    from ..deploy.optimize import optimize_for_inference
+    from ..deploy.quantize import OnnxRuntimeModel, onnx_input_shape
+
+    if getattr(args, "onnx", None) is not None:
+        model = OnnxRuntimeModel(args.onnx)
+        if tuple(model.input_shape[2:]) != size:
+            raise ValueError(
+                f"--onnx {args.onnx} takes {onnx_input_shape(args.onnx)} images, the "
+                f"evaluation {size[0]}x{size[1]}: export it with --input {size[0]}x{size[1]}"
+            )
+        module.model = model
+    elif getattr(args, "bf16", False):
+        module.model = optimize_for_inference(module.model, compile=False, dtype=torch.bfloat16)
 
 
 # Data settings of a checkpoint's training run that its evaluation keeps (unless given).
@@ -124,10 +157,14 @@ def run_pose_eval(args: argparse.Namespace) -> int:
         f"{h}x{w}, sigma {cfg.target_sigma:g}, flip test {'on' if task.flip_test else 'off'}, "
         f"decoding {'DARK' if task.dark else 'quarter offset'}"
     )
+    # The predictions of --onnx or --bf16 get their own file, next to what ran.
+    ran = args.onnx or args.checkpoint
+    tag = "_bf16" if args.bf16 else ""
     output = args.output
     if output is None and args.data == "coco":
-        output = args.checkpoint.with_name(f"{args.checkpoint.stem}_{results_name(cfg)}")
-    title = f"{describe_data(cfg)}, {args.checkpoint}"
+        output = ran.with_name(f"{ran.stem}{tag}_{results_name(cfg)}")
+    runtime = f" in ONNX Runtime ({args.onnx})" if args.onnx else " in bfloat16" * args.bf16
+    title = f"{describe_data(cfg)}, {args.checkpoint}{runtime}"
     evaluate(module, dm, evaluation_trainer("auto"), title, output)
     return 0
 

@@ -1,5 +1,6 @@
 """Inference speed: the same math as ``models/``, faster (BatchNorm folding, lean blocks,
-Inductor), the ONNX export and ahead-of-time (AOTInductor) packages. It uses the public
+Inductor), the ONNX export (float32, or int8 by ONNX Runtime) and ahead-of-time
+(AOTInductor) packages. It uses the public
 structure of ``models/`` (the official attribute names); ``models/`` never imports it."""
 
 from .folding import fold_batchnorm
@@ -7,10 +8,12 @@ from .onnx import export_onnx, onnxruntime_session
 from .optimize import InferenceModel, optimize_for_inference
 from .package import AotPackage, PackageError, PackageInfo, export_package, load_package
 from .pointwise import PointwiseConv
+from .quantize import OnnxRuntimeModel, quantize_onnx
 
 __all__ = [
     "AotPackage",
     "InferenceModel",
+    "OnnxRuntimeModel",
     "PackageError",
     "PackageInfo",
     "PointwiseConv",
@@ -20,4 +23,5 @@ __all__ = [
     "load_package",
     "onnxruntime_session",
     "optimize_for_inference",
+    "quantize_onnx",
 ]

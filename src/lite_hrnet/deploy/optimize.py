@@ -50,11 +50,18 @@ class InferenceModel(nn.Module):
     so every process compiles again (its C++ kernels are cached).
     """
 
-    def __init__(self, module: nn.Module, compile: bool, channels_last: bool) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        compile: bool,
+        channels_last: bool,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         self.module = module
         self.channels_last = channels_last
         self.compiled = compile
+        self.dtype = dtype
         # A plain function, not a registered submodule: the state dict stays the module's.
         # dynamic=False: every input shape gets its own static-shape graph; otherwise the
         # second batch size recompiles with a symbolic batch and loses specialisations.
@@ -66,6 +73,12 @@ class InferenceModel(nn.Module):
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        if self.dtype is not None:
+            # The input in the weights' dtype, every output back in float32.
+            return _to_float(self._forward(x.to(self.dtype)))
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad(), ExitStack() as stack:
@@ -80,8 +93,16 @@ class InferenceModel(nn.Module):
             return self._run(x)
 
 
+def _to_float(out: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    return out.float() if isinstance(out, torch.Tensor) else [t.float() for t in out]
+
+
 def optimize_for_inference(
-    model: nn.Module, *, compile: bool = True, channels_last: bool = True
+    model: nn.Module,
+    *,
+    compile: bool = True,
+    channels_last: bool = True,
+    dtype: torch.dtype | None = None,
 ) -> nn.Module:
     """A faster inference copy of ``model``; ``model`` itself is left untouched.
 
@@ -95,6 +116,9 @@ def optimize_for_inference(
         model: the source model, in any mode; its eval-mode function is what is optimised.
         compile: compile with Inductor and frozen weights (first call per shape compiles).
         channels_last: feed the convolutions NHWC inputs (the layout oneDNN is fastest in).
+        dtype: run in this dtype, e.g. ``torch.bfloat16`` for the CPU's AMX or AVX-512
+            bf16 units: weights and inputs are cast to it, outputs back to float32
+            (accuracy and speed in ``benchmarks/README.md``). None: the model's own dtype.
 
     Returns:
         An ``InferenceModel``: call it like the source model; it runs under ``no_grad``.
@@ -104,6 +128,8 @@ def optimize_for_inference(
     on_cpu = all(p.device.type == "cpu" for p in lean.parameters())
     if compile and on_cpu:
         lean = swap_pointwise_convs(lean)
+    if dtype is not None:
+        lean = lean.to(dtype)
     if channels_last:
         lean = lean.to(memory_format=torch.channels_last)
-    return InferenceModel(lean, compile=compile, channels_last=channels_last).eval()
+    return InferenceModel(lean, compile, channels_last, dtype).eval()

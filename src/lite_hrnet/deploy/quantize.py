@@ -1,0 +1,176 @@
+"""int8 on the CPU: ONNX Runtime static quantisation of an exported graph, and an ONNX
+Runtime session as an ``nn.Module`` (so the evaluation code scores an ONNX file with the
+same metric as a checkpoint).
+
+``quantize_onnx`` quantises the ``lite-hrnet export --optimize`` graph (BatchNorm folded,
+lean blocks) in the QDQ format: int8 weights per output channel, uint8 activations with
+ranges calibrated on images the caller supplies (the u8/s8 pair that ONNX Runtime's x86
+kernels with VNNI run natively; ``reduce_range`` is only needed without VNNI). ONNX Runtime
+then fuses each ``DequantizeLinear -> op -> QuantizeLinear`` it has an integer kernel for
+(Conv, MatMul, Add, Mul, pooling, ...) and runs the rest in float32 between them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .onnx import onnxruntime_session
+
+__all__ = ["CALIBRATION_METHODS", "OnnxRuntimeModel", "onnx_input_shape", "quantize_onnx"]
+
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+
+
+def onnx_input_shape(path: str | PathLike[str]) -> tuple[int | str, ...]:
+    """The shape of the ONNX model's first input, ``(batch, C, H, W)``; symbolic axes are
+    their names (``"batch"``)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return tuple(d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims)
+
+
+class _Batches:
+    """ORT's ``CalibrationDataReader`` protocol over checked (N, C, H, W) float32 batches."""
+
+    def __init__(self, batches: Iterator[np.ndarray], input_name: str) -> None:
+        self.batches = batches
+        self.input_name = input_name
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        batch = next(self.batches, None)
+        return None if batch is None else {self.input_name: batch}
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        return iter(self.get_next, None)
+
+
+def _checked(batches: Iterable[Any], expected: Sequence[int], source: str) -> list[np.ndarray]:
+    """The calibration batches as float32 arrays, each (N, *expected)."""
+    out = []
+    for k, batch in enumerate(batches):
+        array = np.ascontiguousarray(np.asarray(batch, dtype=np.float32))
+        if array.ndim != 4 or tuple(array.shape[1:]) != tuple(expected):
+            c, h, w = expected
+            raise ValueError(
+                f"calibration batch {k} has shape {tuple(array.shape)}; {source} takes "
+                f"(N, {c}, {h}, {w}) images: calibrate at the size it was exported for"
+            )
+        if len(array):
+            out.append(array)
+    if not out:
+        raise ValueError(f"no calibration images for {source}: pass at least one batch")
+    return out
+
+
+def quantize_onnx(
+    model: str | PathLike[str],
+    output: str | PathLike[str],
+    calibration: Iterable[np.ndarray | torch.Tensor],
+    *,
+    per_channel: bool = True,
+    method: str = "minmax",
+    op_types: Sequence[str] | None = None,
+) -> Path:
+    """Quantise the float32 ONNX ``model`` to int8 (QDQ) at ``output``.
+
+    Args:
+        model: an ONNX file whose input ``images`` is (batch, C, H, W) with fixed C, H, W,
+            e.g. ``export_onnx(optimize_for_inference(m, compile=False,
+            channels_last=False), ...)``.
+        output: where to write the quantised model.
+        calibration: batches of normalised images (N, C, H, W) of the model's input size
+            (numpy or torch); every activation's range is taken over all of them.
+        per_channel: one weight scale per output channel (a depthwise convolution's
+            channels differ by orders of magnitude after BatchNorm folding).
+        method: how ranges are taken from the calibration activations: ``minmax``,
+            ``percentile`` (99.999th) or ``entropy``.
+        op_types: the op types to quantise; default ONNX Runtime's full list.
+
+    Raises:
+        ValueError: no calibration batch, a batch of another shape, an unknown method.
+    """
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_static,
+    )
+
+    model, output = Path(model), Path(output)
+    if not model.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {model}")
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"method: one of {', '.join(CALIBRATION_METHODS)}, got {method!r}")
+    shape = onnx_input_shape(model)
+    if len(shape) != 4 or not all(isinstance(d, int) and d > 0 for d in shape[1:]):
+        raise ValueError(f"{model}: input shape {shape}, expected (batch, C, H, W), C H W fixed")
+    batches = _checked(
+        (b.detach().cpu().numpy() if isinstance(b, torch.Tensor) else b for b in calibration),
+        shape[1:],
+        str(model),
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        # ORT's recommended pre-processing: its basic graph optimisations and shape
+        # inference, so that the quantiser sees every tensor's type.
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared),
+            str(output),
+            _Batches(iter(batches), "images"),
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=list(op_types) if op_types is not None else None,
+            per_channel=per_channel,
+            reduce_range=False,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method={
+                "minmax": CalibrationMethod.MinMax,
+                "percentile": CalibrationMethod.Percentile,
+                "entropy": CalibrationMethod.Entropy,
+            }[method],
+            extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
+        )
+    return output
+
+
+class OnnxRuntimeModel(nn.Module):
+    """An ONNX Runtime CPU session (``onnxruntime_session``) as a module: images
+    (B, C, H, W) -> the model's first output as a float32 tensor on the images' device,
+    e.g. heatmaps (B, K, H/4, W/4). It has no parameters; set it as a task module's
+    ``model`` to score an ONNX file with the task's metric."""
+
+    def __init__(self, path: str | PathLike[str], threads: int | None = None) -> None:
+        super().__init__()
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"ONNX model not found: {self.path}")
+        self.session = onnxruntime_session(self.path, threads=threads)
+        self.input_name = self.session.get_inputs()[0].name
+        self.input_shape = onnx_input_shape(self.path)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        fixed = [(axis, d) for axis, d in enumerate(self.input_shape) if isinstance(d, int)]
+        if images.dim() != len(self.input_shape) or any(images.shape[a] != d for a, d in fixed):
+            raise ValueError(
+                f"{self.path} takes images {self.input_shape}, got {tuple(images.shape)}: "
+                "export it for this input size (lite-hrnet export --input HxW)"
+            )
+        array = images.detach().float().cpu().contiguous().numpy()
+        (out, *_) = self.session.run(None, {self.input_name: array})
+        return torch.from_numpy(out).to(images.device)
+
+    def extra_repr(self) -> str:
+        return str(self.path)
