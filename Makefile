@@ -54,7 +54,7 @@ bench: install
 # rounds). When other work shares the cores, a spinning thread takes the CPU from the one it
 # waits for, and training slowed four- to twentyfold; a short spin keeps the quiet speed.
 # docs/training.md#training-on-a-shared-machine has the measurements.
-train train-seg: export GOMP_SPINCOUNT ?= 10000
+train train-seg test test-fast: export GOMP_SPINCOUNT ?= 10000
 
 # Lite-HRNet-18 on generated persons in the COCO 2017 layout (written on first use to
 # $$LITE_HRNET_CACHE or ~/.cache/lite-hrnet): CPU, under 15 minutes; prints the COCO AP
