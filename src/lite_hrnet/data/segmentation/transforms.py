@@ -67,14 +67,23 @@ class SegmentationTransform:
 
     With ``resize_label=False`` only the image goes through ``pipeline`` (which must then
     be photometric or a resize): evaluation resizes the input but scores the prediction
-    against the label at its original size.
+    against the label at its original size. With ``random=True`` the pipeline is reseeded
+    from torch's generator before every call: albumentations keeps its own generator, seeded
+    from the OS, so without this the augmentations (and the trained model) would differ
+    from run to run whatever the seed. Like the pose pipeline's draws, this is reproducible
+    under ``seed_everything`` and differs between workers and epochs.
     """
 
-    def __init__(self, pipeline: A.Compose, resize_label: bool = True) -> None:
+    def __init__(
+        self, pipeline: A.Compose, resize_label: bool = True, random: bool = False
+    ) -> None:
         self.pipeline = pipeline
         self.resize_label = resize_label
+        self.random = random
 
     def __call__(self, image: np.ndarray, label: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.random:
+            self.pipeline.set_random_seed(int(torch.randint(0, 2**62, (1,))))
         if self.resize_label:
             out = self.pipeline(image=image, mask=label)
             image, label = out["image"], out["mask"]
@@ -137,7 +146,7 @@ def build_train_transform(
                 p=cfg.jitter_prob,
             )
         )
-    return SegmentationTransform(A.Compose(steps))
+    return SegmentationTransform(A.Compose(steps), random=True)
 
 
 def build_eval_transform(base_size: Sequence[int] | None = None) -> SegmentationTransform:
