@@ -50,10 +50,10 @@ summary: install
 bench: install
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
-# OpenMP threads that wait for each other spin before sleeping (libgomp's default: 300,000
-# rounds). When other work shares the cores, a spinning thread takes the CPU from the one it
-# waits for, and training slowed four- to twentyfold; a short spin keeps the quiet speed.
-# docs/training.md#training-on-a-shared-machine has the measurements.
+# OpenMP threads that wait for each other spin before they sleep. When other work shares
+# the cores, a spinning thread takes the CPU from the one it waits for; a short spin keeps
+# the idle machine's speed and changes no result. Measurements:
+# docs/training.md#training-on-a-shared-machine.
 train train-seg test test-fast: export GOMP_SPINCOUNT ?= 10000
 
 # Lite-HRNet-18 on generated persons in the COCO 2017 layout (written on first use to
