@@ -99,13 +99,13 @@ def _swap_runtime(module: Any, args: argparse.Namespace, size: tuple[int, int]) 
     import torch
 
     from ..deploy.optimize import optimize_for_inference
-    from ..deploy.quantize import OnnxRuntimeModel, onnx_input_shape
+    from ..deploy.quantize import OnnxRuntimeModel
 
     if getattr(args, "onnx", None) is not None:
         model = OnnxRuntimeModel(args.onnx)
         if tuple(model.input_shape[2:]) != size:
             raise ValueError(
-                f"--onnx {args.onnx} takes {onnx_input_shape(args.onnx)} images, the "
+                f"--onnx {args.onnx} takes {model.input_shape} images, the "
                 f"evaluation {size[0]}x{size[1]}: export it with --input {size[0]}x{size[1]}"
             )
         module.model = model
@@ -163,7 +163,11 @@ def run_pose_eval(args: argparse.Namespace) -> int:
     output = args.output
     if output is None and args.data == "coco":
         output = ran.with_name(f"{ran.stem}{tag}_{results_name(cfg)}")
-    runtime = f" in ONNX Runtime ({args.onnx})" if args.onnx else " in bfloat16" * args.bf16
+    runtime = ""
+    if args.onnx:
+        runtime = f" in ONNX Runtime ({args.onnx})"
+    elif args.bf16:
+        runtime = " in bfloat16"
     title = f"{describe_data(cfg)}, {args.checkpoint}{runtime}"
     evaluate(module, dm, evaluation_trainer("auto"), title, output)
     return 0

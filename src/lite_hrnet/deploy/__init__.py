@@ -1,7 +1,7 @@
 """Inference speed: the same math as ``models/``, faster (BatchNorm folding, lean blocks,
 Inductor), the ONNX export (float32, or int8 by ONNX Runtime) and ahead-of-time
-(AOTInductor) packages. It uses the public
-structure of ``models/`` (the official attribute names); ``models/`` never imports it."""
+(AOTInductor) packages. It uses the public structure of ``models/`` (the official attribute
+names); ``models/`` never imports it."""
 
 from .folding import fold_batchnorm
 from .onnx import export_onnx, onnxruntime_session
