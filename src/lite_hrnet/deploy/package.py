@@ -6,8 +6,9 @@ archive, loaded in any later process without compiling again.
 ``torch._inductor.aoti_compile_and_package`` (frozen weights, as the in-process compiled
 path) and adds ``extra/lite_hrnet.json`` to the archive: what the package was built for
 (``PackageInfo``). ``load_package`` reads that first and refuses a package built for
-another torch version, with an error that says how to rebuild it; the loaded package
-refuses images of another size than it was built for.
+another torch version or for a CPU with instruction sets this one lacks, with an error
+that says how to rebuild it, and opens it with ``aoti_loader.open_runner``; the loaded
+package refuses images of another size than it was built for.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .aoti_loader import open_runner, unsupported_cpu_features
 from .onnx import quiet_exporter
 from .optimize import optimize_for_inference
 
@@ -180,8 +182,9 @@ def load_package(
     path: str | PathLike[str], input_size: tuple[int, int] | None = None
 ) -> AotPackage:
     """Load the package ``path`` written by ``export_package`` (or ``lite-hrnet export
-    --format pt2``). Raises ``PackageError`` when it was built by another torch version, or
-    for another ``input_size`` (H, W) than the one given."""
+    --format pt2``). Raises ``PackageError`` when it was built by another torch version, for
+    a CPU with more instruction sets, or for another ``input_size`` (H, W) than the one
+    given."""
     path = Path(path)
     info = read_package_info(path)
     rebuild = f"export it again here (`lite-hrnet export {info.variant} --format pt2 ...`)"
@@ -200,7 +203,10 @@ def load_package(
             f"{path} was built for {h}x{w} inputs, not {input_size[0]}x{input_size[1]}: "
             + rebuild.replace("...", f"--input {input_size[0]}x{input_size[1]}")
         )
-    from torch._inductor import aoti_load_package
-
-    runner = aoti_load_package(str(path))
-    return AotPackage(path, info, runner)
+    missing = unsupported_cpu_features(path)
+    if missing:
+        raise PackageError(
+            f"{path} was compiled for a CPU with {', '.join(missing)}, which this CPU lacks: "
+            + rebuild
+        )
+    return AotPackage(path, info, open_runner(path))

@@ -233,7 +233,7 @@ class SaveLast(Checkpoint):
         if trainer.fast_dev_run or trainer.sanity_checking or step == self._saved_step:
             return
         self._saved_step = step
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # all state: a resume needs it
 
     def on_train_batch_end(
         self,
