@@ -1,4 +1,4 @@
-"""int8 in ONNX Runtime: which ops to quantise, against the float32 ``export --optimize``
+"""int8 in ONNX Runtime: which ops and nodes to quantise, against the float32 ``export --optimize``
 graph, at batch 1 in paired rounds (``bench.interleaved``).
 
     python -m benchmarks.int8 --input 128x96 --threads 2
@@ -28,11 +28,14 @@ from lite_hrnet.cli.args import input_size
 from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session
 from lite_hrnet.deploy.quantize import quantize_onnx
 
-# None: ONNX Runtime's default list (every op it has an int8 form of).
-VARIANTS: dict[str, list[str] | None] = {
-    "all ops": None,
-    "Conv only": ["Conv"],
-    "Conv, Add, Mul": ["Conv", "Add", "Mul"],
+# quantize_onnx's keyword arguments; op_types None: every op ONNX Runtime has an int8 form
+# of; keep_float (): every node quantised.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "export --int8 (default)": {},
+    "all ops, minmax, nothing float": {"method": "minmax", "keep_float": ()},
+    "all ops, nothing float": {"keep_float": ()},
+    "Conv only": {"op_types": ["Conv"]},
+    "Conv, Add, Mul": {"op_types": ["Conv", "Add", "Mul"]},
 }
 
 
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sessions = {"float32": onnxruntime_session(fp32, threads=args.threads)}
         for name in args.variants:
             path = quantize_onnx(fp32, Path(tmp) / f"{len(sessions)}.onnx", batches,
-                                 op_types=VARIANTS[name])  # fmt: skip
+                                 **VARIANTS[name])  # fmt: skip
             sessions[name] = onnxruntime_session(path, threads=args.threads)
         (ref,) = sessions["float32"].run(None, {"images": batches[0]})
         paths = {k: (lambda s=s: s.run(None, {"images": x})) for k, s in sessions.items()}

@@ -14,7 +14,12 @@ import torch
 import lite_hrnet
 from lite_hrnet.cli.main import main
 from lite_hrnet.deploy.onnx import export_onnx
-from lite_hrnet.deploy.quantize import OnnxRuntimeModel, onnx_input_shape, quantize_onnx
+from lite_hrnet.deploy.quantize import (
+    DEFAULT_KEEP_FLOAT,
+    OnnxRuntimeModel,
+    onnx_input_shape,
+    quantize_onnx,
+)
 from lite_hrnet.testing.weights import variance_preserving
 from tests.support import TINY_BACKBONE
 
@@ -56,6 +61,38 @@ def test_int8_finds_the_joints_float32_finds(fp32_onnx: Path, tmp_path: Path) ->
     assert near.float().mean() > 0.7, near.float().mean()
 
 
+def _float_convs(path: Path) -> set[str]:
+    """The Conv nodes of ``path`` whose weight is a float32 initializer (not dequantised)."""
+    graph = onnx.load(str(path)).graph
+    floats = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    return {n.name for n in graph.node if n.op_type == "Conv" and n.input[1] in floats}
+
+
+def _quantize_count(path: Path) -> int:
+    return sum(n.op_type == "QuantizeLinear" for n in onnx.load(str(path)).graph.node)
+
+
+def test_default_keeps_the_last_stage_and_the_head_float(fp32_onnx: Path, tmp_path: Path) -> None:
+    calibration = [_images(2, 0)]
+    convs = {n.name for n in onnx.load(str(fp32_onnx)).graph.node if n.op_type == "Conv"}
+    kept = {c for c in convs if any(scope in c for scope in DEFAULT_KEEP_FLOAT)}
+    assert "/keypoint_head/final_layer/Conv" in kept and len(kept) < len(convs) / 2
+    default = quantize_onnx(fp32_onnx, tmp_path / "a.onnx", calibration)
+    assert _float_convs(default) == kept
+    everything = quantize_onnx(fp32_onnx, tmp_path / "b.onnx", calibration, keep_float=())
+    assert _float_convs(everything) == set()
+    # Only the convolutions: fewer tensors quantised than with every op (Add, Mul, ...).
+    conv_only = quantize_onnx(fp32_onnx, tmp_path / "c.onnx", calibration, op_types=["Conv"])
+    counts = [_quantize_count(p) for p in (conv_only, default, everything)]
+    assert 0 < counts[0] < counts[1] < counts[2], counts
+
+
+def test_keep_float_naming_no_node_is_refused(fp32_onnx: Path, tmp_path: Path) -> None:
+    message = r"fp32\.onnx: no node name contains keep_float \['/nope/'\]"
+    with pytest.raises(ValueError, match=message):
+        quantize_onnx(fp32_onnx, tmp_path / "a.onnx", [_images(1, 0)], keep_float=["/nope/"])
+
+
 def test_calibration_errors_name_the_problem(fp32_onnx: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no calibration images"):
         quantize_onnx(fp32_onnx, tmp_path / "a.onnx", [])
@@ -78,6 +115,9 @@ def test_export_int8_cli_on_generated_data(coco_root: Path, tmp_path: Path, caps
     argv = ["export", "lite_hrnet_18", "--input", "64x64", "--int8", "--output", str(out)]
     assert main([*argv, "--calibration-root", str(coco_root), "--calibration-images", "6"]) == 0
     assert "int8 QDQ calibrated on 6 crops" in capsys.readouterr().out
+    assert main([*argv, "--calibration-root", str(coco_root), "--calibration-images", "2",
+                 "--quantize-ops", "Conv", "--keep-float", "--output", str(out)]) == 0  # fmt: skip
+    assert "quantised ops: Conv, kept float32: nothing" in capsys.readouterr().out
     assert onnx_input_shape(out) == ("batch", 3, 64, 64)
     heatmaps = OnnxRuntimeModel(out)(torch.zeros(2, 3, 64, 64))
     assert heatmaps.shape == (2, 17, 16, 16) and torch.isfinite(heatmaps).all()

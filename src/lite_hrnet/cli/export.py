@@ -10,7 +10,12 @@ from typing import Any
 from ..deploy.onnx import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx
 from ..deploy.optimize import optimize_for_inference
 from ..deploy.package import export_package
-from ..deploy.quantize import CALIBRATION_METHODS
+from ..deploy.quantize import (
+    CALIBRATION_METHODS,
+    DEFAULT_CALIBRATION_METHOD,
+    DEFAULT_KEEP_FLOAT,
+    DEFAULT_OP_TYPES,
+)
 from ..models import create_backbone, create_pose_model, create_segmentation_model
 from ..models.hub import check_fits, pretrained_weights
 from .args import add_model_arguments, add_pretrained_argument
@@ -84,8 +89,24 @@ def add_parser(sub: Any) -> None:
     int8.add_argument(
         "--calibration-method",
         choices=CALIBRATION_METHODS,
-        default="minmax",
-        help="activation ranges from the calibration crops (default minmax)",
+        default=DEFAULT_CALIBRATION_METHOD,
+        help=f"activation ranges from the calibration crops (default {DEFAULT_CALIBRATION_METHOD})",
+    )
+    int8.add_argument(
+        "--quantize-ops",
+        nargs="+",
+        default=list(DEFAULT_OP_TYPES or ["all"]),
+        metavar="OP",
+        help="ONNX op types to quantise, e.g. Conv (default all: every op ONNX Runtime has "
+        "an int8 form of)",
+    )
+    int8.add_argument(
+        "--keep-float",
+        nargs="*",
+        default=list(DEFAULT_KEEP_FLOAT),
+        metavar="SCOPE",
+        help="nodes whose name contains one of these stay float32 (default the last stage "
+        f"and the pose head: {' '.join(DEFAULT_KEEP_FLOAT)}); give none to quantise every node",
     )
 
 
@@ -178,12 +199,15 @@ def _export_int8(args: argparse.Namespace, model: Any) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(lean, Path(tmp) / "fp32.onnx", args.input, opset=opset,
                            dynamo=args.dynamo)  # fmt: skip
-        path = quantize_onnx(fp32, args.output, batches, method=args.calibration_method)
+        op_types = None if args.quantize_ops == ["all"] else args.quantize_ops
+        path = quantize_onnx(fp32, args.output, batches, method=args.calibration_method,
+                             op_types=op_types, keep_float=args.keep_float)  # fmt: skip
     h, w = args.input
     crops = sum(len(b) for b in batches)
     print(
         f"wrote {path} ({args.name}, optimized, int8 QDQ calibrated on {crops} crops of "
         f"{args.calibration_root}/{args.calibration_split}, input (batch, 3, {h}, {w}), "
-        "dynamic batch)"
+        f"dynamic batch; {args.calibration_method} ranges, quantised ops: "
+        f"{' '.join(args.quantize_ops)}, kept float32: {' '.join(args.keep_float) or 'nothing'})"
     )
     return 0

@@ -2,6 +2,13 @@
 Runtime session as an ``nn.Module`` (so the evaluation code scores an ONNX file with the
 same metric as a checkpoint).
 
+The defaults are the variant that kept a trained pose model's AP within a point of float32
+(benchmarks/README.md has the table): activation ranges at the 99.999th percentile, and two
+scopes left in float32: the last backbone stage (the lowest-resolution branches, whose
+few pixels gain little from int8 kernels) and the pose head (upsampling head layer and
+final heatmap convolution, whose output peaks are decoded to a quarter pixel). Quantised
+alone, each of the two cost more AP than any other part of the network.
+
 ``quantize_onnx`` quantises the ``lite-hrnet export --optimize`` graph (BatchNorm folded,
 lean blocks) in the QDQ format: int8 weights per output channel, uint8 activations with
 ranges calibrated on images the caller supplies (the u8/s8 pair that ONNX Runtime's x86
@@ -24,9 +31,24 @@ from torch import nn
 
 from .onnx import onnxruntime_session
 
-__all__ = ["CALIBRATION_METHODS", "OnnxRuntimeModel", "onnx_input_shape", "quantize_onnx"]
+__all__ = [
+    "CALIBRATION_METHODS",
+    "DEFAULT_CALIBRATION_METHOD",
+    "DEFAULT_KEEP_FLOAT",
+    "DEFAULT_OP_TYPES",
+    "OnnxRuntimeModel",
+    "onnx_input_shape",
+    "quantize_onnx",
+]
 
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+DEFAULT_CALIBRATION_METHOD = "percentile"
+# None: every op ONNX Runtime has an int8 form of (Conv only was slower: more
+# Quantize/Dequantize pairs between the convolutions).
+DEFAULT_OP_TYPES: tuple[str, ...] | None = None
+# Node-name scopes of the exported pose model (``export_onnx``'s TorchScript exporter names
+# nodes by module path) kept in float32: the last stage, the head layer, the final conv.
+DEFAULT_KEEP_FLOAT = ("/backbone/stage2/", "/backbone/head_layer/", "/keypoint_head/")
 
 
 def onnx_input_shape(path: str | PathLike[str]) -> tuple[int | str, ...]:
@@ -72,14 +94,30 @@ def _checked(batches: Iterable[Any], expected: Sequence[int], source: str) -> li
     return out
 
 
+def _float_nodes(model: Path, keep_float: Sequence[str], source: Path) -> list[str]:
+    """The names of ``model``'s nodes (``source`` pre-processed) that contain one of the
+    ``keep_float`` strings."""
+    import onnx
+
+    names = [node.name for node in onnx.load(str(model), load_external_data=False).graph.node]
+    missing = [scope for scope in keep_float if not any(scope in name for name in names)]
+    if missing:
+        raise ValueError(
+            f"{source}: no node name contains keep_float {missing}; pass keep_float=() "
+            "to quantise every node (the default names the pose head of export_onnx's graph)"
+        )
+    return [name for name in names if any(scope in name for scope in keep_float)]
+
+
 def quantize_onnx(
     model: str | PathLike[str],
     output: str | PathLike[str],
     calibration: Iterable[np.ndarray | torch.Tensor],
     *,
     per_channel: bool = True,
-    method: str = "minmax",
-    op_types: Sequence[str] | None = None,
+    method: str = DEFAULT_CALIBRATION_METHOD,
+    op_types: Sequence[str] | None = DEFAULT_OP_TYPES,
+    keep_float: Sequence[str] = DEFAULT_KEEP_FLOAT,
 ) -> Path:
     """Quantise the float32 ONNX ``model`` to int8 (QDQ) at ``output``.
 
@@ -93,11 +131,16 @@ def quantize_onnx(
         per_channel: one weight scale per output channel (a depthwise convolution's
             channels differ by orders of magnitude after BatchNorm folding).
         method: how ranges are taken from the calibration activations: ``minmax``,
-            ``percentile`` (99.999th) or ``entropy``.
-        op_types: the op types to quantise; default ONNX Runtime's full list.
+            ``percentile`` (99.999th; clips the rare outliers that would widen a
+            uint8 step for every other value) or ``entropy``.
+        op_types: the op types to quantise, e.g. ``["Conv"]``; ``None`` (default) for
+            ONNX Runtime's full list.
+        keep_float: nodes whose name contains any of these strings stay in float32
+            (default the last stage and the pose head); ``()`` quantises every node.
 
     Raises:
-        ValueError: no calibration batch, a batch of another shape, an unknown method.
+        ValueError: no calibration batch, a batch of another shape, an unknown method, a
+            ``keep_float`` string that names no node of the model.
     """
     from onnxruntime.quantization import (
         CalibrationMethod,
@@ -126,6 +169,7 @@ def quantize_onnx(
         # inference, so that the quantiser sees every tensor's type.
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
+        excluded = _float_nodes(prepared, keep_float, model)
         quantize_static(
             str(prepared),
             str(output),
@@ -133,6 +177,7 @@ def quantize_onnx(
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=list(op_types) if op_types is not None else None,
             per_channel=per_channel,
+            nodes_to_exclude=excluded,
             reduce_range=False,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
