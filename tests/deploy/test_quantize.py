@@ -125,3 +125,5 @@ def test_export_int8_cli_on_generated_data(coco_root: Path, tmp_path: Path, caps
     assert "--int8 needs calibration images" in capsys.readouterr().err
     assert main([*argv, "--calibration-root", str(tmp_path)]) == 2
     assert "no annotations/person_keypoints_train2017.json" in capsys.readouterr().err
+    assert main([*argv, "--calibration-root", str(coco_root), "--quantize-ops", "all", "Conv"]) == 2
+    assert "'all' or op types, not both" in capsys.readouterr().err

@@ -190,6 +190,8 @@ def _export_int8(args: argparse.Namespace, model: Any) -> int:
 
     if args.task != "pose" or args.joints == 0:
         raise ValueError("--int8: pose models only (calibration crops come from a pose data set)")
+    if "all" in args.quantize_ops and len(args.quantize_ops) > 1:
+        raise ValueError(f"--quantize-ops: 'all' or op types, not both: {args.quantize_ops}")
     batches = calibration_batches(
         args.calibration_root, args.calibration_split, args.input, args.calibration_images
     )
