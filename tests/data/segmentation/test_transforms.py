@@ -73,6 +73,25 @@ def test_augmentation_follows_torchs_seed() -> None:
     assert not torch.equal(first[0], first[1])  # each call draws anew
 
 
+def test_scale_crop_and_flip_are_drawn_independently() -> None:
+    # Labels of 8 column stripes (64 px) in 2 row bands: the output shows the flip (stripe
+    # order), the scale (stripe width) and the crop's height (the band in its first
+    # column). Seeding each step alike made these move together (|r| > 0.8).
+    y, x = np.mgrid[0:256, 0:512]
+    label = (x // 64 + 8 * (y // 128)).astype(np.uint8)
+    transform = build_train_transform(SegmentationTransformConfig(input_size=[128, 256]))
+    torch.manual_seed(0)
+    flips, widths, bands = [], [], []
+    for _ in range(200):
+        out = transform(np.zeros((256, 512, 3), np.uint8), label)[1].numpy()
+        row = out[0] % 8
+        flips.append(float(row[0] > row[-1]))
+        widths.append(256 / (np.count_nonzero(row[1:] != row[:-1]) + 1))
+        bands.append(float((out[:, 0] // 8).mean()))
+    r = np.corrcoef([flips, widths, bands])
+    assert np.abs(r[np.triu_indices(3, 1)]).max() < 0.3, r
+
+
 def test_padding_uses_ignore_for_labels_and_the_mean_for_images() -> None:
     image, label = _blocky_scene(0, size=(32, 48))
     transform = build_train_transform(

@@ -9,6 +9,7 @@ label), so image and label stay aligned. Sizes are given as [H, W].
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -83,7 +84,11 @@ class SegmentationTransform:
 
     def __call__(self, image: np.ndarray, label: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         if self.random:
-            self.pipeline.set_random_seed(int(torch.randint(0, 2**62, (1,))))
+            # One generator pair shared by every step: ``Compose.set_random_seed`` would
+            # seed each step alike, so scale, crop, flip and jitter would draw the same
+            # numbers and move together.
+            seed = int(torch.randint(0, 2**62, (1,)))
+            self.pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))
         if self.resize_label:
             out = self.pipeline(image=image, mask=label)
             image, label = out["image"], out["mask"]
