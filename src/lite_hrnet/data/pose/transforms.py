@@ -17,6 +17,7 @@ from ...codecs.geometry import PIXEL_STD, apply_affine, get_affine_transform
 from ...codecs.heatmap import encode_heatmaps, sigma_for_heatmap
 from ...codecs.image import normalize_image
 from ...meta.keypoints import KeypointSet
+from ..random_state import reseed_from_torch
 
 
 @dataclass
@@ -184,6 +185,7 @@ class TopDownTransform:
         crop = cv2.warpAffine(image, warp, (w, h), flags=cv2.INTER_LINEAR)
         joints = np.where(visible[:, None] > 0, apply_affine(joints, matrix), joints)
         if self.photometric is not None:
+            reseed_from_torch(self.photometric)
             crop = self.photometric(image=crop)["image"]
         hm_h, hm_w = cfg.heatmap_hw
         target, weight = encode_heatmaps(joints, visible, (w, h), (hm_w, hm_h), cfg.target_sigma)

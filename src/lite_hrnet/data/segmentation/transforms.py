@@ -9,7 +9,6 @@ label), so image and label stay aligned. Sizes are given as [H, W].
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from ...checks import check, is_size
 from ...codecs.image import normalize_image
 from ...meta.cityscapes import IGNORE_INDEX
 from ...meta.imagenet import IMAGENET_MEAN
+from ..random_state import reseed_from_torch
 
 # Padded image pixels get the mean colour, i.e. 0 after normalisation (as HRNet pads).
 _PAD_FILL = tuple(round(255 * m) for m in IMAGENET_MEAN)
@@ -69,10 +69,8 @@ class SegmentationTransform:
     With ``resize_label=False`` only the image goes through ``pipeline`` (which must then
     be photometric or a resize): evaluation resizes the input but scores the prediction
     against the label at its original size. With ``random=True`` the pipeline is reseeded
-    from torch's generator before every call: albumentations keeps its own generator, seeded
-    from the OS, so without this the augmentations (and the trained model) would differ
-    from run to run whatever the seed. Like the pose pipeline's draws, this is reproducible
-    under ``seed_everything`` and differs between workers and epochs.
+    from torch's generator before every call (``data.random_state``), so the augmentations
+    follow ``seed`` as the pose pipeline's draws do.
     """
 
     def __init__(
@@ -84,11 +82,7 @@ class SegmentationTransform:
 
     def __call__(self, image: np.ndarray, label: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         if self.random:
-            # One generator pair shared by every step: ``Compose.set_random_seed`` would
-            # seed each step alike, so scale, crop, flip and jitter would draw the same
-            # numbers and move together.
-            seed = int(torch.randint(0, 2**62, (1,)))
-            self.pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))
+            reseed_from_torch(self.pipeline)
         if self.resize_label:
             out = self.pipeline(image=image, mask=label)
             image, label = out["image"], out["mask"]
