@@ -38,6 +38,7 @@ def tiny_model(tiny_pose_model: nn.Module) -> nn.Module:
 def test_package_equals_eager_at_any_batch(tiny_model: nn.Module, package_path: Path) -> None:
     package = load_package(package_path, input_size=SIZE)
     assert package.info.input_size == SIZE and package.info.torch == torch.__version__
+    assert package.info.batch1_graph  # batch 1 runs its own graph, batch 3 the dynamic one
     for batch in (1, 3):
         x = torch.randn(batch, 3, *SIZE)
         with torch.no_grad():

@@ -80,13 +80,16 @@ def _is_one_tensor(spec: str, arguments: bool) -> bool:
     )
 
 
-def open_runner(path: str | Path) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A callable running the package ``path``: images (B, C, H, W) -> the model's tensor."""
+def open_runner(
+    path: str | Path, model_name: str = MODEL_NAME
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A callable running the graph ``model_name`` of the package ``path``: images
+    (B, C, H, W) -> the model's tensor."""
     if direct_loader_applies():
-        loader = torch._C._aoti.AOTIModelPackageLoader(str(path), MODEL_NAME, False, 1, -1)
+        loader = torch._C._aoti.AOTIModelPackageLoader(str(path), model_name, False, 1, -1)
         in_spec, out_spec = loader.get_call_spec()
         if _is_one_tensor(in_spec, arguments=True) and _is_one_tensor(out_spec, arguments=False):
             return lambda images: loader.boxed_run([images])[0]
-    from torch._inductor import aoti_load_package
+    from torch._inductor.package import load_package
 
-    return aoti_load_package(str(path))
+    return load_package(str(path), model_name)

@@ -2,10 +2,13 @@
 archive, loaded in any later process without compiling again.
 
 ``export_package`` runs ``torch.export`` on ``optimize_for_inference(model, compile=False)``
-(BatchNorm folded, lean blocks) with a dynamic batch axis, compiles it with
-``torch._inductor.aoti_compile_and_package`` (frozen weights, as the in-process compiled
-path) and adds ``extra/lite_hrnet.json`` to the archive: what the package was built for
-(``PackageInfo``). ``load_package`` reads that first and refuses a package built for
+(BatchNorm folded, lean blocks) twice, with a dynamic batch axis and for batch 1 alone,
+compiles both with AOTInductor (frozen weights, as the in-process compiled path) into one
+archive, and adds ``extra/lite_hrnet.json`` to it: what the package was built for
+(``PackageInfo``). The batch-1 graph is there for latency: one image ran much slower
+through the dynamic graph than through the in-process model (benchmarks/README.md).
+
+``load_package`` reads ``PackageInfo`` first and refuses a package built for
 another torch version or for a CPU with instruction sets this one lacks, with an error
 that says how to rebuild it, and opens it with ``aoti_loader.open_runner``; the loaded
 package refuses images of another size than it was built for.
@@ -33,6 +36,9 @@ PACKAGE_FORMAT = 1
 INFO_FILE = "extra/lite_hrnet.json"
 # The batch axis is symbolic between these bounds; one compiled graph serves them all.
 MAX_BATCH = 1024
+# AOTInductor's names of the two graphs; "model" is the one its own loader opens by default.
+DYNAMIC_GRAPH = "model"
+BATCH1_GRAPH = "batch1"
 # Freezing makes the weights constants: pre-packed oneDNN convolutions with fused
 # epilogues (see ``optimize``). Inductor's 2-D tiling is slower for this net's pointwise
 # kernels on the CPU.
@@ -48,7 +54,8 @@ class PackageInfo:
     """What a package was built for, stored in its archive.
 
     ``outputs`` is the number of joints (pose), classes (segmentation) or 0 (a backbone);
-    ``input_size`` is (H, W); ``device`` the device type it runs on.
+    ``input_size`` is (H, W); ``device`` the device type it runs on; ``batch1_graph``
+    whether it holds a graph compiled for batch 1 besides the dynamic one.
     """
 
     variant: str
@@ -60,6 +67,7 @@ class PackageInfo:
     in_channels: int = 3
     max_batch: int = MAX_BATCH
     format: int = PACKAGE_FORMAT
+    batch1_graph: bool = False
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)
@@ -111,7 +119,8 @@ def export_package(
     ``max_batch``, on the device of its parameters; ``variant``, ``task`` and ``outputs``
     are recorded in the package (``PackageInfo``). Compiling takes minutes on a CPU.
     """
-    from torch._inductor import aoti_compile_and_package
+    from torch._inductor import aot_compile
+    from torch._inductor.package import package_aoti
 
     path = Path(path)
     if path.suffix != ".pt2":
@@ -128,16 +137,20 @@ def export_package(
         device=parameter.device.type,
         in_channels=first_conv.in_channels,
         max_batch=max_batch,
+        batch1_graph=True,
     )
     lean = optimize_for_inference(model, compile=False)
-    # An example batch of 1 would be specialised to a constant.
-    example = torch.zeros(2, info.in_channels, *info.input_size, device=parameter.device)
+    image = torch.zeros(1, info.in_channels, *info.input_size, device=parameter.device)
     batch = torch.export.Dim("batch", min=1, max=max_batch)
+    # The dynamic graph's example has 2 images: 1 would be specialised to a constant.
+    graphs = {DYNAMIC_GRAPH: (image.expand(2, -1, -1, -1), {0: batch}), BATCH1_GRAPH: (image, None)}
+    options = {**_INDUCTOR_CONFIGS, "aot_inductor.package": True}
+    files = {}
     with torch.no_grad(), quiet_exporter():
-        program = torch.export.export(lean, (example,), dynamic_shapes=({0: batch},))
-        aoti_compile_and_package(
-            program, package_path=str(path), inductor_configs=dict(_INDUCTOR_CONFIGS)
-        )
+        for name, (example, dynamic) in graphs.items():
+            program = torch.export.export(lean, (example.contiguous(),), dynamic_shapes=(dynamic,))
+            files[name] = aot_compile(program.module(), (example.contiguous(),), options=options)
+    package_aoti(str(path), files)
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr(_archive_prefix(archive, path) + INFO_FILE, info.to_json())
     return path
@@ -148,10 +161,13 @@ class AotPackage:
     returns what the source model returned, e.g. heatmaps (B, K, H/4, W/4). Runs without
     autograd. ``info`` says what it was built for."""
 
-    def __init__(self, path: Path, info: PackageInfo, runner: object) -> None:
+    def __init__(
+        self, path: Path, info: PackageInfo, runner: object, batch1_runner: object = None
+    ) -> None:
         self.path = path
         self.info = info
         self._runner = runner
+        self._batch1_runner = batch1_runner or runner
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         expected = (self.info.in_channels, *self.info.input_size)
@@ -170,8 +186,9 @@ class AotPackage:
             raise PackageError(
                 f"{self.path} runs on {self.info.device}, got images on {images.device}"
             )
+        runner = self._batch1_runner if len(images) == 1 else self._runner
         with torch.no_grad():
-            return self._runner(images.float().contiguous())
+            return runner(images.float().contiguous())
 
     def __repr__(self) -> str:
         h, w = self.info.input_size
@@ -209,4 +226,5 @@ def load_package(
             f"{path} was compiled for a CPU with {', '.join(missing)}, which this CPU lacks: "
             + rebuild
         )
-    return AotPackage(path, info, open_runner(path))
+    batch1 = open_runner(path, BATCH1_GRAPH) if info.batch1_graph else None
+    return AotPackage(path, info, open_runner(path, DYNAMIC_GRAPH), batch1)
