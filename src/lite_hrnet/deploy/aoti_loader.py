@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 SUPPORTED_TORCH = ("2.13",)
-# AOTInductor's model name in a package of one model; its pytree spec of a single tensor.
+# AOTInductor's default model name in a package; its pytree spec of a single tensor.
 MODEL_NAME = "model"
 _TENSOR_SPEC = {"type": None, "context": None, "children_spec": []}
 # Inductor's x86 ISA names (its metadata's AOTI_CPU_ISA) and the CPU's answer for each.

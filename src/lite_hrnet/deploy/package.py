@@ -34,7 +34,7 @@ __all__ = ["AotPackage", "PackageError", "PackageInfo", "export_package", "load_
 
 PACKAGE_FORMAT = 1
 INFO_FILE = "extra/lite_hrnet.json"
-# The batch axis is symbolic between these bounds; one compiled graph serves them all.
+# The dynamic graph's batch axis is symbolic between these bounds.
 MAX_BATCH = 1024
 # AOTInductor's names of the two graphs; "model" is the one its own loader opens by default.
 DYNAMIC_GRAPH = "model"
@@ -140,16 +140,18 @@ def export_package(
         batch1_graph=True,
     )
     lean = optimize_for_inference(model, compile=False)
-    image = torch.zeros(1, info.in_channels, *info.input_size, device=parameter.device)
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     # The dynamic graph's example has 2 images: 1 would be specialised to a constant.
-    graphs = {DYNAMIC_GRAPH: (image.expand(2, -1, -1, -1), {0: batch}), BATCH1_GRAPH: (image, None)}
+    graphs = {DYNAMIC_GRAPH: (2, {0: batch}), BATCH1_GRAPH: (1, None)}
     options = {**_INDUCTOR_CONFIGS, "aot_inductor.package": True}
     files = {}
     with torch.no_grad(), quiet_exporter():
-        for name, (example, dynamic) in graphs.items():
-            program = torch.export.export(lean, (example.contiguous(),), dynamic_shapes=(dynamic,))
-            files[name] = aot_compile(program.module(), (example.contiguous(),), options=options)
+        for name, (images, dynamic) in graphs.items():
+            example = (
+                torch.zeros(images, info.in_channels, *info.input_size, device=parameter.device),
+            )
+            program = torch.export.export(lean, example, dynamic_shapes=(dynamic,))
+            files[name] = aot_compile(program.module(), example, options=options)
     package_aoti(str(path), files)
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr(_archive_prefix(archive, path) + INFO_FILE, info.to_json())
@@ -162,7 +164,7 @@ class AotPackage:
     autograd. ``info`` says what it was built for."""
 
     def __init__(
-        self, path: Path, info: PackageInfo, runner: object, batch1_runner: object = None
+        self, path: Path, info: PackageInfo, runner: object, batch1_runner: object | None = None
     ) -> None:
         self.path = path
         self.info = info
