@@ -28,15 +28,12 @@ import warnings
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
+from ..deploy.aoti_loader import torch_minor_version
+
 SUPPORTED_TORCH = ("2.13",)
 # Inductor's C++ line for a vector load of a bool tensor as a float mask (torch 2.13).
 BOOL_MASK_LOAD = re.compile(r"^at::vec::VecMask<float,1>::from\((?P<ptr>.+), (?P<count>[^,]+)\)$")
 _MARK = "_lite_hrnet_bool_masks"
-
-
-def torch_minor_version() -> str:
-    """``"2.13"`` for torch 2.13.0+cpu."""
-    return ".".join(torch.__version__.split("+")[0].split(".")[:2])
 
 
 def is_supported() -> bool:
