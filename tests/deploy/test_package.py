@@ -39,6 +39,7 @@ def test_package_equals_eager_at_any_batch(tiny_model: nn.Module, package_path: 
     package = load_package(package_path, input_size=SIZE)
     assert package.info.input_size == SIZE and package.info.torch == torch.__version__
     assert package.info.batch1_graph  # batch 1 runs its own graph, batch 3 the dynamic one
+    assert package.info.threads == torch.get_num_threads()  # compiled for these
     for batch in (1, 3):
         x = torch.randn(batch, 3, *SIZE)
         with torch.no_grad():
@@ -47,6 +48,31 @@ def test_package_equals_eager_at_any_batch(tiny_model: nn.Module, package_path: 
         assert got.shape == expected.shape == (batch, 17, 16, 16)
         scale = expected.abs().max()
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize("change", [-1, 1])
+def test_another_thread_count_warns_and_gives_the_same_outputs(
+    tiny_model: nn.Module, package_path: Path, change: int
+) -> None:
+    # More threads than compiled for crashed here (a reduction's per-thread partial sums);
+    # the package runs on at most its own count.
+    threads = torch.get_num_threads()
+    if threads + change < 1:
+        pytest.skip("compiled for one thread")
+    x = torch.randn(2, 3, *SIZE)
+    try:
+        torch.set_num_threads(threads + change)
+        with pytest.warns(UserWarning, match=rf"compiled for {threads} threads, this process"):
+            package = load_package(package_path)
+        got = [package(x[:1]), package(x)]
+        assert torch.get_num_threads() == threads + change  # restored after each call
+    finally:
+        torch.set_num_threads(threads)
+    with torch.no_grad():
+        expected = tiny_model(x)
+    scale = expected.abs().max()
+    torch.testing.assert_close(torch.cat(got[:1]), expected[:1], rtol=1e-4, atol=1e-4 * scale)
+    torch.testing.assert_close(got[1], expected, rtol=1e-4, atol=1e-4 * scale)
 
 
 def test_package_refuses_another_input_size(package_path: Path) -> None:
@@ -113,6 +139,9 @@ def test_export_cli_writes_a_package_of_the_named_model(
     assert not call["model"].training
     assert call["path"] == out and call["input_size"] == (128, 96)
     assert (call["task"], call["outputs"], call["variant"]) == ("segmentation", 5, "lite_hrnet_18")
+    assert call["autotune"]
+    assert main([*argv, "--no-autotune"]) == 0
+    assert not calls[-1]["autotune"]
 
 
 def _rewrite_info(source: Path, target: Path, drop: bool = False, **changes: str) -> None:

@@ -39,6 +39,13 @@ def add_parser(sub: Any) -> None:
         "(lite_hrnet.deploy.load_package, predict --package; compiles for minutes)",
     )
     parser.add_argument(
+        "--no-autotune",
+        dest="autotune",
+        action="store_false",
+        help="pt2 on the CPU: do not tune the matrix products for this process's thread "
+        "count (a shorter build, a slower package that no thread count is tuned for)",
+    )
+    parser.add_argument(
         "--task",
         choices=("pose", "segmentation"),
         default="pose",
@@ -147,7 +154,7 @@ def _export_package(args: argparse.Namespace, model: Any) -> int:
     outputs = args.classes if task == "segmentation" else args.joints
     path = export_package(
         model.eval(), args.output, input_size=args.input, variant=args.name, task=task,
-        outputs=outputs,
+        outputs=outputs, autotune=args.autotune,
     )  # fmt: skip
     print(f"wrote {path} ({args.name}, {task}, AOTInductor, input (batch, 3, {h}, {w}))")
     return 0

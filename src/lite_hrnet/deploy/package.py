@@ -2,11 +2,24 @@
 archive, loaded in any later process without compiling again.
 
 ``export_package`` runs ``torch.export`` on ``optimize_for_inference(model, compile=False)``
-(BatchNorm folded, lean blocks) twice, with a dynamic batch axis and for batch 1 alone,
+with the CPU rewrite of the compiled path (BatchNorm folded, lean blocks, small 1x1
+convolutions as matrix products) twice, with a dynamic batch axis and for batch 1 alone,
 compiles both with AOTInductor (frozen weights, as the in-process compiled path) into one
 archive, and adds ``extra/lite_hrnet.json`` to it: what the package was built for
 (``PackageInfo``). The batch-1 graph is there for latency: one image ran much slower
 through the dynamic graph than through the in-process model (benchmarks/README.md).
+
+On the CPU, AOTInductor cannot keep the MKL-packed weights that the in-process path's
+matrix products use (their layout depends on their address), and its oneDNN fallback has a
+larger cost per call. ``autotune`` (the default) lets Inductor time its own C++ GEMM
+kernels, with the weights packed as constants, against ATen for every matrix product, and
+keep the faster.
+
+Inductor's CPU kernels are written for the thread count of the process that compiles them:
+its GEMM kernels split their work, and some reductions keep one partial sum, per thread.
+Fewer threads give the same outputs, more would write past those partial sums. A package
+records that count (``PackageInfo.threads``), runs on at most that many threads, and
+``load_package`` warns when this process has another count.
 
 ``load_package`` reads ``PackageInfo`` first and refuses a package built for
 another torch version or for a CPU with instruction sets this one lacks, with an error
@@ -18,7 +31,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -29,6 +45,7 @@ from torch import nn
 from .aoti_loader import open_runner, unsupported_cpu_features
 from .onnx import quiet_exporter
 from .optimize import optimize_for_inference
+from .pointwise import swap_pointwise_convs
 
 __all__ = ["AotPackage", "PackageError", "PackageInfo", "export_package", "load_package"]
 
@@ -43,6 +60,8 @@ BATCH1_GRAPH = "batch1"
 # epilogues (see ``optimize``). Inductor's 2-D tiling is slower for this net's pointwise
 # kernels on the CPU.
 _INDUCTOR_CONFIGS = {"freezing": True, "cpp.enable_tiling_heuristics": False}
+# ``autotune``: every matrix product timed as Inductor's C++ GEMM kernel and as ATen's.
+_CPU_AUTOTUNE_CONFIGS = {"max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN"}
 
 
 class PackageError(ValueError):
@@ -55,7 +74,8 @@ class PackageInfo:
 
     ``outputs`` is the number of joints (pose), classes (segmentation) or 0 (a backbone);
     ``input_size`` is (H, W); ``device`` the device type it runs on; ``batch1_graph``
-    whether it holds a graph compiled for batch 1 besides the dynamic one.
+    whether it holds a graph compiled for batch 1 besides the dynamic one; ``threads`` the
+    CPU thread count it was compiled for, the most it runs on (None: unknown, or a GPU).
     """
 
     variant: str
@@ -68,6 +88,7 @@ class PackageInfo:
     max_batch: int = MAX_BATCH
     format: int = PACKAGE_FORMAT
     batch1_graph: bool = False
+    threads: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)
@@ -113,11 +134,15 @@ def export_package(
     task: str,
     outputs: int,
     max_batch: int = MAX_BATCH,
+    autotune: bool = True,
 ) -> Path:
     """Compile ``model`` (images (B, 3, H, W) -> one tensor) ahead of time into the package
     ``path`` (a ``.pt2`` file) for images of ``input_size`` (H, W) and batches of 1 to
     ``max_batch``, on the device of its parameters; ``variant``, ``task`` and ``outputs``
     are recorded in the package (``PackageInfo``). Compiling takes minutes on a CPU.
+    The package is compiled for this process's CPU thread count (``torch.get_num_threads()``).
+    ``autotune`` (CPU): time Inductor's GEMM kernels against ATen's for every matrix product,
+    which makes the build slower and the package faster.
     """
     from torch._inductor import aot_compile
     from torch._inductor.package import package_aoti
@@ -128,6 +153,7 @@ def export_package(
     path.parent.mkdir(parents=True, exist_ok=True)
     parameter = next(model.parameters())
     first_conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    on_cpu = parameter.device.type == "cpu"
     info = PackageInfo(
         variant=variant,
         task=task,
@@ -138,12 +164,17 @@ def export_package(
         in_channels=first_conv.in_channels,
         max_batch=max_batch,
         batch1_graph=True,
+        threads=torch.get_num_threads() if on_cpu else None,
     )
     lean = optimize_for_inference(model, compile=False)
+    if on_cpu:  # as the in-process compiled path (``optimize``)
+        swap_pointwise_convs(lean.module)
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     # The dynamic graph's example has 2 images: 1 would be specialised to a constant.
     graphs = {DYNAMIC_GRAPH: (2, {0: batch}), BATCH1_GRAPH: (1, None)}
     options = {**_INDUCTOR_CONFIGS, "aot_inductor.package": True}
+    if autotune and on_cpu:
+        options.update(_CPU_AUTOTUNE_CONFIGS)
     files = {}
     with torch.no_grad(), quiet_exporter():
         for name, (images, dynamic) in graphs.items():
@@ -158,10 +189,25 @@ def export_package(
     return path
 
 
+@contextmanager
+def _at_most_threads(threads: int | None) -> Iterator[None]:
+    """Run the block on at most ``threads`` CPU threads (None: as many as now)."""
+    now = torch.get_num_threads()
+    if threads is None or now <= threads:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(now)
+
+
 class AotPackage:
     """A loaded package: call it with images (B, C, H, W) of the size it was built for;
     returns what the source model returned, e.g. heatmaps (B, K, H/4, W/4). Runs without
-    autograd. ``info`` says what it was built for."""
+    autograd, on at most the threads it was compiled for. ``info`` says what it was built
+    for."""
 
     def __init__(
         self, path: Path, info: PackageInfo, runner: object, batch1_runner: object | None = None
@@ -189,7 +235,7 @@ class AotPackage:
                 f"{self.path} runs on {self.info.device}, got images on {images.device}"
             )
         runner = self._batch1_runner if len(images) == 1 else self._runner
-        with torch.no_grad():
+        with torch.no_grad(), _at_most_threads(self.info.threads):
             return runner(images.float().contiguous())
 
     def __repr__(self) -> str:
@@ -203,7 +249,8 @@ def load_package(
     """Load the package ``path`` written by ``export_package`` (or ``lite-hrnet export
     --format pt2``). Raises ``PackageError`` when it was built by another torch version, for
     a CPU with more instruction sets, or for another ``input_size`` (H, W) than the one
-    given."""
+    given. Warns when it was compiled for another thread count than this process's
+    (``torch.get_num_threads()``)."""
     path = Path(path)
     info = read_package_info(path)
     rebuild = f"export it again here (`lite-hrnet export {info.variant} --format pt2 ...`)"
@@ -227,6 +274,14 @@ def load_package(
         raise PackageError(
             f"{path} was compiled for a CPU with {', '.join(missing)}, which this CPU lacks: "
             + rebuild
+        )
+    threads = torch.get_num_threads()
+    if info.threads is not None and info.threads != threads:
+        runs = f"it runs on {info.threads}" if threads > info.threads else "the same outputs"
+        warnings.warn(
+            f"{path} was compiled for {info.threads} threads, this process has {threads}: "
+            f"{runs}, not at its best speed; export it again with OMP_NUM_THREADS={threads}",
+            stacklevel=2,
         )
     batch1 = open_runner(path, BATCH1_GRAPH) if info.batch1_graph else None
     return AotPackage(path, info, open_runner(path, DYNAMIC_GRAPH), batch1)

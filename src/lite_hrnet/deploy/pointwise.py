@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.fx.experimental.symbolic_shapes import statically_known_true
 
 
 def pointwise_conv_as_gemm(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -25,14 +26,15 @@ def pointwise_conv_as_gemm(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 class PointwiseConv(nn.Conv2d):
     """A 1x1 convolution that runs as a matrix product (``pointwise_conv_as_gemm``) on maps
     of at most ``GEMM_MAX_ROWS`` positions (B x H x W), and as a convolution on larger ones,
-    where the convolution's fused epilogues (add, ReLU) win. Shapes are static in compiled
-    graphs, so the choice is made once per graph, when it is traced.
+    where the convolution's fused epilogues (add, ReLU) win. The choice is made once per
+    graph, when it is traced; a graph with a symbolic batch (an exported dynamic batch)
+    takes the GEMM only where it holds for every batch the graph accepts.
     """
 
     GEMM_MAX_ROWS = 1024
 
     def use_gemm(self, x: torch.Tensor) -> bool:
-        return x.shape[0] * x.shape[2] * x.shape[3] <= self.GEMM_MAX_ROWS
+        return statically_known_true(x.shape[0] * x.shape[2] * x.shape[3] <= self.GEMM_MAX_ROWS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return pointwise_conv_as_gemm(x, self) if self.use_gemm(x) else super().forward(x)
