@@ -22,10 +22,20 @@ def input_size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+DEFAULT_INPUT_SIZE = (256, 192)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, input_from: str | None = None) -> None:
+    """NAME, ``--input`` and ``--joints``. With ``input_from`` (where else the input size
+    may come from, for the help text) ``--input`` defaults to None, so that the command
+    can tell whether it was given; it then falls back to ``DEFAULT_INPUT_SIZE`` itself."""
+    h, w = DEFAULT_INPUT_SIZE
     parser.add_argument("name", help=f"registered variant: {', '.join(list_models())}")
     parser.add_argument(
-        "--input", type=input_size, default=(256, 192), help="input HxW (default 256x192)"
+        "--input",
+        type=input_size,
+        default=None if input_from else DEFAULT_INPUT_SIZE,
+        help=f"input HxW (default {h}x{w}" + (f"; {input_from})" if input_from else ")"),
     )
     parser.add_argument(
         "--joints", type=int, default=17, help="heatmap head joints; 0 = backbone alone"

@@ -4,8 +4,9 @@ package (.pt2)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..deploy.onnx import DEFAULT_OPSET, DYNAMO_MIN_OPSET, export_onnx
 from ..deploy.optimize import optimize_for_inference
@@ -18,12 +19,20 @@ from ..deploy.quantize import (
 )
 from ..models import create_backbone, create_pose_model, create_segmentation_model
 from ..models.hub import check_fits, pretrained_weights
-from .args import add_model_arguments, add_pretrained_argument
+from .args import DEFAULT_INPUT_SIZE, add_model_arguments, add_pretrained_argument
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..data.pose.datamodule import PoseDataConfig, TopDownPoseDataModule
+
+# --calibration-root's folder unless --calibration-split names another.
+CALIBRATION_SPLIT = "train2017"
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("export", help=__doc__.split(":", 1)[1].strip())
-    add_model_arguments(parser)
+    add_model_arguments(parser, input_from="with --calibration, its data.input_size")
     parser.add_argument(
         "--checkpoint", type=Path, help="weights (any format load_checkpoint reads)"
     )
@@ -74,9 +83,20 @@ def add_parser(sub: Any) -> None:
         "--int8",
         action="store_true",
         help="quantise the --optimize graph to int8 (QDQ, per-channel weights), calibrated "
-        "on --calibration-root",
+        "on the person crops of --calibration or --calibration-root (one of them)",
     )
-    int8.add_argument(
+    source = int8.add_mutually_exclusive_group()
+    source.add_argument(
+        "--calibration",
+        nargs="+",
+        metavar="OVERRIDE",
+        help="a training run's config, composed as `lite-hrnet train OVERRIDE...` composes "
+        "it (e.g. experiment=synthetic_coco data.root=DIR): crops of its pose data set's "
+        "train split through the evaluation transform, the set generated first if it is a "
+        "synthetic one not written yet; its data.input_size is the input size (--input, if "
+        "given, must equal it)",
+    )
+    source.add_argument(
         "--calibration-root",
         type=Path,
         help="a COCO-layout pose data set (annotations/person_keypoints_<split>.json, "
@@ -84,8 +104,8 @@ def add_parser(sub: Any) -> None:
     )
     int8.add_argument(
         "--calibration-split",
-        default="train2017",
-        help="its folder to calibrate on (default train2017; keep the scored split out)",
+        help=f"--calibration-root's folder to calibrate on (default {CALIBRATION_SPLIT}; keep "
+        "the scored split out); with --calibration, override data.train_split instead",
     )
     int8.add_argument(
         "--calibration-images",
@@ -120,8 +140,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.joints < 0:
         raise ValueError(f"--joints must be >= 0, got {args.joints}")
-    if args.int8 and args.calibration_root is None:
-        raise ValueError("--int8 needs calibration images: --calibration-root DIR")
+    data = _calibration_source(args)
     weights = {"checkpoint_path": args.checkpoint, "pretrained": args.pretrained}
     if args.pretrained:
         check_fits(args.name, pretrained_weights(args.name, args.pretrained), input_size=args.input)
@@ -136,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--int8 quantises an ONNX graph: use it with --format onnx")
         return _export_package(args, model)
     if args.int8:
-        return _export_int8(args, model)
+        return _export_int8(args, model, data)
     if args.optimize:
         # The eager rewrite, NCHW: ONNX Runtime chooses its own layout.
         model = optimize_for_inference(model, compile=False, channels_last=False)
@@ -160,48 +179,135 @@ def _export_package(args: argparse.Namespace, model: Any) -> int:
     return 0
 
 
-def calibration_batches(
-    root: Path, split: str, input_size: tuple[int, int], count: int, batch_size: int = 8
-) -> list:
-    """Up to ``count`` normalised person crops (N, 3, H, W) of the COCO-layout folder
-    ``root``'s ``split``, spread evenly over it, in float32 numpy batches of
-    ``batch_size``: the pose DataModule's evaluation crops (ground-truth boxes, no
-    augmentation), read by the same code as ``eval``."""
-    import numpy as np
+def _calibration_source(args: argparse.Namespace) -> PoseDataConfig | None:
+    """Check the calibration flags and settle ``args.input``: the composed config of
+    ``--calibration`` (whose ``data.input_size`` an explicit ``--input`` must equal), or
+    None for ``--calibration-root`` or no calibration."""
+    given = args.calibration is not None or args.calibration_root is not None
+    if args.int8 and not given:
+        raise ValueError(
+            "--int8 needs calibration images: --calibration OVERRIDE... (a training config, "
+            "e.g. experiment=synthetic_coco) or --calibration-root DIR"
+        )
+    if given and not args.int8:
+        raise ValueError("--calibration and --calibration-root calibrate --int8: add --int8")
+    if args.calibration_split is not None and args.calibration_root is None:
+        raise ValueError(
+            "--calibration-split names a folder of --calibration-root; with --calibration, "
+            "override data.train_split"
+        )
+    args.calibration_split = args.calibration_split or CALIBRATION_SPLIT
+    data = calibration_config(args.calibration) if args.calibration is not None else None
+    size = tuple(data.input_size) if data is not None else None
+    if args.input is None:
+        args.input = size or DEFAULT_INPUT_SIZE
+    elif size is not None and tuple(args.input) != size:
+        raise ValueError(
+            f"--input {args.input[0]}x{args.input[1]} differs from the input size of "
+            f"--calibration {' '.join(args.calibration)}: data.input_size {size[0]}x{size[1]}; "
+            "leave --input out to take the config's, or override data.input_size"
+        )
+    return data
 
-    from ..data.pose.datamodule import CocoKeypointsDataModule
+
+def calibration_config(overrides: Sequence[str]) -> PoseDataConfig:
+    """The validated data config of the training run that ``overrides`` compose: Hydra's
+    compose API over ``train.yaml`` and the configs ``lite-hrnet train`` registers, then
+    ``TrainConfig.validate`` as a run does. A pose data set, else a ValueError."""
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from ..config.store import register_configs
+    from ..data.pose.datamodule import PoseDataConfig
+    from .train import unknown_keys
+
+    given = f"--calibration {' '.join(overrides)}"
+    register_configs()
+    try:
+        with initialize_config_module(config_module="lite_hrnet.conf", version_base="1.3"):
+            cfg = compose("train", overrides=list(overrides))
+        unknown = unknown_keys(cfg)
+        run_cfg = OmegaConf.to_object(cfg)
+    except (HydraException, OmegaConfBaseException) as e:
+        raise ValueError(f"{given}: {e}") from None
+    if unknown:
+        raise ValueError(f"{given}: {', '.join(unknown)}: no such key in the config")
+    task = getattr(run_cfg.task, "name", None)
+    if task != "pose" or not isinstance(run_cfg.data, PoseDataConfig):
+        raise ValueError(
+            f"{given}: a {task} config ({type(run_cfg.data).__name__}); int8 calibration "
+            "takes person crops of a pose config, e.g. experiment=synthetic_coco"
+        )
+    try:
+        run_cfg.validate()
+    except ValueError as e:
+        raise ValueError(f"{given}: {e}") from None
+    return run_cfg.data
+
+
+def calibration_crops(
+    datamodule: TopDownPoseDataModule, count: int, source: str, batch_size: int = 8
+) -> list[np.ndarray]:
+    """Up to ``count`` normalised person crops (N, 3, H, W) of ``datamodule``'s train
+    split, spread evenly over it, in float32 numpy batches of ``batch_size``: the
+    evaluation crops (ground-truth boxes, no augmentation), read by the same code as
+    ``eval``. A synthetic data set is written first if missing (``prepare_data``, as a
+    training run does). ``source`` names the data in errors."""
+    import numpy as np
 
     if count < 1:
         raise ValueError(f"--calibration-images must be >= 1, got {count}")
+    datamodule.prepare_data()
+    dataset = datamodule.split_dataset("train", augment=False)
+    if not len(dataset):
+        raise ValueError(f"{source}: no person in the train split")
+    picks = np.unique(np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round())
+    samples = (dataset[int(i)] for i in picks)
+    crops = [np.asarray(s["image"], np.float32) for s in samples if s is not None]
+    if not crops:
+        raise ValueError(f"{source}: none of the train split's images is readable")
+    return [np.stack(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
+
+
+def calibration_batches(
+    root: Path, split: str, input_size: tuple[int, int], count: int, batch_size: int = 8
+) -> list[np.ndarray]:
+    """``calibration_crops`` of the COCO-layout folder ``root`` with ``split`` as its train
+    split, at ``input_size`` (H, W)."""
+    from ..data.pose.datamodule import CocoKeypointsDataModule
+
     if not (root / "annotations" / f"person_keypoints_{split}.json").is_file():
         raise FileNotFoundError(
             f"--calibration-root {root}: no annotations/person_keypoints_{split}.json "
             "(a COCO-layout pose data set; --calibration-split names its folder)"
         )
-    # The val slot reads ``split`` with the test-time transform.
-    dm = CocoKeypointsDataModule(root, input_size=list(input_size), val_split=split, num_workers=0)
-    dm.setup("validate")
-    dataset = dm.datasets["val"]
-    picks = np.unique(np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round())
-    samples = (dataset[int(i)] for i in picks)
-    crops = [np.asarray(s["image"], np.float32) for s in samples if s is not None]
-    if not crops:
-        raise ValueError(f"--calibration-root {root}: none of the {split} images is readable")
-    return [np.stack(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
+    datamodule = CocoKeypointsDataModule(
+        root, input_size=list(input_size), train_split=split, num_workers=0
+    )
+    return calibration_crops(datamodule, count, f"--calibration-root {root} ({split})", batch_size)
 
 
-def _export_int8(args: argparse.Namespace, model: Any) -> int:
+def _export_int8(args: argparse.Namespace, model: Any, data: PoseDataConfig | None) -> int:
     import tempfile
 
+    from ..data.pose.datamodule import pose_datamodule
     from ..deploy.quantize import quantize_onnx
 
     if args.task != "pose" or args.joints == 0:
         raise ValueError("--int8: pose models only (calibration crops come from a pose data set)")
     if "all" in args.quantize_ops and len(args.quantize_ops) > 1:
         raise ValueError(f"--quantize-ops: 'all' or op types, not both: {args.quantize_ops}")
-    batches = calibration_batches(
-        args.calibration_root, args.calibration_split, args.input, args.calibration_images
-    )
+    if data is not None:
+        datamodule = pose_datamodule(data)
+        given = f"--calibration {' '.join(args.calibration)}"
+        batches = calibration_crops(datamodule, args.calibration_images, given)
+        source = f"the train split of {datamodule.root}"
+    else:
+        root, split = args.calibration_root, args.calibration_split
+        batches = calibration_batches(root, split, args.input, args.calibration_images)
+        source = f"{root}/{split}"
     # The eager rewrite, NCHW, as --optimize: ONNX Runtime chooses its own layout.
     lean = optimize_for_inference(model, compile=False, channels_last=False)
     opset = args.opset or (DYNAMO_MIN_OPSET if args.dynamo else DEFAULT_OPSET)
@@ -215,7 +321,7 @@ def _export_int8(args: argparse.Namespace, model: Any) -> int:
     crops = sum(len(b) for b in batches)
     print(
         f"wrote {path} ({args.name}, optimized, int8 QDQ calibrated on {crops} crops of "
-        f"{args.calibration_root}/{args.calibration_split}, input (batch, 3, {h}, {w}), "
+        f"{source}, input (batch, 3, {h}, {w}), "
         f"dynamic batch; {args.calibration_method} ranges, quantised ops: "
         f"{' '.join(args.quantize_ops)}, kept float32: {' '.join(args.keep_float) or 'nothing'})"
     )

@@ -94,6 +94,21 @@ def test_datamodule_batches(module_cls, root_fixture, request):
     assert batch["target"].max() <= 1 and batch["image"].dtype == torch.float32
 
 
+@pytest.mark.parametrize("module_cls, root_fixture", [
+    (CocoKeypointsDataModule, "coco_root"), (MpiiDataModule, "mpii_root"),
+])  # fmt: skip
+def test_the_train_split_through_the_test_time_transform(module_cls, root_fixture, request):
+    dm = module_cls(request.getfixturevalue(root_fixture), input_size=(64, 64), num_workers=0)
+    plain, again = dm.split_dataset("train", augment=False), dm.split_dataset("train", False)
+    assert [i.image_path for i in plain.instances] == [
+        i.image_path for i in dm.build_dataset("train").instances
+    ]
+    assert dm.build_dataset("train").transform.train and not plain.transform.train
+    # No augmentation: the same crop on every read.
+    assert np.array_equal(plain[1]["image"], again[1]["image"])
+    assert plain[1]["image"].shape == (3, 64, 64)
+
+
 def test_sigma_and_heatmap_follow_input_size(coco_root):
     dm = CocoKeypointsDataModule(coco_root, input_size=(384, 288), num_workers=0)
     assert dm.cfg.heatmap_hw == (96, 72) and dm.cfg.target_sigma == 3

@@ -78,7 +78,13 @@ class TopDownPoseDataModule(SplitDataModule):
     keypoint_set: KeypointSet
 
     def build_dataset(self, split: str) -> TopDownDataset:
-        transform = TopDownTransform(self.cfg, self.keypoint_set, train=split == "train")
+        return self.split_dataset(split, augment=split == "train")
+
+    def split_dataset(self, split: str, augment: bool) -> TopDownDataset:
+        """The crops of ``split`` through the training transform (``augment``) or the
+        test-time one (ground-truth box, no augmentation), whichever the split: int8
+        calibration reads the train split the test-time way."""
+        transform = TopDownTransform(self.cfg, self.keypoint_set, train=augment)
         return TopDownDataset(self.instances(split), transform)
 
     def instances(self, split: str) -> list[PoseInstance]:
