@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         model = bench_model(args.model, torch.device("cpu"))
     if args.calibration_root is not None:
-        from lite_hrnet.cli.export import calibration_batches
+        from lite_hrnet.cli.calibration import calibration_batches
 
         batches = calibration_batches(args.calibration_root, "train2017", args.input, 64)
     else:

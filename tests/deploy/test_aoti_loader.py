@@ -37,13 +37,13 @@ def test_direct_runner_equals_the_public_loader(tiny_package: Path) -> None:
             torch.testing.assert_close(runner(x.clone()), public(x.clone()), rtol=0, atol=0)
 
 
-def test_loading_a_package_leaves_inductor_unimported(tiny_package: Path) -> None:
+def test_loading_a_package_leaves_inductor_and_sympy_unimported(tiny_package: Path) -> None:
     child = (
         "import sys, torch\n"
         "from lite_hrnet.deploy import load_package\n"
         f"load_package({str(tiny_package)!r})(torch.zeros(1, 3, 64, 64))\n"
         "print(sorted(m for m in sys.modules if m.startswith(('torch._inductor', "
-        "'torch._dynamo', 'torch.export.pt2_archive'))))\n"
+        "'torch._dynamo', 'torch.export.pt2_archive', 'sympy'))))\n"
     )
     done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -4,7 +4,7 @@ package (.pt2)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +20,15 @@ from ..deploy.quantize import (
 from ..models import create_backbone, create_pose_model, create_segmentation_model
 from ..models.hub import check_fits, pretrained_weights
 from .args import DEFAULT_INPUT_SIZE, add_model_arguments, add_pretrained_argument
+from .calibration import (
+    CALIBRATION_SPLIT,
+    calibration_batches,
+    calibration_config,
+    calibration_crops,
+)
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from ..data.pose.datamodule import PoseDataConfig, TopDownPoseDataModule
-
-# --calibration-root's folder unless --calibration-split names another.
-CALIBRATION_SPLIT = "train2017"
+    from ..data.pose.datamodule import PoseDataConfig
 
 
 def add_parser(sub: Any) -> None:
@@ -173,10 +174,14 @@ def _export_package(args: argparse.Namespace, model: Any) -> int:
     outputs = args.classes if task == "segmentation" else args.joints
     path = export_package(
         model.eval(), args.output, input_size=args.input, variant=args.name, task=task,
-        outputs=outputs, autotune=args.autotune,
+        outputs=outputs, autotune=args.autotune, progress=_say,
     )  # fmt: skip
     print(f"wrote {path} ({args.name}, {task}, AOTInductor, input (batch, 3, {h}, {w}))")
     return 0
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _calibration_source(args: argparse.Namespace) -> PoseDataConfig | None:
@@ -208,85 +213,6 @@ def _calibration_source(args: argparse.Namespace) -> PoseDataConfig | None:
             "leave --input out to take the config's, or override data.input_size"
         )
     return data
-
-
-def calibration_config(overrides: Sequence[str]) -> PoseDataConfig:
-    """The validated data config of the training run that ``overrides`` compose: Hydra's
-    compose API over ``train.yaml`` and the configs ``lite-hrnet train`` registers, then
-    ``TrainConfig.validate`` as a run does. A pose data set, else a ValueError."""
-    from hydra import compose, initialize_config_module
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    from ..config.store import register_configs
-    from ..data.pose.datamodule import PoseDataConfig
-    from .train import unknown_keys
-
-    given = f"--calibration {' '.join(overrides)}"
-    register_configs()
-    try:
-        with initialize_config_module(config_module="lite_hrnet.conf", version_base="1.3"):
-            cfg = compose("train", overrides=list(overrides))
-        unknown = unknown_keys(cfg)
-        run_cfg = OmegaConf.to_object(cfg)
-    except (HydraException, OmegaConfBaseException) as e:
-        raise ValueError(f"{given}: {e}") from None
-    if unknown:
-        raise ValueError(f"{given}: {', '.join(unknown)}: no such key in the config")
-    task = getattr(run_cfg.task, "name", None)
-    if task != "pose" or not isinstance(run_cfg.data, PoseDataConfig):
-        raise ValueError(
-            f"{given}: a {task} config ({type(run_cfg.data).__name__}); int8 calibration "
-            "takes person crops of a pose config, e.g. experiment=synthetic_coco"
-        )
-    try:
-        run_cfg.validate()
-    except ValueError as e:
-        raise ValueError(f"{given}: {e}") from None
-    return run_cfg.data
-
-
-def calibration_crops(
-    datamodule: TopDownPoseDataModule, count: int, source: str, batch_size: int = 8
-) -> list[np.ndarray]:
-    """Up to ``count`` normalised person crops (N, 3, H, W) of ``datamodule``'s train
-    split, spread evenly over it, in float32 numpy batches of ``batch_size``: the
-    evaluation crops (ground-truth boxes, no augmentation), read by the same code as
-    ``eval``. A synthetic data set is written first if missing (``prepare_data``, as a
-    training run does). ``source`` names the data in errors."""
-    import numpy as np
-
-    if count < 1:
-        raise ValueError(f"--calibration-images must be >= 1, got {count}")
-    datamodule.prepare_data()
-    dataset = datamodule.split_dataset("train", augment=False)
-    if not len(dataset):
-        raise ValueError(f"{source}: no person in the train split")
-    picks = np.unique(np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round())
-    samples = (dataset[int(i)] for i in picks)
-    crops = [np.asarray(s["image"], np.float32) for s in samples if s is not None]
-    if not crops:
-        raise ValueError(f"{source}: none of the train split's images is readable")
-    return [np.stack(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
-
-
-def calibration_batches(
-    root: Path, split: str, input_size: tuple[int, int], count: int, batch_size: int = 8
-) -> list[np.ndarray]:
-    """``calibration_crops`` of the COCO-layout folder ``root`` with ``split`` as its train
-    split, at ``input_size`` (H, W)."""
-    from ..data.pose.datamodule import CocoKeypointsDataModule
-
-    if not (root / "annotations" / f"person_keypoints_{split}.json").is_file():
-        raise FileNotFoundError(
-            f"--calibration-root {root}: no annotations/person_keypoints_{split}.json "
-            "(a COCO-layout pose data set; --calibration-split names its folder)"
-        )
-    datamodule = CocoKeypointsDataModule(
-        root, input_size=list(input_size), train_split=split, num_workers=0
-    )
-    return calibration_crops(datamodule, count, f"--calibration-root {root} ({split})", batch_size)
 
 
 def _export_int8(args: argparse.Namespace, model: Any, data: PoseDataConfig | None) -> int:

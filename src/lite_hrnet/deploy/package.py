@@ -33,7 +33,7 @@ import dataclasses
 import json
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from os import PathLike
@@ -61,7 +61,12 @@ BATCH1_GRAPH = "batch1"
 # kernels on the CPU.
 _INDUCTOR_CONFIGS = {"freezing": True, "cpp.enable_tiling_heuristics": False}
 # ``autotune``: every matrix product timed as Inductor's C++ GEMM kernel and as ATen's.
-_CPU_AUTOTUNE_CONFIGS = {"max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN"}
+# Its table of timings per matrix product is not printed (hundreds of lines).
+_CPU_AUTOTUNE_CONFIGS = {
+    "max_autotune": True,
+    "max_autotune_gemm_backends": "CPP,ATEN",
+    "autotune_num_choices_displayed": 0,
+}
 
 
 class PackageError(ValueError):
@@ -135,6 +140,7 @@ def export_package(
     outputs: int,
     max_batch: int = MAX_BATCH,
     autotune: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Compile ``model`` (images (B, 3, H, W) -> one tensor) ahead of time into the package
     ``path`` (a ``.pt2`` file) for images of ``input_size`` (H, W) and batches of 1 to
@@ -142,7 +148,8 @@ def export_package(
     are recorded in the package (``PackageInfo``). Compiling takes minutes on a CPU.
     The package is compiled for this process's CPU thread count (``torch.get_num_threads()``).
     ``autotune`` (CPU): time Inductor's GEMM kernels against ATen's for every matrix product,
-    which makes the build slower and the package faster.
+    which makes the build slower and the package faster. ``progress`` is called with a line
+    before each graph is compiled.
     """
     from torch._inductor import aot_compile
     from torch._inductor.package import package_aoti
@@ -172,12 +179,16 @@ def export_package(
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     # The dynamic graph's example has 2 images: 1 would be specialised to a constant.
     graphs = {DYNAMIC_GRAPH: (2, {0: batch}), BATCH1_GRAPH: (1, None)}
+    shapes = {DYNAMIC_GRAPH: f"batches 1-{max_batch}", BATCH1_GRAPH: "batch 1"}
     options = {**_INDUCTOR_CONFIGS, "aot_inductor.package": True}
     if autotune and on_cpu:
         options.update(_CPU_AUTOTUNE_CONFIGS)
     files = {}
     with torch.no_grad(), quiet_exporter():
-        for name, (images, dynamic) in graphs.items():
+        for step, (name, (images, dynamic)) in enumerate(graphs.items(), 1):
+            if progress is not None:
+                tuned = ", GEMMs autotuned" if autotune and on_cpu else ""
+                progress(f"compiling graph {step}/{len(graphs)} ({shapes[name]}{tuned})")
             example = (
                 torch.zeros(images, info.in_channels, *info.input_size, device=parameter.device),
             )

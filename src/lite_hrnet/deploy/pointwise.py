@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.fx.experimental.symbolic_shapes import statically_known_true
 
 
 def pointwise_conv_as_gemm(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -34,7 +33,14 @@ class PointwiseConv(nn.Conv2d):
     GEMM_MAX_ROWS = 1024
 
     def use_gemm(self, x: torch.Tensor) -> bool:
-        return statically_known_true(x.shape[0] * x.shape[2] * x.shape[3] <= self.GEMM_MAX_ROWS)
+        rows = x.shape[0] * x.shape[2] * x.shape[3]
+        if isinstance(rows, int):
+            return rows <= self.GEMM_MAX_ROWS
+        # Imported here, where a trace has loaded it: it pulls in sympy, which loading and
+        # running a package (a cold start) does not need.
+        from torch.fx.experimental.symbolic_shapes import statically_known_true
+
+        return statically_known_true(rows <= self.GEMM_MAX_ROWS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return pointwise_conv_as_gemm(x, self) if self.use_gemm(x) else super().forward(x)
