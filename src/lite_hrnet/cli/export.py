@@ -52,8 +52,8 @@ def add_parser(sub: Any) -> None:
         "--no-autotune",
         dest="autotune",
         action="store_false",
-        help="pt2 on the CPU: do not tune the matrix products for this process's thread "
-        "count (a shorter build, a slower package that no thread count is tuned for)",
+        help="pt2 on the CPU: do not time Inductor's GEMM kernels against ATen's for each "
+        "matrix product (a shorter build, a slower package)",
     )
     parser.add_argument(
         "--task",
