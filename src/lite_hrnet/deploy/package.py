@@ -178,17 +178,20 @@ def export_package(
         swap_pointwise_convs(lean.module)
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     # The dynamic graph's example has 2 images: 1 would be specialised to a constant.
-    graphs = {DYNAMIC_GRAPH: (2, {0: batch}), BATCH1_GRAPH: (1, None)}
-    shapes = {DYNAMIC_GRAPH: f"batches 1-{max_batch}", BATCH1_GRAPH: "batch 1"}
+    graphs = {
+        DYNAMIC_GRAPH: (2, {0: batch}, f"batches 1-{max_batch}"),
+        BATCH1_GRAPH: (1, None, "batch 1"),
+    }
+    autotune = autotune and on_cpu
     options = {**_INDUCTOR_CONFIGS, "aot_inductor.package": True}
-    if autotune and on_cpu:
+    if autotune:
         options.update(_CPU_AUTOTUNE_CONFIGS)
     files = {}
     with torch.no_grad(), quiet_exporter():
-        for step, (name, (images, dynamic)) in enumerate(graphs.items(), 1):
+        for step, (name, (images, dynamic, batches)) in enumerate(graphs.items(), 1):
             if progress is not None:
-                tuned = ", GEMMs autotuned" if autotune and on_cpu else ""
-                progress(f"compiling graph {step}/{len(graphs)} ({shapes[name]}{tuned})")
+                tuned = ", GEMMs autotuned" if autotune else ""
+                progress(f"compiling graph {step}/{len(graphs)} ({batches}{tuned})")
             example = (
                 torch.zeros(images, info.in_channels, *info.input_size, device=parameter.device),
             )
