@@ -98,6 +98,10 @@ def test_an_archive_without_our_info_is_named(package_path: Path, tmp_path: Path
     _rewrite_info(package_path, bare, drop=True)
     with pytest.raises(PackageError, match=f"bare.pt2: no {INFO_FILE}"):
         load_package(bare)
+    other = tmp_path / "other.pt2"
+    _rewrite_info(package_path, other, colour="blue")  # a field this version does not know
+    with pytest.raises(PackageError, match=f"other.pt2: unreadable {INFO_FILE}"):
+        load_package(other)
     text = tmp_path / "text.pt2"
     text.write_text("not a zip")
     with pytest.raises(PackageError, match=r"text\.pt2: not a \.pt2 archive"):

@@ -125,9 +125,13 @@ def read_package_info(path: str | PathLike[str]) -> PackageInfo:
                 raise PackageError(
                     f"{path}: no {INFO_FILE}; not written by `lite-hrnet export --format pt2`"
                 )
-            return PackageInfo.from_json(archive.read(name).decode())
+            data = archive.read(name)
     except zipfile.BadZipFile as e:
         raise PackageError(f"{path}: not a .pt2 archive ({e})") from None
+    try:
+        return PackageInfo.from_json(data.decode())
+    except (ValueError, TypeError, KeyError) as e:  # not JSON, or not our fields
+        raise PackageError(f"{path}: unreadable {INFO_FILE} ({e})") from None
 
 
 def export_package(
