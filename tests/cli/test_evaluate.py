@@ -104,8 +104,23 @@ def test_both_forms_evaluate_a_segmentation_checkpoint_alike(
 
 def test_the_hydra_form_needs_weights(coco_root: Path, tmp_path: Path, capsys) -> None:
     overrides = [*pose_overrides(coco_root), f"hydra.run.dir={tmp_path}"]
-    assert run_cli(["eval", *overrides]) == 1
-    assert "ckpt_path: the weights to evaluate" in capsys.readouterr().err
+    assert run_cli(["eval", *overrides]) == 2
+    err = capsys.readouterr().err
+    assert "lite-hrnet eval: error: ckpt_path: the weights to evaluate" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_the_hydra_form_says_in_one_line_that_a_checkpoint_is_of_another_task(
+    coco_root: Path, tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    overrides = [*pose_overrides(coco_root), f"ckpt_path={tiny_checkpoint}",
+                 f"hydra.run.dir={tmp_path}"]  # fmt: skip
+    assert run_cli(["eval", *overrides]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"lite-hrnet eval: error: {tiny_checkpoint}: a segmentation checkpoint, not a pose one"
+    )
 
 
 def test_eval_prints_how_many_samples_it_skipped(

@@ -34,7 +34,10 @@ def is_hydra_form(argv: Sequence[str]) -> bool:
 
 
 def main_hydra(argv: Sequence[str]) -> int:
-    """``lite-hrnet eval OVERRIDES``: Hydra composes ``eval.yaml`` (``train``'s groups)."""
+    """``lite-hrnet eval OVERRIDES``: Hydra composes ``eval.yaml`` (``train``'s groups).
+
+    An error of the evaluation leaves Hydra (which would print it with a traceback) and is
+    raised here, so that ``lite-hrnet`` reports it as it does for the flags' form."""
     import hydra
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import DictConfig, OmegaConf
@@ -43,11 +46,17 @@ def main_hydra(argv: Sequence[str]) -> int:
     from ..training.evaluation import run_evaluation
 
     register_configs()
+    failures: list[Exception] = []
 
     @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
     def hydra_main(cfg: DictConfig) -> None:
-        run_evaluation(OmegaConf.to_object(cfg), HydraConfig.get().runtime.output_dir)
+        try:
+            run_evaluation(OmegaConf.to_object(cfg), HydraConfig.get().runtime.output_dir)
+        except Exception as error:
+            failures.append(error)
 
     sys.argv = ["lite-hrnet eval", *argv]
     hydra_main()
+    if failures:
+        raise failures[0]
     return 0

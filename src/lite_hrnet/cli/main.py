@@ -30,17 +30,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .train import main as train_main
 
         return train_main(argv[1:])
-    if argv[:1] == ["eval"] and evaluate.is_hydra_form(argv[1:]):
-        return evaluate.main_hydra(argv[1:])
-    parser = argparse.ArgumentParser(prog="lite-hrnet", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for module in SUBCOMMANDS.values():
-        module.add_parser(sub)
-    args = parser.parse_args(argv)
+    hydra_eval = argv[:1] == ["eval"] and evaluate.is_hydra_form(argv[1:])
+    if not hydra_eval:
+        parser = argparse.ArgumentParser(prog="lite-hrnet", description=__doc__)
+        sub = parser.add_subparsers(dest="command", required=True)
+        for module in SUBCOMMANDS.values():
+            module.add_parser(sub)
+        args = parser.parse_args(argv)
+    command = "eval" if hydra_eval else args.command
     try:
-        return SUBCOMMANDS[args.command].run(args)
+        if hydra_eval:  # Hydra overrides: ``lite-hrnet eval experiment=... ckpt_path=...``
+            return evaluate.main_hydra(argv[1:])
+        return SUBCOMMANDS[command].run(args)
     except (ValueError, FileNotFoundError, WeightsDownloadError) as e:
-        print(f"lite-hrnet {args.command}: error: {e}", file=sys.stderr)
+        print(f"lite-hrnet {command}: error: {e}", file=sys.stderr)
         return 2
 
 

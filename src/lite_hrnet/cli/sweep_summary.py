@@ -19,13 +19,18 @@ class SweepReport(Callback):
     failed: ClassVar[int] = 0  # failed or unfinished jobs of the latest multirun here
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = config.hydra.sweep.dir
-        records = collect_jobs(sweep_dir)
-        print(f"sweep {sweep_dir}:\n{format_jobs(records)}", flush=True)
-        SweepReport.failed = sum(r.status != "ok" for r in records)
-        if SweepReport.failed:
-            print(
-                f"lite-hrnet train: {SweepReport.failed} of {len(records)} jobs failed "
-                f"(each has a failed.json with its traceback) in {sweep_dir}",
-                file=sys.stderr,
-            )
+        SweepReport.failed = report_sweep(config.hydra.sweep.dir)
+
+
+def report_sweep(sweep_dir: str) -> int:
+    """Print the table of the sweep's jobs; returns how many failed or did not finish."""
+    records = collect_jobs(sweep_dir)
+    print(f"sweep {sweep_dir}:\n{format_jobs(records)}", flush=True)
+    failed = sum(r.status != "ok" for r in records)
+    if failed:
+        print(
+            f"lite-hrnet train: {failed} of {len(records)} jobs failed "
+            f"(each has a failed.json with its traceback) in {sweep_dir}",
+            file=sys.stderr,
+        )
+    return failed

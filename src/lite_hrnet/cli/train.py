@@ -30,7 +30,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
 from ..config.store import register_configs
-from .sweep_summary import SweepReport
+from .sweep_summary import SweepReport, report_sweep
 
 register_configs()
 
@@ -109,47 +109,116 @@ def unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
     return found
 
 
+def _check_resume_target(run_cfg, hydra_cfg, output_dir: str) -> None:
+    """``resume=true`` in a run folder named by the clock (``hydra.run.dir`` not set) is a
+    new, empty folder: say so, and how to point at the run, rather than start afresh."""
+    from ..training.checkpointing import latest_checkpoint
+
+    if not run_cfg.resume or run_cfg.ckpt_path:
+        return
+    node = hydra_cfg.sweep if hydra_cfg.mode == RunMode.MULTIRUN else hydra_cfg.run
+    configured = str(OmegaConf.to_container(node, resolve=False)["dir"])
+    if "${now:" not in configured or latest_checkpoint(Path(output_dir)) is not None:
+        return
+    key = "hydra.sweep.dir" if hydra_cfg.mode == RunMode.MULTIRUN else "hydra.run.dir"
+    raise FileNotFoundError(
+        f"resume=true: no checkpoint in {output_dir}, a new folder named by the clock "
+        f"because {key} is not set. Point at the run to resume: {key}=<its folder>, or "
+        "ckpt_path=<its folder>/checkpoints/last.ckpt"
+    )
+
+
+def _interrupt_record(signal_error, output_dir: str) -> dict:
+    """``failed.json``'s fields for a run ended by a signal: the signal, the exit status
+    and the checkpoint to resume from."""
+    from ..training.checkpointing import latest_checkpoint
+
+    last = latest_checkpoint(Path(output_dir))
+    hint = (
+        f"last checkpoint {last}; resume=true hydra.run.dir={output_dir} continues"
+        if last is not None
+        else "no checkpoint saved yet"
+    )
+    return {
+        "error": f"{signal_error} ({hint})",
+        "signal": signal_error.signal_name,
+        "exit_code": signal_error.exit_code,
+        "last_checkpoint": None if last is None else str(last),
+    }
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
-    from ..training.jobs import write_failure
+    from ..training.interrupts import RunInterrupted, raise_on_signals, received_signal
+    from ..training.jobs import clear_rank_failures, write_failure
     from ..training.run import run_training
 
     hydra_cfg = HydraConfig.get()
     output_dir = hydra_cfg.runtime.output_dir
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     _safe_start_method(sweeping)
-    try:
-        unknown = unknown_keys(cfg)
-        if unknown:
-            raise ValueError(
-                f"{', '.join(unknown)}: no such key in the config (added with '+'?); "
-                "`lite-hrnet train --cfg job` prints every key"
-            )
-        run_cfg = OmegaConf.to_object(cfg)
-        _hydra_defaults(run_cfg)
-        if str(run_cfg.trainer.strategy).startswith("ddp"):
-            _relaunch_this_job(output_dir)
-        return run_training(run_cfg, output_dir)
-    except Exception as error:
-        if _process_rank() == 0:
-            write_failure(output_dir, error, hydra_cfg.overrides.task)
-        if not sweeping:
-            if isinstance(error, ValueError | FileNotFoundError):
-                # A clear error (bad setting, missing file, unreadable checkpoint): the line
-                # above says it; the traceback is in failed.json.
-                raise SystemExit(2) from None
-            raise
-        # The sweep goes on; sweepers take None as a failed job (Optuna marks the trial
-        # failed) and the sweep report lists it.
-        return None
+    rank = _process_rank()
+    if rank == 0:
+        clear_rank_failures(output_dir)
+    with raise_on_signals():
+        try:
+            unknown = unknown_keys(cfg)
+            if unknown:
+                raise ValueError(
+                    f"{', '.join(unknown)}: no such key in the config (added with '+'?); "
+                    "`lite-hrnet train --cfg job` prints every key"
+                )
+            run_cfg = OmegaConf.to_object(cfg)
+            _hydra_defaults(run_cfg)
+            _check_resume_target(run_cfg, hydra_cfg, output_dir)
+            if str(run_cfg.trainer.strategy).startswith("ddp"):
+                _relaunch_this_job(output_dir)
+            return run_training(run_cfg, output_dir)
+        except BaseException as error:
+            signum = received_signal()
+            if signum is None and not isinstance(error, Exception):
+                raise  # SystemExit and the like, not a failure of the job
+            # A signal can surface as another error (a collective cut short by the ranks
+            # it stopped): the signal is what ended the run.
+            stop = error if isinstance(error, RunInterrupted) else None
+            if signum is not None and stop is None:
+                stop = RunInterrupted(signum)
+                stop.__cause__ = error
+            if rank == 0:
+                interrupt = None if stop is None else _interrupt_record(stop, output_dir)
+                write_failure(output_dir, error, hydra_cfg.overrides.task, interrupt)
+            if stop is not None:
+                # Ends a sweep too: its later jobs would be stopped alike.
+                stop.sweep_dir = hydra_cfg.sweep.dir if sweeping else None
+                raise stop from None
+            if not sweeping:
+                if isinstance(error, ValueError | FileNotFoundError):
+                    # A clear error (bad setting, missing file, unreadable checkpoint): the
+                    # line above says it; the traceback is in failed.json.
+                    raise SystemExit(2) from None
+                raise
+            # The sweep goes on; sweepers take None as a failed job (Optuna marks the trial
+            # failed) and the sweep report lists it.
+            return None
 
 
 def main(argv: Sequence[str]) -> int:
     """Hand the overrides to Hydra, which parses ``sys.argv`` itself; 1 if a sweep had
-    failed jobs."""
+    failed jobs, 128 + N if signal N ended the run or the sweep."""
+    from ..training.interrupts import RunInterrupted
+
     sys.argv = ["lite-hrnet train", *argv]
     SweepReport.failed = 0
-    hydra_main()
+    try:
+        hydra_main()
+    except RunInterrupted as stop:
+        if stop.sweep_dir is not None:
+            report_sweep(stop.sweep_dir)
+            print(
+                f"lite-hrnet train: the sweep stopped: {stop}; later jobs were not started",
+                file=sys.stderr,
+            )
+        return stop.exit_code
     return 1 if SweepReport.failed else 0
 
 

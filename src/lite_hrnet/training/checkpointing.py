@@ -10,13 +10,15 @@
   (A resume from the middle of an epoch, a step checkpoint or SLURM's, continues training
   but the rest of that epoch draws other samples: it is not bit-exact.)
 - ``resume_checkpoint`` picks the file a run resumes from (``ckpt_path``, else the run
-  folder's newest of ``checkpoints/last.ckpt`` and ``hpc_ckpt_<n>.ckpt`` with ``resume``).
+  folder's latest of ``checkpoints/last.ckpt`` and ``hpc_ckpt_<n>.ckpt`` with ``resume``,
+  by the global step stored inside).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -155,11 +157,34 @@ class ResumableRNG(Callback):
 # ------------------------------------------------------------------------- resume
 
 
+def _stored_step(path: Path) -> int | None:
+    """The ``global_step`` a training checkpoint holds; None for a file that cannot be read
+    (warned about) or holds no step."""
+    try:
+        obj = read_checkpoint_file(path)
+    except (CheckpointError, OSError) as error:
+        warnings.warn(f"{path}: skipped as a resume candidate: {error}", stacklevel=2)
+        return None
+    step = obj.get("global_step") if isinstance(obj, dict) else None
+    return step if isinstance(step, int) else None
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    """The run folder's latest state: of ``checkpoints/last.ckpt`` and the
+    ``hpc_ckpt_<n>.ckpt`` that Lightning saves on SLURM's requeue signal, the one with the
+    highest global step stored inside (file times say nothing: a copy or a restore from
+    backup renews them); the newer file on a tie."""
+    found = [output_dir / "checkpoints" / LAST_CHECKPOINT, *output_dir.glob(HPC_PATTERN)]
+    steps = {p: _stored_step(p) for p in found if p.is_file()}
+    ranked = [(step, p.stat().st_mtime_ns, p) for p, step in steps.items() if step is not None]
+    return max(ranked, key=lambda r: r[:2])[2] if ranked else None
+
+
 def resume_checkpoint(output_dir: Path, resume: bool, ckpt_path: str | None) -> Path | None:
     """The checkpoint a run continues from: ``ckpt_path`` (any of our ``.ckpt`` files),
-    else with ``resume`` the run folder's ``checkpoints/last.ckpt`` when there is one (a
-    fresh start otherwise). A ``ckpt_path`` that is missing or not a training checkpoint is
-    an error naming the key."""
+    else with ``resume`` the run folder's ``latest_checkpoint`` when there is one (a fresh
+    start otherwise, said on stdout). A ``ckpt_path`` that is missing or not a training
+    checkpoint is an error naming the key."""
     if ckpt_path:
         path = Path(ckpt_path).expanduser()
         if not path.is_file():
@@ -172,9 +197,12 @@ def resume_checkpoint(output_dir: Path, resume: bool, ckpt_path: str | None) -> 
             )
         return path
     if resume:
-        # last.ckpt, or the newer checkpoint Lightning saved on SLURM's requeue signal
-        found = [output_dir / "checkpoints" / LAST_CHECKPOINT, *output_dir.glob(HPC_PATTERN)]
-        found = [p for p in found if p.is_file()]
-        if found:
-            return max(found, key=lambda p: p.stat().st_mtime_ns)
+        found = latest_checkpoint(output_dir)
+        if found is None:
+            print(
+                f"resume=true: no checkpoint in {output_dir} (checkpoints/{LAST_CHECKPOINT} "
+                "or hpc_ckpt_*.ckpt); training starts from the beginning",
+                flush=True,
+            )
+        return found
     return None

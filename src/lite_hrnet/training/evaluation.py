@@ -12,7 +12,7 @@ import lightning as L
 
 from ..config.schema import EvalConfig
 from ..metrics.tables import format_table
-from ..models.checkpoint import load_checkpoint
+from ..models.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_file
 
 
 def evaluate(
@@ -46,6 +46,7 @@ def run_evaluation(cfg: EvalConfig, output_dir: str | os.PathLike[str]) -> dict[
     module, datamodule = cfg.task.build(cfg.data, cfg.model)
     weights = cfg.ckpt_path or cfg.model.checkpoint or f"{cfg.model.name}.{cfg.model.pretrained}"
     if cfg.ckpt_path is not None:
+        _check_task(cfg.ckpt_path, cfg.task.name)
         load_checkpoint(module.model, cfg.ckpt_path)
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator,
@@ -59,6 +60,17 @@ def run_evaluation(cfg: EvalConfig, output_dir: str | os.PathLike[str]) -> dict[
     )
     results = Path(output_dir) / results_name(cfg.data)
     return evaluate(module, datamodule, trainer, f"{describe_data(cfg.data)}, {weights}", results)
+
+
+def _check_task(path: str, task: str) -> None:
+    """A Lightning checkpoint of ours names its task: one of another task is refused in
+    one line, as ``TaskModule.from_checkpoint`` does, before its keys are compared."""
+    obj = read_checkpoint_file(path)
+    hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
+    if isinstance(hparams, dict) and "backbone" in hparams:
+        stored = hparams.get("name", task)
+        if stored != task:
+            raise CheckpointError(f"{path}: a {stored} checkpoint, not a {task} one")
 
 
 def results_name(data: Any) -> str:

@@ -10,13 +10,15 @@ one folder, ``collect_jobs`` every job folder of a sweep.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import os
 import sys
+import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,20 +33,76 @@ SPEED_KEY = "train_images_per_second"
 SPEED_METRIC = "train/images_per_second"
 
 
-def write_failure(
-    output_dir: str | os.PathLike[str], error: BaseException, overrides: Sequence[str] = ()
-) -> Path:
-    """Record ``error`` in ``output_dir/failed.json`` and say so on stderr; returns the file."""
-    path = Path(output_dir) / FAILURE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "status": "failed",
+RANK_FAILURE_PATTERN = ".failed-rank-*.json"  # one DDP rank's error, for rank 0 to report
+
+
+def _describe(error: BaseException) -> dict[str, Any]:
+    return {
         "error": f"{type(error).__name__}: {error}",
         "traceback": "".join(traceback.format_exception(error)),
-        "overrides": list(overrides),
     }
+
+
+def record_rank_failure(
+    output_dir: str | os.PathLike[str], rank: int, error: BaseException
+) -> None:
+    """Keep one DDP rank's error, with the time it was caught, in ``output_dir`` (rank 0
+    reports the earliest: when a rank fails, the others fail after it, in their
+    collectives, with "Connection closed by peer")."""
+    path = Path(output_dir) / RANK_FAILURE_PATTERN.replace("*", str(rank))
+    record = {"rank": rank, "time": time.time(), **_describe(error)}
+    with contextlib.suppress(OSError):  # a courtesy: the error itself goes on regardless
+        path.write_text(json.dumps(record, indent=2))
+
+
+def clear_rank_failures(output_dir: str | os.PathLike[str]) -> None:
+    """Remove what an earlier run in ``output_dir`` left (its ``failed.json``, its ranks'
+    records): a rerun or a resume writes its own."""
+    folder = Path(output_dir)
+    for path in [folder / FAILURE_FILE, *folder.glob(RANK_FAILURE_PATTERN)]:
+        path.unlink(missing_ok=True)
+
+
+def _first_rank_failure(output_dir: Path) -> dict[str, Any] | None:
+    records = []
+    for path in output_dir.glob(RANK_FAILURE_PATTERN):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(record, dict) and isinstance(record.get("time"), int | float):
+            records.append(record)
+        path.unlink(missing_ok=True)
+    return min(records, key=lambda r: r["time"]) if records else None
+
+
+def write_failure(
+    output_dir: str | os.PathLike[str],
+    error: BaseException,
+    overrides: Sequence[str] = (),
+    interrupt: Mapping[str, Any] | None = None,
+) -> Path:
+    """Record ``error`` in ``output_dir/failed.json`` and say so on stderr; returns the file.
+
+    Under DDP the error recorded first by any rank is the cause (``record_rank_failure``):
+    it is the one reported, with its rank, and this process's own error is kept beside it.
+    ``interrupt``: the signal that ended the run (``signal``, ``exit_code``,
+    ``last_checkpoint``), recorded as such.
+    """
+    output_dir = Path(output_dir)
+    path = output_dir / FAILURE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {"status": "failed", **_describe(error)}
+    first = _first_rank_failure(output_dir)
+    if interrupt is not None:
+        record.update(interrupt)
+    elif first is not None and first.get("rank") != 0:
+        record["rank_0_error"] = record["error"]
+        record.update(error=first["error"], traceback=first["traceback"], rank=first["rank"])
+    record["overrides"] = list(overrides)
     path.write_text(json.dumps(record, indent=2))
-    print(f"lite-hrnet train: job failed ({record['error']}); see {path}", file=sys.stderr)
+    rank = f" on rank {record['rank']}" if "rank" in record else ""
+    print(f"lite-hrnet train: job failed{rank} ({record['error']}); see {path}", file=sys.stderr)
     return path
 
 

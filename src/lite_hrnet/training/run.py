@@ -32,8 +32,10 @@ from .checkpointing import (
     remove_stale_temp_files,
     resume_checkpoint,
 )
+from .interrupts import ForwardSignals, RecordRankFailure
 from .jobs import SUMMARY_FILE
 from .loggers import build_logger
+from .resume_config import StoreRunConfig, check_resume
 
 
 @contextmanager
@@ -77,6 +79,8 @@ def run_training(cfg: TrainConfig, output_dir: str | os.PathLike[str]) -> float 
 def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     L.seed_everything(cfg.seed, workers=True)
     resume_from = resume_checkpoint(output_dir, cfg.resume, cfg.ckpt_path)
+    if resume_from is not None:
+        check_resume(cfg, resume_from)  # before Lightning loads weights that may not fit
     remove_stale_temp_files(output_dir / "checkpoints")  # left by a save that was killed
     module, datamodule = cfg.task.build(cfg.data, cfg.model)
     stats = complexity(module.model, input_size=tuple(cfg.data.input_size))
@@ -91,6 +95,7 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     if logger:
         logger.log_hyperparams({**asdict(cfg), "complexity": stats})
     callbacks, checkpoint = build_callbacks(cfg, output_dir, logging=bool(logger))
+    callbacks += [StoreRunConfig(cfg), ForwardSignals(), RecordRankFailure(output_dir)]
     trainer = L.Trainer(
         **cfg.trainer.kwargs(),
         default_root_dir=output_dir,
