@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -13,9 +18,17 @@ import lightning as L
 import pytest
 import torch.distributed as dist
 
-from tests.support import compose_config, pose_overrides, run_script, street_overrides
+from tests.support import (
+    compose_config,
+    pose_overrides,
+    run_script,
+    script_env,
+    street_overrides,
+)
 
 pytestmark = pytest.mark.ddp  # 2 gloo processes per job
+
+REPO = Path(__file__).parents[2]
 
 FIT = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.num_sanity_val_steps=0",
        "trainer.check_val_every_n_epoch=1", "logger=csv"]  # fmt: skip
@@ -78,3 +91,77 @@ def test_each_job_of_a_sweep_launches_its_own_ranks(coco_root, tmp_path: Path) -
     for job in ("0", "1"):
         assert (sweep / job / "train_ddp_process_1.log").is_file()
         assert (sweep / job / "summary.json").is_file()
+
+
+UNREADABLE_RANK = textwrap.dedent(
+    """
+    import json, os, sys
+    from pathlib import Path
+
+    import lightning as L
+
+    from tests.support import compose_config, pose_overrides, street_overrides
+
+    rank = int(os.environ["RANK"])
+    task, good, bad, out = sys.argv[1:5]
+    overrides = pose_overrides if task == "pose" else street_overrides
+    # Rank 1 reads a copy of the data set whose training images are all unreadable.
+    cfg = compose_config(overrides(Path(good if rank == 0 else bad)))
+    module, datamodule = cfg.task.build(cfg.data, cfg.model)
+    before = sum(float(p.sum()) for p in module.parameters())
+    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_steps=2,
+                        limit_val_batches=0, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(module, datamodule)
+    after = [float(p.sum()) for p in module.parameters()]
+    skipped = float(trainer.callback_metrics["train/skipped"])
+    Path(out).joinpath(f"rank{rank}.json").write_text(
+        json.dumps({"before": before, "after": after, "skipped": skipped})
+    )
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
+@pytest.mark.parametrize("task", ["pose", "segmentation"])
+def test_a_rank_whose_batches_are_all_unreadable_trains_on(task, request, tmp_path):
+    """Two gloo processes, started as a cluster launcher starts them (RANK, WORLD_SIZE):
+    rank 1 reads only unreadable training images. Its batches are skipped and counted, the
+    run does not stop, and both ranks end with the same weights, trained on rank 0's."""
+    root = request.getfixturevalue("coco_root" if task == "pose" else "cityscapes_root")
+    bad = tmp_path / "unreadable"
+    shutil.copytree(root, bad)
+    images = (bad / "train2017").iterdir() if task == "pose" else (
+        bad / "leftImg8bit" / "train").rglob("*.png")  # fmt: skip
+    for image in list(images):
+        image.write_bytes(b"")
+    port = str(_free_port())
+    procs = []
+    for rank in (0, 1):
+        env = {**script_env(), "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+               "NODE_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}  # fmt: skip
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", UNREADABLE_RANK, task, str(root), str(bad), str(tmp_path)],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ))  # fmt: skip
+    try:
+        outputs = [p.communicate(timeout=300)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0, 0], outputs[1][-3000:] + outputs[0][-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    batch = compose_config(
+        pose_overrides(root) if task == "pose" else street_overrides(root)
+    ).data.batch_size
+    # The last epoch's skipped samples, summed over the ranks: rank 1's whole batches.
+    assert ranks[0]["skipped"] == ranks[1]["skipped"] > 0
+    assert ranks[0]["skipped"] % batch == 0
+    assert ranks[0]["after"] == ranks[1]["after"]  # the ranks agree
+    assert sum(ranks[0]["after"]) != pytest.approx(ranks[0]["before"])  # and it trained

@@ -158,6 +158,17 @@ class TaskModule(L.LightningModule):
         )
         return "image" in batch
 
+    def skipped_batch_loss(self) -> torch.Tensor | None:
+        """The training step's result for a batch with nothing readable. In one process
+        None: Lightning skips the optimiser step. Under DDP every rank must return a loss
+        and run backward (the gradients are averaged across ranks in backward), so a zero
+        over every trainable parameter: this rank adds zero gradients, the others' batches
+        train as usual, and the batch is counted as skipped like any other."""
+        if self._trainer is None or self.trainer.world_size == 1:
+            return None
+        zero = torch.zeros((), device=self.device)
+        return sum((p.sum() * 0.0 for p in self.parameters() if p.requires_grad), zero)
+
     def _warn_skipped(self, stage: str) -> None:
         if self._skipped[stage]:
             rank_zero_warn(

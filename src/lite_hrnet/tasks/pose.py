@@ -188,7 +188,7 @@ class PoseEstimationModule(TaskModule):
     # Training and evaluation ---------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         if not self.count_skipped(batch, "train"):
-            return None  # Lightning skips the optimiser step
+            return self.skipped_batch_loss()  # counted; under DDP a zero loss on this rank
         heatmaps = self(batch["image"])
         loss = masked_mse(heatmaps, batch["target"], batch["target_weight"])
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["image"]))

@@ -256,7 +256,7 @@ class SegmentationModule(TaskModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
         if not self.count_skipped(batch, "train"):
-            return None  # Lightning skips the optimiser step
+            return self.skipped_batch_loss()  # counted; under DDP a zero loss on this rank
         loss = self.loss(self(batch["image"]), batch["label"])
         size = batch["image"].shape[0]
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=size)
