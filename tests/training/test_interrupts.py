@@ -23,9 +23,10 @@ import psutil
 import pytest
 import torch.distributed as dist
 
+from lite_hrnet.training.interrupts import RunInterrupted, raise_on_signals
 from tests.support import pose_overrides, script_env
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
 STEPS_PER_EPOCH = 2
 
@@ -53,6 +54,16 @@ SITECUSTOMIZE = textwrap.dedent(
         PoseEstimationModule.training_step = patched_step
     """
 )
+
+
+def test_a_signal_raises_run_interrupted_and_the_handlers_come_back():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(RunInterrupted) as stop, raise_on_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler runs before this returns
+    assert stop.value.exit_code == 143 and stop.value.signal_name == "SIGTERM"
+    assert str(stop.value) == "interrupted by SIGTERM (signal 15)"
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -104,6 +115,7 @@ def _start_paused(argv: list[str], tmp_path: Path, pause_at: int, ranks: int = 1
     return proc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["TERM", "INT", "HUP"]
 )
@@ -124,6 +136,7 @@ def test_a_signal_gives_128_plus_n_and_a_failed_json(signum, coco_root, tmp_path
     assert not (run_dir / "summary.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.ddp
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
 def test_sigterm_under_ddp_stops_every_rank_with_143(coco_root, tmp_path):
@@ -140,6 +153,7 @@ def test_sigterm_under_ddp_stops_every_rank_with_143(coco_root, tmp_path):
     assert failed["last_checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")
 
 
+@pytest.mark.slow
 def test_sigterm_during_the_first_job_ends_the_sweep_with_its_table(coco_root, tmp_path):
     sweep = tmp_path / "sweep"
     overrides = [o for o in _overrides(coco_root) if not o.startswith("model.width=")]
@@ -154,6 +168,7 @@ def test_sigterm_during_the_first_job_ends_the_sweep_with_its_table(coco_root, t
     assert not (sweep / "1").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.ddp
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
 def test_a_ddp_failure_records_the_rank_that_failed_first(coco_root, tmp_path):

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lite_hrnet.training.jobs import collect_jobs, format_jobs, read_job
+from lite_hrnet.training.jobs import (
+    collect_jobs,
+    format_jobs,
+    read_job,
+    record_rank_failure,
+    write_failure,
+)
 from tests.support import pose_overrides, run_cli
 from tests.training.test_loggers import wandb_records
 
@@ -92,3 +98,22 @@ def test_records_of_unfinished_jobs(tmp_path: Path) -> None:
     text = format_jobs(jobs)
     assert "model.width=0.5" in text and "val/AP 0.5000" in text
     assert "2 jobs, 1 ok, 1 failed or unfinished" in text
+
+
+def test_the_rank_that_failed_first_is_the_one_reported(tmp_path, capsys):
+    def error(text: str) -> RuntimeError:
+        try:
+            raise RuntimeError(text)
+        except RuntimeError as e:
+            return e
+
+    record_rank_failure(tmp_path, 1, error("out of memory on rank 1"))
+    record_rank_failure(tmp_path, 0, error("Connection closed by peer"))  # later
+    write_failure(tmp_path, error("Connection closed by peer"), ["a=1"])
+    failed = json.loads((tmp_path / "failed.json").read_text())
+    assert failed["error"] == "RuntimeError: out of memory on rank 1" and failed["rank"] == 1
+    assert failed["rank_0_error"] == "RuntimeError: Connection closed by peer"
+    assert "out of memory on rank 1" in failed["traceback"]
+    assert "job failed on rank 1 (RuntimeError: out of memory on rank 1)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["failed.json"]
+    assert read_job(tmp_path).error == "RuntimeError: out of memory on rank 1"
