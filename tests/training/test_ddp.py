@@ -108,7 +108,7 @@ UNREADABLE_RANK = textwrap.dedent(
     # Rank 1 reads a copy of the data set whose training images are all unreadable.
     cfg = compose_config(overrides(Path(good if rank == 0 else bad)))
     module, datamodule = cfg.task.build(cfg.data, cfg.model)
-    before = sum(float(p.sum()) for p in module.parameters())
+    before = [float(p.sum()) for p in module.parameters()]
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_steps=2,
                         limit_val_batches=0, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False)
@@ -164,4 +164,4 @@ def test_a_rank_whose_batches_are_all_unreadable_trains_on(task, request, tmp_pa
     assert ranks[0]["skipped"] == ranks[1]["skipped"] > 0
     assert ranks[0]["skipped"] % batch == 0
     assert ranks[0]["after"] == ranks[1]["after"]  # the ranks agree
-    assert sum(ranks[0]["after"]) != pytest.approx(ranks[0]["before"])  # and it trained
+    assert ranks[0]["after"] != ranks[0]["before"]  # and it trained
