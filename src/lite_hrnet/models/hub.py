@@ -67,7 +67,7 @@ class DownloadLimits:
         limits = cls()
         deadline = _env_number(DEADLINE_ENV, limits.deadline_s)
         rate = _env_number(MIN_RATE_ENV, limits.min_rate)
-        if deadline <= 0 or rate < 0:
+        if not (deadline > 0 and rate >= 0):  # NaN included
             raise ValueError(
                 f"{DEADLINE_ENV} must be > 0 and {MIN_RATE_ENV} >= 0, got {deadline} and {rate}"
             )
