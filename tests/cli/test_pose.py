@@ -1,5 +1,5 @@
-"""``lite-hrnet predict pose``: a counted skip for an undecodable image, and distinct
-outputs for inputs that share a stem."""
+"""``lite-hrnet predict pose``: a counted skip for an undecodable image, distinct outputs
+for inputs that share a stem, boxes checked and clipped, and no NaN in the results."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def _image(path: Path, seed: int) -> Path:
     return path
 
 
-def _predict(images: list[Path], weights: Path, output: Path) -> int:
-    argv = ["predict", "pose", *map(str, images), "--checkpoint", str(weights)]
+def _predict(images: list[Path], weights: Path, output: Path, more: list[str] = ()) -> int:
+    argv = ["predict", "pose", *map(str, images), "--checkpoint", str(weights), *more]
     return main([*argv, "--input", "64x64", "--output", str(output)])
 
 
@@ -68,3 +68,55 @@ def test_inputs_sharing_a_stem_keep_their_own_outputs(pose_weights, tmp_path) ->
     ]  # fmt: skip
     drawn = [cv2.imread(str(out / f"{name}_pose.png")) for name in ("a_x_png", "b_x_png")]
     assert not np.array_equal(*drawn)  # each drawn over its own image
+
+
+def _strict_json(path: Path) -> object:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} in {path}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_boxes_are_clipped_and_empty_or_unmatched_ones_reported(
+    pose_weights, tmp_path, capsys
+) -> None:
+    a = _image(tmp_path / "in" / "a.png", 0)  # 40 x 48 (W x H)
+    b = _image(tmp_path / "in" / "b.png", 1)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(
+        json.dumps(
+            {
+                "a.png": [[-10, -10, 100, 100], [50, 50, 10, 10], [5, 5, 0, 10], [5, 5, -3, 4]],
+                "b.png": [[0, 0, 1e30, 1e30], [1e30, 0, 5, 5]],
+                "c.png": [[0, 0, 5, 5]],  # no such input
+            }
+        )
+    )
+    argv = ["--boxes", str(boxes)]
+    with pytest.warns(UserWarning) as record:
+        assert _predict([a, b], pose_weights, tmp_path / "out", argv) == 0
+    messages = [str(w.message) for w in record]
+    assert any("1 of 3 image names match no input" in m and "c.png" in m for m in messages)
+    assert any("4 boxes have no area inside their image" in m for m in messages)
+    out = capsys.readouterr().out
+    assert "clipped 2 boxes to their image" in out and "skipped 4 boxes" in out
+    results = _strict_json(tmp_path / "out" / "keypoints.json")
+    assert np.shape(results["a.png"]) == (1, 17, 3) and np.shape(results["b.png"]) == (1, 17, 3)
+
+
+def test_a_malformed_box_is_one_line_naming_the_file(pose_weights, tmp_path, capsys) -> None:
+    a = _image(tmp_path / "in" / "a.png", 0)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text('{"a.png": [[0, 0, "10", 10]]}')
+    assert _predict([a], pose_weights, tmp_path / "out", ["--boxes", str(boxes)]) == 2
+    err = capsys.readouterr().err
+    assert f"boxes file {boxes}: box 0 of 'a.png'" in err and "Traceback" not in err
+
+
+def test_a_nan_box_is_refused_rather_than_written_as_nan(pose_weights, tmp_path, capsys) -> None:
+    a = _image(tmp_path / "in" / "a.png", 0)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text('{"a.png": [[NaN, 0, 10, 10]]}')  # what json.dumps writes for nan
+    assert _predict([a], pose_weights, tmp_path / "out", ["--boxes", str(boxes)]) == 2
+    assert "box 0 of 'a.png' must be 4 finite numbers" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "keypoints.json").exists()

@@ -72,12 +72,41 @@ def download_weights(variant: str, weights: PretrainedWeights) -> Path:
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
 
+def _images_below(folder: Path, ancestors: frozenset[Path] = frozenset()) -> list[Path]:
+    """The images anywhere below ``folder``, through symlinked folders too (``Path.rglob``
+    does not follow them before Python 3.13). A link to a folder that is being walked
+    already (a loop) is not followed again, with a warning."""
+    import warnings
+
+    real = folder.resolve()
+    if real in ancestors:
+        warnings.warn(
+            f"{folder} links back to {real}, a folder above it; not followed", stacklevel=3
+        )
+        return []
+    ancestors = ancestors | {real}
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+        warnings.warn(f"cannot list {folder} ({e.strerror}); its images are left out", stacklevel=3)
+        return []
+    images: list[Path] = []
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.is_dir():  # follows links
+            images += _images_below(path, ancestors)
+        elif path.suffix.lower() in IMAGE_EXTENSIONS:  # a broken link too: a counted skip
+            images.append(path)
+    return images
+
+
 def collect_images(paths: list[Path]) -> list[Path]:
-    """Files as given, plus the images anywhere below given folders (sorted)."""
+    """Files as given, plus the images anywhere below given folders (sorted), symlinked
+    folders included."""
     images: list[Path] = []
     for path in paths:
         if path.is_dir():
-            images += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+            images += sorted(_images_below(path))
         elif path.is_file():
             images.append(path)
         else:

@@ -41,8 +41,10 @@ def main_hydra(argv: Sequence[str]) -> int:
 
     from ..config.store import register_configs
     from ..training.evaluation import run_evaluation
+    from .hydra_targets import guard_hydra_callbacks
 
     register_configs()
+    guard_hydra_callbacks()
 
     @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
     def hydra_main(cfg: DictConfig) -> None:

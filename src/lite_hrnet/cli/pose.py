@@ -190,19 +190,29 @@ def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=0.3, help="joint score to draw")
 
 
-def _read_boxes(path: Path | None) -> dict[str, list[list[float]]]:
-    if path is None:
-        return {}
-    from ..formats.json_files import read_json
+def _boxes_for(
+    boxes: dict, names: dict[Path, tuple[str, str]], boxes_file: Path | None
+) -> dict[Path, object]:
+    """Each input's boxes (N, 4) from ``--boxes`` (looked up by its key, then its file
+    name); a warning names the keys of the file that match no input."""
+    import warnings
 
-    data = read_json(path, "boxes file")
-    ok = isinstance(data, dict) and all(
-        isinstance(v, list) and all(isinstance(b, list) and len(b) >= 4 for b in v)
-        for v in data.values()
-    )
-    if not ok:
-        raise ValueError(f"boxes file {path} must map image names to [[x, y, w, h], ...] lists")
-    return data
+    found = {}
+    used = set()
+    for path, (key, _) in names.items():
+        for name in (key, path.name):
+            if name in boxes:
+                found[path] = boxes[name]
+                used.add(name)
+                break
+    unused = [name for name in boxes if name not in used]
+    if unused:
+        warnings.warn(
+            f"boxes file {boxes_file}: {len(unused)} of {len(boxes)} image names match no "
+            f"input, their boxes are not used (e.g. {', '.join(unused[:3])})",
+            stacklevel=2,
+        )
+    return found
 
 
 def run_pose_predict(args: argparse.Namespace) -> int:
@@ -215,6 +225,8 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..data.images import CorruptImageWarning, ImageReadError, read_rgb
+    from ..formats.boxes import clip_boxes, read_boxes_file
+    from ..formats.json_files import json_numbers
     from ..inference.drawing import draw_skeletons, save_rgb
     from ..inference.pose import boxes_to_centers_scales
 
@@ -228,11 +240,13 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     else:
         module, size = _load_module(args, None)
         predict, keypoint_set = module.predict_people, module.keypoints
-    boxes = _read_boxes(args.boxes)
     images = collect_images(args.images)
     names = output_names(images)
+    boxes = _boxes_for(read_boxes_file(args.boxes) if args.boxes else {}, names, args.boxes)
     args.output.mkdir(parents=True, exist_ok=True)
     results = {}
+    clipped = empty = 0
+    empty_in: list[str] = []
     for path, (key, stem) in names.items():
         try:
             image = read_rgb(path)
@@ -240,20 +254,31 @@ def run_pose_predict(args: argparse.Namespace) -> int:
             warnings.warn(f"{e}; skipped", CorruptImageWarning, stacklevel=1)
             continue
         h, w = image.shape[:2]
-        whole = [[0, 0, w, h]]
-        xywh = np.asarray([b[:4] for b in boxes.get(key, boxes.get(path.name, whole))], np.float32)
-        centers, scales = boxes_to_centers_scales(xywh, size)
+        xywh = np.asarray([[0, 0, w, h]], np.float64)
+        if path in boxes:
+            xywh, changed, dropped = clip_boxes(boxes[path], w, h)
+            clipped, empty = clipped + changed, empty + dropped
+            empty_in += [key] if dropped else []
+        centers, scales = boxes_to_centers_scales(xywh.astype(np.float32), size)
         keypoints = predict(image, centers, scales, size)
         out = args.output / f"{stem}_pose.png"
         save_rgb(str(out), draw_skeletons(image, keypoints, keypoint_set, args.threshold))
-        results[key] = keypoints.round(2).tolist()
+        results[key] = json_numbers(keypoints, 2)
         print(f"{path} -> {out} ({len(keypoints)} people)")
-    (args.output / "keypoints.json").write_text(json.dumps(results))
+    (args.output / "keypoints.json").write_text(json.dumps(results, allow_nan=False))
     skipped = len(names) - len(results)
     print(
         f"wrote {len(results)} of {len(names)} predictions to {args.output}"
         + (f"; skipped {skipped} undecodable images (see the warnings)" if skipped else "")
+        + (f"; clipped {clipped} boxes to their image" if clipped else "")
+        + (f"; skipped {empty} boxes with no area inside their image" if empty else "")
     )
+    if empty:
+        warnings.warn(
+            f"boxes file {args.boxes}: {empty} boxes have no area inside their image "
+            f"(outside it, or a width or height <= 0), skipped (in {', '.join(empty_in[:3])})",
+            stacklevel=1,
+        )
     if not results:
         raise ValueError(f"none of the {len(names)} images could be decoded")
     return 0

@@ -30,9 +30,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
 from ..config.store import register_configs
+from .hydra_targets import guard_hydra_callbacks
 from .sweep_summary import SweepReport
 
 register_configs()
+guard_hydra_callbacks()  # before Hydra builds hydra.callbacks from the composed config
 
 
 def _process_rank() -> int:

@@ -219,6 +219,23 @@ def test_detection_files(coco_root, tmp_path):
         coco_detection_instances(dets, coco, coco_root / "val2017", 17, 0.75)
 
 
+def test_a_test_split_with_nobody_to_score_fails_at_set_up(coco_root, tmp_path):
+    """Detection boxes need no ground truth to crop, but the metric scores against it: with
+    num_keypoints=0 everywhere, COCOeval would give -1 for every number at the end."""
+    root = _copy(coco_root, tmp_path)
+    ann = root / "annotations/person_keypoints_val2017.json"
+    data = json.loads(ann.read_text())
+    for a in data["annotations"]:
+        a["num_keypoints"] = 0
+    ann.write_text(json.dumps(data))
+    image_id = data["images"][0]["id"]
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": image_id, "bbox": [10, 10, 50, 90], "score": 1}]))
+    dm = CocoKeypointsDataModule(root, input_size=(64, 64), num_workers=0, detection_file=str(dets))
+    with pytest.raises(ValueError, match=r"val2017\.json: nothing to score"):
+        dm.setup("test")
+
+
 def test_missing_image_folder(coco_root, tmp_path):
     root = _copy(coco_root, tmp_path)
     shutil.rmtree(root / "train2017")

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...checks import check
-from ...formats.coco import load_coco
+from ...formats.coco import check_scorable, load_coco
 from ...meta.keypoints import COCO, MPII, KeypointSet
 from ...synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco, ensure_synthetic_mpii
 from ..loaders import SplitDataModule, check_loader_options
 from .dataset import TopDownDataset
+from .image_sizes import drop_resized_images
 from .records import (
     PoseInstance,
     check_mpii_ground_truth,
@@ -22,6 +23,8 @@ from .records import (
 from .transforms import TopDownConfig, TopDownTransform
 
 POSE_FORMATS = ("coco", "mpii")
+# Train images whose header size is compared with the annotation at set-up.
+TRAIN_IMAGES_CHECKED = 64
 
 
 @dataclass
@@ -120,10 +123,18 @@ class CocoKeypointsDataModule(TopDownPoseDataModule):
     def instances(self, split: str) -> list[PoseInstance]:
         image_dir = self.root / self._split_name(split)
         ratio = self.cfg.aspect_ratio
+        ann_file = self.ann_file(split)
         if split == "test" and self.cfg.detection_file:
-            coco = load_coco(self.ann_file(split))
-            return coco_detection_instances(self.cfg.detection_file, coco, image_dir, 17, ratio)
-        return coco_ground_truth_instances(self.ann_file(split), image_dir, COCO, ratio)
+            coco = load_coco(ann_file)
+            check_scorable(coco, ann_file)
+            found = coco_detection_instances(self.cfg.detection_file, coco, image_dir, 17, ratio)
+        else:
+            scored = split != "train"
+            found = coco_ground_truth_instances(ann_file, image_dir, COCO, ratio, scored=scored)
+        # The scored splits: every image's size; the train split: a sample at start-up,
+        # the decoded size of each image then.
+        checked = TRAIN_IMAGES_CHECKED if split == "train" else None
+        return drop_resized_images(found, ann_file, checked)
 
     def evaluation_file(self, stage: str) -> Path:
         return self.ann_file(stage)
