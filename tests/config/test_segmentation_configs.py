@@ -24,10 +24,11 @@ def _compose(overrides: list[str]):
 
 
 def _tiny(root: Path) -> list[str]:
-    """The synthetic experiment on the session's tiny generated set (same generator settings)."""
+    """The synthetic experiment on the session's tiny generated set (the same generator
+    settings as TINY_STREET: other settings would write the shared set again)."""
     return [
         "experiment=synthetic_cityscapes", f"data.root={root}", "data.synthetic.seed=3",
-        "data.synthetic.num_train_images=4", "data.synthetic.num_val_images=2",
+        "data.synthetic.num_train_images=4", "data.synthetic.num_val_images=3",
         "data.synthetic.height=64", "data.synthetic.width=128", "data.input_size=[64,64]",
         "data.batch_size=2", "data.num_workers=0", "logger=none", "model.width=0.25",
         "model.num_modules=[1,1,1]", "trainer.enable_progress_bar=false",
