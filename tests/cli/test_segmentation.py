@@ -167,3 +167,20 @@ def test_predict_colours_with_the_checkpoints_palette(
     assert classes.max() < len(FOLDER_TABLE["classes"])  # class indices: the masks' own ids
     overlay = cv2.imread(str(out / f"{image.stem}_overlay.png"))[..., ::-1]
     assert np.array_equal(overlay, np.array(FOLDER_TABLE["palette"], np.uint8)[classes])
+
+
+def test_export_takes_the_class_count_from_the_checkpoint(
+    tiny_folder_checkpoint: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from lite_hrnet.cli.segmentation import segmentation_classes
+    from lite_hrnet.meta.cityscapes import NUM_CLASSES
+    from lite_hrnet.models.factory import create_segmentation_model
+    from tests.support import TINY_BACKBONE
+
+    assert segmentation_classes(tiny_folder_checkpoint) == 8  # its class table
+    assert segmentation_classes(None) == NUM_CLASSES
+    plain = tmp_path / "plain.pth"  # a state dict alone: the classifier's rows
+    torch.save(create_segmentation_model("lite_hrnet_18", 5, **TINY_BACKBONE).state_dict(), plain)
+    assert segmentation_classes(plain) == 5
