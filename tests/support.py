@@ -86,6 +86,34 @@ def street_overrides(root: Path) -> list[str]:
     ]
 
 
+def street_folder_overrides(root: Path) -> list[str]:
+    """The street scenes in the generic layout (``data=synthetic_segmentation_folder``,
+    its own class names) shrunk to seconds, as ``street_overrides``."""
+    s = TINY_STREET
+    return [
+        "task=segmentation",
+        "data=synthetic_segmentation_folder",
+        "monitor=val/mIoU",
+        f"data.root={root}",
+        f"data.synthetic.seed={s.seed}",
+        f"data.synthetic.num_train_images={s.num_train_images}",
+        f"data.synthetic.num_val_images={s.num_val_images}",
+        f"data.synthetic.height={s.height}",
+        f"data.synthetic.width={s.width}",
+        "data.input_size=[64,64]",
+        "data.batch_size=2",
+        "data.val_batch_size=1",
+        "data.num_workers=0",
+        "model.width=0.25",
+        "model.num_modules=[1,1,1]",
+        "trainer=cpu",
+        "trainer.enable_progress_bar=false",
+        "callbacks.model_summary=none",
+        "logger=none",
+        "prediction_images=0",
+    ]
+
+
 def compose_config(overrides: list[str], typed: bool = True):
     """``train.yaml`` with ``overrides`` through Hydra's compose API: the ``TrainConfig``,
     or (``typed=False``) the DictConfig with its ``hydra`` node."""

@@ -35,8 +35,11 @@ def test_every_group_is_covered() -> None:
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_validates(group: str, option: str) -> None:
     overrides = [f"{group}={option}"]
-    if group == "data" and "cityscapes" in option:  # a segmentation data set needs its task
-        overrides.insert(0, "task=segmentation")
+    segmentation = ("cityscapes", "segmentation", "pascal_voc", "ade20k")
+    if group == "data" and any(name in option for name in segmentation):
+        overrides.insert(0, "task=segmentation")  # a segmentation data set needs its task
+    if group == "data" and option == "segmentation_folder":  # the user's classes are needed
+        overrides.append("data.classes=[background,object]")
     if group == "data" and "mpii" in option:
         overrides.append("monitor=val/PCKh")
     cfg = compose_config(overrides)

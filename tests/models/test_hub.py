@@ -325,3 +325,23 @@ def test_a_file_cached_with_the_check_off_is_checked_when_it_is_on(
     # Checked and good: used as it is.
     assert download_pretrained("lite_hrnet_18", "test_tiny", progress=False) == path
     assert len(_Files.requests) == 2
+
+
+@pytest.mark.parametrize("num_classes", [2, 21, 150])
+def test_a_segmentation_model_of_any_class_count_starts_from_a_pose_tag(
+    server: str,
+    hub_cache: Path,
+    tiny_file: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+    num_classes: int,
+) -> None:
+    _register(monkeypatch, _tiny_name(tiny_file))
+    monkeypatch.setenv(MIRROR_ENV, server + "/")
+    model = lite_hrnet.create_segmentation_model(
+        "lite_hrnet_18", num_classes=num_classes, pretrained="test_tiny", **TINY_BACKBONE
+    )
+    saved = torch.load(io.BytesIO(tiny_file), weights_only=True)["state_dict"]
+    key = "stem.conv1.conv.weight"
+    assert torch.equal(model.backbone.state_dict()[key], saved["backbone." + key])
+    assert model.decode_head.classifier.out_channels == num_classes
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, num_classes, 16, 16)

@@ -26,6 +26,7 @@ from .calibration import (
     calibration_config,
     calibration_crops,
 )
+from .segmentation import segmentation_classes
 
 if TYPE_CHECKING:
     from ..data.pose.datamodule import PoseDataConfig
@@ -62,7 +63,10 @@ def add_parser(sub: Any) -> None:
         help="pose: heatmap head with --joints; segmentation: head with --classes",
     )
     parser.add_argument(
-        "--classes", type=int, default=19, help="segmentation classes (--task segmentation)"
+        "--classes",
+        type=int,
+        help="segmentation classes (--task segmentation); default: the --checkpoint's, else "
+        "the Cityscapes table's",
     )
     parser.add_argument(
         "--opset",
@@ -146,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pretrained:
         check_fits(args.name, pretrained_weights(args.name, args.pretrained), input_size=args.input)
     if args.task == "segmentation":
+        args.classes = args.classes or segmentation_classes(args.checkpoint)
         model = create_segmentation_model(args.name, num_classes=args.classes, **weights)
     elif args.joints == 0:
         model = create_backbone(args.name, **weights)

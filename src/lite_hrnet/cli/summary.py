@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from ..meta.cityscapes import NUM_CLASSES as CITYSCAPES_CLASSES
 from ..models import complexity, create_backbone, create_pose_model, list_models
 from ..models.factory import create_segmentation_model
 from .args import add_model_arguments
@@ -22,7 +23,9 @@ def add_parser(sub: Any) -> None:
         help="segmentation: the HRNet segmentation head instead of --joints (e.g. --input "
         "512x1024)",
     )
-    parser.add_argument("--classes", type=int, default=19, help="segmentation classes")
+    parser.add_argument(
+        "--classes", type=int, default=CITYSCAPES_CLASSES, help="segmentation classes"
+    )
 
 
 def summarize(name: str, input_size: tuple[int, int], joints: int) -> dict[str, Any]:

@@ -43,10 +43,22 @@ def draw_skeletons(
     return out
 
 
-def overlay(image: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """``image`` (H, W, 3) uint8 RGB blended with the Cityscapes colours of ``train_ids``
-    (H, W)."""
-    blended = image * (1 - alpha) + colorize(train_ids) * alpha
+def overlay(
+    image: np.ndarray,
+    class_map: np.ndarray,
+    alpha: float = 0.5,
+    palette: np.ndarray | None = None,
+) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 RGB blended with the colours of ``class_map`` (H, W):
+    ``palette`` (K, 3) uint8 RGB, one colour per class (default: Cityscapes' trainId
+    colours); values without a colour are black."""
+    if palette is None:
+        colours = colorize(class_map)
+    else:
+        lut = np.zeros((256, 3), dtype=np.uint8)
+        lut[: len(palette)] = palette
+        colours = lut[np.asarray(class_map, dtype=np.uint8)]
+    blended = image * (1 - alpha) + colours * alpha
     return blended.round().astype(np.uint8)
 
 

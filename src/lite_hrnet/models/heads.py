@@ -114,7 +114,7 @@ class SegmentationModel(nn.Module):
     def __init__(
         self,
         backbone: LiteHRNet,
-        num_classes: int = 19,
+        num_classes: int,
         head_channels: int = DEFAULT_HEAD_CHANNELS,
     ) -> None:
         super().__init__()

@@ -63,14 +63,19 @@ def run_evaluation(cfg: EvalConfig, output_dir: str | os.PathLike[str]) -> dict[
 
 def results_name(data: Any) -> str:
     """The predictions file's name for a data config: ``predictions_<format>.json``."""
-    return f"predictions_{getattr(data, 'format', None) or 'cityscapes'}.json"
+    return f"predictions_{getattr(data, 'format', None) or _segmentation_kind(data)}.json"
+
+
+def _segmentation_kind(data: Any) -> str:
+    """ "cityscapes" for the official table, else "segmentation" (the user's classes)."""
+    return getattr(data, "label_table", None) or "segmentation"
 
 
 def describe_data(data: Any) -> str:
     """One line: the data set, its root and what the test runs at."""
     if getattr(data, "format", None) is None:  # segmentation: whole images, maybe resized
         size = data.base_size
-        return f"cityscapes {data.root} ({data.val_split}), " + (
+        return f"{_segmentation_kind(data)} {data.root} ({data.val_split}), " + (
             f"resized to {size[0]}x{size[1]}" if size else "full size"
         )
     h, w = data.input_size
