@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from .args import collect_images, input_size, output_names
+from .output_folder import output_folder
 
 
 def _scales(text: str) -> tuple[float, ...]:
@@ -160,7 +161,7 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
         raise ValueError(
             f"predict writes Cityscapes labelIds: needs 19 classes, not {module.cfg.num_classes}"
         )
-    args.output.mkdir(parents=True, exist_ok=True)
+    output_folder(args.output)
     names = output_names(images)  # inputs that share a stem get distinct outputs
     written = 0
     for path, (_, name) in names.items():
