@@ -27,7 +27,7 @@ def test_a_full_disk_names_the_file_and_the_last_good_checkpoint(tmp_path: Path)
         assert torch.equal(read_checkpoint_file(disk / "epoch0.ckpt")["w"], torch.ones(1000))
         assert sorted(p.name for p in disk.iterdir()) == ["epoch0.ckpt"]  # no temp file left
         # The same file again: the previous one is kept, whole.
-        with pytest.raises(CheckpointWriteError, match="the previous epoch0.ckpt, kept whole"):
+        with pytest.raises(CheckpointWriteError, match=r"the previous epoch0\.ckpt, kept whole"):
             io.save_checkpoint({"w": torch.ones(1_000_000)}, disk / "epoch0.ckpt")
         assert torch.equal(read_checkpoint_file(disk / "epoch0.ckpt")["w"], torch.ones(1000))
 
