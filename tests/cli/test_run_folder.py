@@ -60,5 +60,5 @@ def test_a_run_folder_that_cannot_be_written_is_one_line(coco_root, tmp_path, ca
                         f"hydra.run.dir={tmp_path / 'mount' / 'run'}"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2
-    assert f"lite-hrnet train: error: hydra.run.dir: {tmp_path / 'mount' / 'run'}: " in err
+    assert f"lite-hrnet train: error: hydra.run.dir {tmp_path / 'mount' / 'run'}: " in err
     assert ("read-only file system" in err or "permission denied" in err) and "Traceback" not in err

@@ -14,7 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from ..training.run_lock import RunFolderBusyError, RunFolderLock
-from .errors import describe, report
+from .errors import problem, report
 
 # Set by the launchers for the processes they start: only the first process of a job
 # (global rank 0) holds its folder; Lightning's DDP launcher starts ranks > 0 into it.
@@ -53,7 +53,7 @@ class RunFolderGuard(Callback):
             report("train", error)
             raise SystemExit(2) from None
         except OSError as error:
-            report("train", f"hydra.{key}.dir: {describe(error)}")
+            report("train", f"hydra.{key}.dir {folder}: {problem(error)}")
             raise SystemExit(2) from None
         RunFolderGuard.held[folder] = lock
         self.folder = folder

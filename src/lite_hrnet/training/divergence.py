@@ -72,26 +72,28 @@ class StopOnDivergence(Callback):
     ) -> None:
         if self.steps <= 0:
             return
-        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if not isinstance(loss, torch.Tensor):  # a skipped batch
-            return
+        device = pl_module.device
+        if self._in_a_row is None or self._in_a_row.device != device:
+            self._in_a_row = torch.zeros((), dtype=torch.long, device=device)
+            self._first = torch.zeros((), dtype=torch.long, device=device)
         step = trainer.global_step
-        finite = torch.isfinite(loss.detach()).all()
-        if self._in_a_row is None or self._in_a_row.device != loss.device:
-            self._in_a_row = torch.zeros((), dtype=torch.long, device=loss.device)
-            self._first = torch.zeros((), dtype=torch.long, device=loss.device)
-        self._in_a_row = torch.where(finite, 0, self._in_a_row + 1)
-        self._first = torch.where(self._in_a_row == 1, step, self._first)
-        every = 1 if loss.device.type == "cpu" else max(1, trainer.log_every_n_steps)
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):  # else a skipped batch: no loss, no count
+            finite = torch.isfinite(loss.detach()).all().to(device)
+            self._in_a_row = torch.where(finite, 0, self._in_a_row + 1)
+            self._first = torch.where(self._in_a_row == 1, step, self._first)
+        # Every rank reaches this at the same steps (a skipped batch too): the decision below
+        # is a collective under DDP.
+        every = 1 if device.type == "cpu" else max(1, trainer.log_every_n_steps)
         if step % every:
             return
         in_a_row = int(self._in_a_row)
         if self._decide(trainer, in_a_row >= self.steps):
-            first, value = int(self._first), float(loss.detach().float().mean())
+            value = float(loss.detach().float().mean()) if isinstance(loss, torch.Tensor) else "?"
             raise TrainingDivergedError(
                 f"training diverged: the loss is {value} at step {step}, not finite since "
-                f"step {first} ({in_a_row} steps in a row; callbacks.nonfinite_loss_steps="
-                f"{self.steps}); stopped. {self._advice()}"
+                f"step {int(self._first)} ({in_a_row} steps in a row; "
+                f"callbacks.nonfinite_loss_steps={self.steps}); stopped. {self._advice()}"
             )
 
     def on_save_checkpoint(
