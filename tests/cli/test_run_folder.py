@@ -62,3 +62,13 @@ def test_a_run_folder_that_cannot_be_written_is_one_line(coco_root, tmp_path, ca
     assert code == 2
     assert f"lite-hrnet train: error: hydra.run.dir {tmp_path / 'mount' / 'run'}: " in err
     assert ("read-only file system" in err or "permission denied" in err) and "Traceback" not in err
+
+
+def test_eval_in_its_hydra_form_checks_its_folder_too(coco_root, tmp_path, capsys):
+    (tmp_path / "mount").mkdir()
+    with read_only(tmp_path / "mount"):
+        code = run_cli(["eval", *pose_overrides(coco_root), "ckpt_path=/nowhere/best.ckpt",
+                        f"hydra.run.dir={tmp_path / 'mount' / 'eval'}"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"lite-hrnet eval: error: hydra.run.dir {tmp_path / 'mount' / 'eval'}: " in err

@@ -1,7 +1,8 @@
 """A Hydra callback that makes a training run's folder its own before Hydra writes into it
 (``train.yaml`` registers it): the folder is created and locked (``RunFolderLock``), so a
-folder that cannot be written, or that another training holds, ends the command at once
-in one line (exit 2), before anything of the other run is overwritten."""
+folder that cannot be written, or that another training holds, ends the command at once in
+one line (exit 2), before anything of the other run is overwritten. ``eval.yaml`` registers
+it too, to check that its folder can be written."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def is_first_process() -> bool:
 
 class RunFolderGuard(Callback):
     """Holds ``hydra.run.dir`` (a single run) or ``hydra.sweep.dir`` (a multirun) from the
-    start of the run to its end.
+    start of the run to its end; with ``hold=False`` (``eval``) only checks that it can be
+    created and written.
 
     A run that fails leaves Hydra by ``SystemExit``, past ``on_run_end``; its lock is then
     released at exit, or when this process starts its next run into the same folder (runs
@@ -35,7 +37,9 @@ class RunFolderGuard(Callback):
 
     held: ClassVar[dict[str, RunFolderLock]] = {}
 
-    def __init__(self) -> None:
+    def __init__(self, command: str = "train", hold: bool = True) -> None:
+        self.command = command  # named in the error
+        self.hold = hold  # False: only check that the folder can be written (eval)
         self.folder: str | None = None
 
     def _hold(self, config: DictConfig, key: str) -> None:
@@ -50,11 +54,14 @@ class RunFolderGuard(Callback):
         try:
             lock.acquire()
         except RunFolderBusyError as error:
-            report("train", error)
+            report(self.command, error)
             raise SystemExit(2) from None
         except OSError as error:
-            report("train", f"hydra.{key}.dir {folder}: {problem(error)}")
+            report(self.command, f"hydra.{key}.dir {folder}: {problem(error)}")
             raise SystemExit(2) from None
+        if not self.hold:
+            lock.release()
+            return
         RunFolderGuard.held[folder] = lock
         self.folder = folder
 
