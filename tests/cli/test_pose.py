@@ -1,9 +1,11 @@
 """``lite-hrnet predict pose``: a counted skip for an undecodable image, distinct outputs
-for inputs that share a stem, boxes checked and clipped, and no NaN in the results."""
+for inputs that share a stem, boxes checked and clipped, no NaN in the results, results
+kept on a full disk, outputs that cannot be written."""
 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import lite_hrnet
 from lite_hrnet.cli.main import main
 from lite_hrnet.data.images import CorruptImageWarning
 from lite_hrnet.testing.weights import randomize
+from tests.support import read_only, small_disk
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +28,11 @@ def pose_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _image(path: Path, seed: int) -> Path:
+def _image(path: Path, seed: int, size: int = 0) -> Path:
+    """A noise image, 48 x 40 or ``size`` x ``size`` (noise: its drawing compresses badly)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.random.default_rng(seed).integers(0, 256, (48, 40, 3), dtype=np.uint8)
+    shape = (size, size, 3) if size else (48, 40, 3)
+    pixels = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
     cv2.imwrite(str(path), pixels)
     return path
 
@@ -120,3 +125,54 @@ def test_a_nan_box_is_refused_rather_than_written_as_nan(pose_weights, tmp_path,
     assert _predict([a], pose_weights, tmp_path / "out", ["--boxes", str(boxes)]) == 2
     assert "box 0 of 'a.png' must be 4 finite numbers" in capsys.readouterr().err
     assert not (tmp_path / "out" / "keypoints.json").exists()
+
+
+def test_a_full_disk_keeps_the_keypoints_made_so_far(pose_weights, tmp_path, capsys) -> None:
+    images = [_image(tmp_path / "in" / f"{i}.png", i, size=96) for i in range(5)]
+    with small_disk(tmp_path / "disk", "64k") as disk:  # room for about two drawings
+        assert _predict(images, pose_weights, disk / "out") == 2
+        err = capsys.readouterr().err.strip()
+        assert re.fullmatch(
+            rf"lite-hrnet predict: error: {disk}/out/\d_pose\.png: no space left on device; "
+            rf"the keypoints of the (\d) images predicted so far are in {disk}/out/"
+            r"keypoints\.jsonl \(one JSON line per image\)",
+            err,
+        ), err
+        lines = (disk / "out" / "keypoints.jsonl").read_text().splitlines()
+        done = [json.loads(line) for line in lines]
+        assert len(done) >= 1 and [d["file"] for d in done] == [
+            f"{i}.png" for i in range(len(done))
+        ]
+        assert all(np.shape(d["keypoints"]) == (1, 17, 3) for d in done)
+        assert not (disk / "out" / "keypoints.json").exists()
+
+
+def test_the_lines_file_gives_way_to_keypoints_json(pose_weights, tmp_path) -> None:
+    images = [_image(tmp_path / "in" / f"{i}.png", i) for i in range(2)]
+    assert _predict(images, pose_weights, tmp_path / "out") == 0
+    assert sorted(json.loads((tmp_path / "out" / "keypoints.json").read_text())) == [
+        "0.png",
+        "1.png",
+    ]
+    assert not (tmp_path / "out" / "keypoints.jsonl").exists()
+
+
+@pytest.mark.parametrize("kind", ["file", "read-only"])
+def test_an_output_that_cannot_be_a_folder_is_one_line(kind, pose_weights, tmp_path, capsys):
+    image = _image(tmp_path / "in" / "a.png", 0)
+    (tmp_path / "mount").mkdir()
+    if kind == "file":
+        output = tmp_path / "mount" / "taken"
+        output.write_text("not a folder")
+        code = _predict([image], pose_weights, output)
+    else:
+        output = tmp_path / "mount" / "out"
+        with read_only(tmp_path / "mount"):
+            code = _predict([image], pose_weights, output)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith(f"lite-hrnet predict: error: --output {output}: ")
+    assert "\n" not in err
+    assert err.endswith(
+        {"file": ("exists and is not a folder (name a folder)",),
+         "read-only": ("read-only file system", "permission denied")}[kind]
+    )  # fmt: skip

@@ -26,6 +26,7 @@ from .calibration import (
     calibration_config,
     calibration_crops,
 )
+from .output_folder import output_file
 from .segmentation import segmentation_classes
 
 if TYPE_CHECKING:
@@ -145,6 +146,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.joints < 0:
         raise ValueError(f"--joints must be >= 0, got {args.joints}")
+    output_file(args.output)
     data = _calibration_source(args)
     weights = {"checkpoint_path": args.checkpoint, "pretrained": args.pretrained}
     if args.pretrained:

@@ -11,8 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..models.hub import WeightsDownloadError
 from . import evaluate, export, predict, report, summary, weights
+from .errors import is_clear
+from .errors import report as report_error
 
 SUBCOMMANDS = {
     "summary": summary,
@@ -39,8 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return SUBCOMMANDS[args.command].run(args)
-    except (ValueError, FileNotFoundError, WeightsDownloadError) as e:
-        print(f"lite-hrnet {args.command}: error: {e}", file=sys.stderr)
+    except Exception as error:
+        if not is_clear(error):
+            raise
+        report_error(args.command, error)
         return 2
 
 

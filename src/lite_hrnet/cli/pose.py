@@ -8,7 +8,6 @@ the predictions in COCO results format. ``predict pose`` draws skeletons onto im
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from .args import (
     output_names,
     resolve_pretrained,
 )
+from .keypoints_file import KeypointsFile
+from .output_folder import output_folder
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -218,8 +219,8 @@ def _boxes_for(
 def run_pose_predict(args: argparse.Namespace) -> int:
     """Draw ``<stem>_pose.png`` per image and write every image's keypoints (N, K, 3) to
     ``keypoints.json``, keyed by file name (``output_names``: inputs that share a stem get
-    distinct names). An image that cannot be decoded is skipped with a warning and
-    counted."""
+    distinct names), as they are made (``KeypointsFile``). An image that cannot be decoded
+    is skipped with a warning and counted."""
     import warnings
 
     import numpy as np
@@ -243,29 +244,29 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     images = collect_images(args.images)
     names = output_names(images)
     boxes = _boxes_for(read_boxes_file(args.boxes) if args.boxes else {}, names, args.boxes)
-    args.output.mkdir(parents=True, exist_ok=True)
-    results = {}
+    output_folder(args.output)
     clipped = empty = 0
     empty_in: list[str] = []
-    for path, (key, stem) in names.items():
-        try:
-            image = read_rgb(path)
-        except ImageReadError as e:
-            warnings.warn(f"{e}; skipped", CorruptImageWarning, stacklevel=1)
-            continue
-        h, w = image.shape[:2]
-        xywh = np.asarray([[0, 0, w, h]], np.float64)
-        if path in boxes:
-            xywh, changed, dropped = clip_boxes(boxes[path], w, h)
-            clipped, empty = clipped + changed, empty + dropped
-            empty_in += [key] if dropped else []
-        centers, scales = boxes_to_centers_scales(xywh.astype(np.float32), size)
-        keypoints = predict(image, centers, scales, size)
-        out = args.output / f"{stem}_pose.png"
-        save_rgb(str(out), draw_skeletons(image, keypoints, keypoint_set, args.threshold))
-        results[key] = json_numbers(keypoints, 2)
-        print(f"{path} -> {out} ({len(keypoints)} people)")
-    (args.output / "keypoints.json").write_text(json.dumps(results, allow_nan=False))
+    with KeypointsFile(args.output) as results_file:
+        results = results_file.results
+        for path, (key, stem) in names.items():
+            try:
+                image = read_rgb(path)
+            except ImageReadError as e:
+                warnings.warn(f"{e}; skipped", CorruptImageWarning, stacklevel=1)
+                continue
+            h, w = image.shape[:2]
+            xywh = np.asarray([[0, 0, w, h]], np.float64)
+            if path in boxes:
+                xywh, changed, dropped = clip_boxes(boxes[path], w, h)
+                clipped, empty = clipped + changed, empty + dropped
+                empty_in += [key] if dropped else []
+            centers, scales = boxes_to_centers_scales(xywh.astype(np.float32), size)
+            keypoints = predict(image, centers, scales, size)
+            results_file.add(key, json_numbers(keypoints, 2))
+            out = args.output / f"{stem}_pose.png"
+            save_rgb(str(out), draw_skeletons(image, keypoints, keypoint_set, args.threshold))
+            print(f"{path} -> {out} ({len(keypoints)} people)")
     skipped = len(names) - len(results)
     print(
         f"wrote {len(results)} of {len(names)} predictions to {args.output}"

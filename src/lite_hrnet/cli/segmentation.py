@@ -23,6 +23,7 @@ import torch
 
 from ..meta.cityscapes import NUM_CLASSES as CITYSCAPES_CLASSES
 from .args import collect_images, input_size, output_names
+from .output_folder import output_folder
 
 
 def _scales(text: str) -> tuple[float, ...]:
@@ -169,7 +170,7 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
     images = collect_images(args.images)
     module = load_segmentation_module(args)
     table = module.class_table
-    args.output.mkdir(parents=True, exist_ok=True)
+    output_folder(args.output)
     names = output_names(images)  # inputs that share a stem get distinct outputs
     written = 0
     for path, (_, name) in names.items():

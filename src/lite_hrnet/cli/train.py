@@ -30,6 +30,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
 from ..config.store import register_configs
+from .errors import is_clear
 from .hydra_targets import guard_hydra_callbacks
 from .sweep_summary import SweepReport
 
@@ -136,9 +137,9 @@ def hydra_main(cfg: DictConfig) -> float | None:
         if _process_rank() == 0:
             write_failure(output_dir, error, hydra_cfg.overrides.task)
         if not sweeping:
-            if isinstance(error, ValueError | FileNotFoundError):
-                # A clear error (bad setting, missing file, unreadable checkpoint): the line
-                # above says it; the traceback is in failed.json.
+            if is_clear(error):
+                # A clear error (bad setting, missing file, unreadable checkpoint, full disk,
+                # divergence): the line above says it; the traceback is in failed.json.
                 raise SystemExit(2) from None
             raise
         # The sweep goes on; sweepers take None as a failed job (Optuna marks the trial

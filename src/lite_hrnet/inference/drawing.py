@@ -3,6 +3,9 @@ colour masks for segmentation."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import cv2
 import numpy as np
 
@@ -63,9 +66,19 @@ def overlay(
 
 
 def save_image(path: str, image: np.ndarray) -> None:
-    """Write an image as it is (e.g. (H, W) uint8 label ids; PNG or JPEG by extension)."""
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write image {path}")
+    """Write an image as it is (e.g. (H, W) uint8 label ids; PNG or JPEG by extension).
+    Encoded here and written by Python, so that a failed write (a full disk) is an OSError
+    naming the file and the problem; ``cv2.imwrite`` only returns False."""
+    ok, encoded = cv2.imencode(os.path.splitext(str(path))[1] or ".png", image)
+    if not ok:
+        raise ValueError(f"could not encode a {image.shape} image as {path}")
+    try:
+        with open(path, "wb") as f:
+            f.write(encoded.tobytes())
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # no truncated image left behind
+        raise OSError(error.errno, error.strerror, str(path)) from None
 
 
 def save_rgb(path: str, image: np.ndarray) -> None:

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from ..checks import check
 from ..meta.keypoints import COCO, MPII
 from .figures import Figure, Shape, draw_shape, sample_figure
+from .files import write_file, write_image
 from .marker import ensure_generated
 
 IMAGE_SIZE = (640, 480)  # [w, h], the common COCO image size
@@ -186,8 +187,8 @@ def _render_one(args: tuple[PoseSceneConfig, int, int, Path, str]) -> tuple[list
     cfg, split_id, index, image_dir, file_name = args
     rng = np.random.default_rng([cfg.seed, split_id, index])
     image, people = render_scene(rng, cfg)
-    cv2.imwrite(
-        str(image_dir / file_name),
+    write_image(
+        image_dir / file_name,
         cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
         [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality],
     )
@@ -378,5 +379,5 @@ def _coco_category() -> dict:
 
 def _write_json(path: Path, data: object) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
+    write_file(tmp, json.dumps(data).encode())
     tmp.replace(path)

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from ..checks import check
 from ..meta.cityscapes import NAME_TO_LABEL
 from ..meta.class_table import default_palette
+from .files import write_image
 from .marker import ensure_generated
 
 _ID = {name: label.id for name, label in NAME_TO_LABEL.items()}
@@ -705,8 +706,8 @@ def ensure_synthetic_cityscapes(
             label_dir = root / "gtFine" / split / city
             image_dir.mkdir(parents=True, exist_ok=True)
             label_dir.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(image_dir / f"{stem}_leftImg8bit.png"), image[..., ::-1])
-            cv2.imwrite(str(label_dir / f"{stem}_gtFine_labelIds.png"), label)
+            write_image(image_dir / f"{stem}_leftImg8bit.png", image[..., ::-1])
+            write_image(label_dir / f"{stem}_gtFine_labelIds.png", label)
 
     return ensure_generated(
         root,

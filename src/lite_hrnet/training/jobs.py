@@ -36,14 +36,22 @@ def write_failure(
 ) -> Path:
     """Record ``error`` in ``output_dir/failed.json`` and say so on stderr; returns the file."""
     path = Path(output_dir) / FAILURE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "status": "failed",
         "error": f"{type(error).__name__}: {error}",
         "traceback": "".join(traceback.format_exception(error)),
         "overrides": list(overrides),
     }
-    path.write_text(json.dumps(record, indent=2))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2))
+    except OSError as write_error:  # a full disk or a read-only folder: say it here instead
+        print(
+            f"lite-hrnet train: job failed ({record['error']}); {path} not written "
+            f"({write_error.strerror or write_error})",
+            file=sys.stderr,
+        )
+        return path
     print(f"lite-hrnet train: job failed ({record['error']}); see {path}", file=sys.stderr)
     return path
 
