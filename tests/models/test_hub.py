@@ -26,6 +26,7 @@ from lite_hrnet.models.hub import (
     download_pretrained,
     pretrained_weights,
 )
+from lite_hrnet.models.metadata import COCO_HEAD
 from lite_hrnet.models.variants import VARIANTS, PretrainedWeights
 from lite_hrnet.testing.weights import randomize
 from tests.support import TINY_BACKBONE
@@ -96,7 +97,7 @@ def _register(monkeypatch: pytest.MonkeyPatch, file_name: str, tag: str = "test_
     """A test-only tag of lite_hrnet_18 (the tiny network's file)."""
     info = VARIANTS["lite_hrnet_18"]
     weights = PretrainedWeights(
-        tag, f"https://example.invalid/{file_name}", "coco", (64, 64), 17, "AP", 0.0
+        tag, f"https://example.invalid/{file_name}", "coco", (64, 64), COCO_HEAD, "AP", 0.0
     )
     monkeypatch.setitem(
         VARIANTS, "lite_hrnet_18", dataclasses.replace(info, pretrained=(*info.pretrained, weights))

@@ -19,7 +19,7 @@ from ..deploy.quantize import (
 )
 from ..models import create_backbone, create_pose_model, create_segmentation_model
 from ..models.hub import check_fits, pretrained_weights
-from .args import DEFAULT_INPUT_SIZE, add_model_arguments, add_pretrained_argument
+from .args import DEFAULT_INPUT_SIZE, add_model_arguments, add_pretrained_argument, head_joints
 from .calibration import (
     CALIBRATION_SPLIT,
     calibration_batches,
@@ -139,8 +139,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.joints < 0:
-        raise ValueError(f"--joints must be >= 0, got {args.joints}")
+    args.joints = head_joints(args)
     data = _calibration_source(args)
     weights = {"checkpoint_path": args.checkpoint, "pretrained": args.pretrained}
     if args.pretrained:
@@ -150,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.joints == 0:
         model = create_backbone(args.name, **weights)
     else:
+        # Without --joints or --keypoints: the head of the weights, else the variant's.
         model = create_pose_model(args.name, num_joints=args.joints, **weights)
+        args.joints = model.num_joints
     if args.format == "pt2":
         if args.int8:
             raise ValueError("--int8 quantises an ONNX graph: use it with --format onnx")

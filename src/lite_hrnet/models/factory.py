@@ -8,10 +8,10 @@ from os import PathLike
 from typing import Any
 
 from .backbone import LiteHRNet
-from .checkpoint import load_checkpoint
+from .checkpoint import head_joints, load_checkpoint
 from .heads import DEFAULT_HEAD_CHANNELS, PoseModel, SegmentationModel
 from .hub import check_fits, download_pretrained, pretrained_weights
-from .registry import model_entrypoint
+from .registry import model_entrypoint, variant_info
 
 # Every factory takes the variant name, then keyword arguments only: ``checkpoint_path``
 # loads the whole model through ``load_checkpoint``; ``pretrained`` (a tag such as
@@ -73,14 +73,19 @@ def create_pose_model(
 ) -> PoseModel:
     """Backbone + 1x1 heatmap head: (B, 3, H, W) -> heatmaps (B, num_joints, H/4, W/4).
 
-    ``num_joints`` defaults to the head of ``pretrained`` (e.g. 16 for "mpii_256x256"),
-    else 17; a tag whose joint count differs from the one asked for raises a ValueError.
+    ``num_joints`` defaults to the head of ``pretrained`` (e.g. MPII's joints for
+    "mpii_256x256") or of ``checkpoint_path``, else to the variant's default head
+    (``variant_info(name).num_joints``); a tag whose joint count differs from the one
+    asked for raises a ValueError.
     """
     if pretrained is not None and pretrained is not False:
         weights = pretrained_weights(name, pretrained)
         check_fits(name, weights, num_joints=num_joints)
         num_joints = weights.num_joints
-    num_joints = 17 if num_joints is None else num_joints
+    if num_joints is None and checkpoint_path is not None:
+        num_joints = head_joints(checkpoint_path)
+    if num_joints is None:
+        num_joints = variant_info(name).num_joints
     checkpoint_path = _weights_file(name, checkpoint_path, pretrained, check_hash)
     backbone = create_backbone(name, checkpoint_path=backbone_checkpoint, **spec_overrides)
     model = PoseModel(backbone, num_joints=num_joints)

@@ -30,12 +30,12 @@ from ..models.checkpoint import (
     CheckpointError,
     guess_variant,
     load_checkpoint,
+    match_variant,
     read_checkpoint_file,
     read_state_dict,
 )
 from ..models.hub import download_pretrained, pretrained_weights
-from ..models.registry import list_models
-from ..models.variants import VARIANT_SPECS
+from ..models.registry import list_models, variant_info
 from .compile import compile_for_training
 
 FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")
@@ -73,7 +73,7 @@ class ModelConfig:
             f"unknown variant {self.name!r}; registered: {', '.join(list_models())}",
         )
         # Building the spec checks every override and names the offending field.
-        VARIANT_SPECS[self.name].replace(**self.spec_overrides()).validate()
+        variant_info(self.name).spec.replace(**self.spec_overrides()).validate()
         check(self.checkpoint is None or os.path.isfile(os.path.expanduser(self.checkpoint)),
               "model.checkpoint", f"no file at {self.checkpoint}")  # fmt: skip
         if self.pretrained is not None:
@@ -221,6 +221,14 @@ class TaskModule(L.LightningModule):
         return {}
 
     @classmethod
+    def upgrade_hparams(
+        cls, hparams: dict[str, Any], checkpoint: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The constructor arguments of an older checkpoint's hyperparameters, brought up
+        to date (``checkpoint`` is the whole file's dict)."""
+        return hparams
+
+    @classmethod
     def from_checkpoint(
         cls, path: str | os.PathLike[str], backbone: str | None = None, **overrides: Any
     ) -> TaskModule:
@@ -235,17 +243,17 @@ class TaskModule(L.LightningModule):
             if task != cls.task_name:
                 raise CheckpointError(f"{path}: a {task} checkpoint, not a {cls.task_name} one")
             kwargs = {**hparams, **dict.fromkeys(cls.weights_args), "compile": False}
+            kwargs = cls.upgrade_hparams(kwargs, obj)
             if backbone is not None:
                 kwargs["backbone"] = backbone
             module = cls(**{**kwargs, **overrides})
         else:
             state = read_state_dict(path)
-            guess = guess_variant(state)
-            name = backbone or guess.split(" ")[0]
-            if name not in list_models():
+            name = backbone or match_variant(state)
+            if name is None:
                 raise CheckpointError(
-                    f"{path}: cannot tell the variant ({guess}); pass --model NAME "
-                    "(backbone=NAME in Python)"
+                    f"{path}: cannot tell the variant ({guess_variant(state)}); pass "
+                    "--model NAME (backbone=NAME in Python)"
                 )
             module = cls(backbone=name, **{**cls.options_from_state_dict(state), **overrides})
         load_checkpoint(module.model, path)
