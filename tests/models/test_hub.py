@@ -139,8 +139,9 @@ def test_unknown_tags_are_named(tag: str, message: str) -> None:
 
 
 def test_a_tag_for_another_model_is_refused_before_any_download(hub_cache: Path) -> None:
+    mpii = pretrained_weights("lite_hrnet_18", "mpii_256x256")
     with pytest.raises(ValueError, match="16-joint mpii head, not 17 joints"):
-        lite_hrnet.create_pose_model("lite_hrnet_18", 17, pretrained="mpii_256x256")
+        check_fits("lite_hrnet_18", mpii, num_joints=17)
     weights = pretrained_weights("lite_hrnet_18", "coco_384x288")
     with pytest.raises(ValueError, match="trained at input 384x288, not 256x192"):
         check_fits("lite_hrnet_18", weights, input_size=(256, 192))

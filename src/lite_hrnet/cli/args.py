@@ -23,21 +23,19 @@ def input_size(text: str) -> tuple[int, int]:
     return h, w
 
 
-DEFAULT_INPUT_SIZE = (256, 192)
-
-
 def add_model_arguments(parser: argparse.ArgumentParser, input_from: str | None = None) -> None:
-    """NAME, ``--input``, ``--joints`` and ``--keypoints``. With ``input_from`` (where else
-    the input size may come from, for the help text) ``--input`` defaults to None, so that
-    the command can tell whether it was given; it then falls back to ``DEFAULT_INPUT_SIZE``
-    itself. ``--joints`` defaults to None: ``head_joints`` settles it."""
-    h, w = DEFAULT_INPUT_SIZE
+    """NAME, ``--input``, ``--joints`` and ``--keypoints``. ``--input`` defaults to None,
+    so that the command can tell whether it was given; it then falls back to the variant's
+    default input size (``variant_info(name).input_size``), or first to ``input_from``
+    (where else it may come from, for the help text). ``--joints`` defaults to None:
+    ``head_joints`` settles it."""
     parser.add_argument("name", help=f"registered variant: {', '.join(list_models())}")
     parser.add_argument(
         "--input",
         type=input_size,
-        default=None if input_from else DEFAULT_INPUT_SIZE,
-        help=f"input HxW (default {h}x{w}" + (f"; {input_from})" if input_from else ")"),
+        help="input HxW (default: "
+        + (f"{input_from}, else " if input_from else "")
+        + "the variant's default input size, 256x192 for the paper's)",
     )
     head = parser.add_mutually_exclusive_group()
     head.add_argument(

@@ -19,7 +19,8 @@ from ..deploy.quantize import (
 )
 from ..models import create_backbone, create_pose_model, create_segmentation_model
 from ..models.hub import check_fits, pretrained_weights
-from .args import DEFAULT_INPUT_SIZE, add_model_arguments, add_pretrained_argument, head_joints
+from ..models.registry import variant_info
+from .args import add_model_arguments, add_pretrained_argument, head_joints
 from .calibration import (
     CALIBRATION_SPLIT,
     calibration_batches,
@@ -206,7 +207,7 @@ def _calibration_source(args: argparse.Namespace) -> PoseDataConfig | None:
     data = calibration_config(args.calibration) if args.calibration is not None else None
     size = tuple(data.input_size) if data is not None else None
     if args.input is None:
-        args.input = size or DEFAULT_INPUT_SIZE
+        args.input = size or variant_info(args.name).input_size
     elif size is not None and tuple(args.input) != size:
         raise ValueError(
             f"--input {args.input[0]}x{args.input[1]} differs from the input size of "

@@ -13,7 +13,7 @@ from .args import add_model_arguments, head_joints
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("summary", help=__doc__.split(":", 1)[1].strip())
-    add_model_arguments(parser, input_from="the variant's default input size")
+    add_model_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--task",

@@ -56,6 +56,8 @@ class ModelConfig:
     # Published weights by tag (e.g. coco_256x192; lite_hrnet.list_pretrained()), downloaded
     # into the torch hub cache and loaded like ``checkpoint``.
     pretrained: str | None = None
+    # Weights for the backbone (and, for pose, the head rows of the joints it names alike).
+    backbone_checkpoint: str | None = None
 
     def spec_overrides(self) -> dict[str, Any]:
         keys = ("width", "num_modules", "num_blocks", "module_type")
@@ -74,19 +76,25 @@ class ModelConfig:
         )
         # Building the spec checks every override and names the offending field.
         variant_info(self.name).spec.replace(**self.spec_overrides()).validate()
-        check(self.checkpoint is None or os.path.isfile(os.path.expanduser(self.checkpoint)),
-              "model.checkpoint", f"no file at {self.checkpoint}")  # fmt: skip
+        for key in ("checkpoint", "backbone_checkpoint"):
+            path = getattr(self, key)
+            check(path is None or os.path.isfile(os.path.expanduser(path)),
+                  f"model.{key}", f"no file at {path}")  # fmt: skip
+        check(self.checkpoint is None or self.backbone_checkpoint is None,
+              "model.backbone_checkpoint", "set it or model.checkpoint")  # fmt: skip
         if self.pretrained is not None:
-            check(self.checkpoint is None, "model.pretrained", "set it or model.checkpoint")
+            alone = self.checkpoint is None and self.backbone_checkpoint is None
+            check(alone, "model.pretrained", "set it or model.(backbone_)checkpoint")
             try:
                 pretrained_weights(self.name, self.pretrained)
             except ValueError as e:
                 check(False, "model.pretrained", str(e))
 
     def weights_file(self) -> str | None:
-        """``checkpoint``, or the downloaded file of ``pretrained`` (None: no weights)."""
+        """``checkpoint`` (or ``backbone_checkpoint``), or the downloaded file of
+        ``pretrained`` (None: no weights)."""
         if self.pretrained is None:
-            return self.checkpoint
+            return self.checkpoint or self.backbone_checkpoint
         return str(download_pretrained(self.name, self.pretrained))
 
 

@@ -58,18 +58,24 @@ class PoseTaskConfig:
     def build(
         self, data: PoseDataConfig, model: ModelConfig
     ) -> tuple[PoseEstimationModule, TopDownPoseDataModule]:
-        """The module and the data module of a run (``model.checkpoint`` or
-        ``model.pretrained``: whole weights, a tag fitting the data's joints and input)."""
+        """The module and the data module of a run. ``model.checkpoint``,
+        ``model.pretrained`` or ``model.backbone_checkpoint`` initialise it; weights whose
+        head has other joints than the data's fine-tune (``create_pose_model``): the
+        backbone loads, the head keeps the rows of the joints both name alike."""
+        keypoints = data.keypoint_set
         if model.pretrained is not None:
             weights = pretrained_weights(model.name, model.pretrained)
-            check_fits(model.name, weights, data.keypoint_set.num_joints, data.input_size)
+            if weights.joint_names == keypoints.joint_names:  # the published model as it is
+                check_fits(model.name, weights, keypoints.num_joints, data.input_size)
         # The one codec of the run: the data's encoding settings, the task's decoding.
         codec = data.heatmap_codec(**{k: getattr(self, k) for k in _TASK_DECODING})
         module = PoseEstimationModule(
             backbone=model.name,
             backbone_overrides=model.spec_overrides(),
-            keypoint_set=data.keypoint_set,
-            checkpoint_path=model.weights_file(),
+            keypoint_set=keypoints,
+            checkpoint_path=model.checkpoint,
+            pretrained=model.pretrained,
+            backbone_checkpoint=model.backbone_checkpoint,
             codec=codec,
             **asdict(self),
         )
@@ -109,7 +115,11 @@ class PoseEstimationModule(TaskModule):
         backbone_overrides: ``LiteHRNetSpec`` fields to replace (width, num_modules, ...).
         keypoint_set: the joints: a ``KeypointSet``, its ``keypoint_set_to_dict`` form, or
             the name of a preset (``lite_hrnet.meta.keypoints.KEYPOINT_SETS``).
-        checkpoint_path: weights of the whole pose model (an official file, or ours).
+        checkpoint_path: weights of the whole pose model (an official file, or ours); one
+            whose head has other joints fine-tunes, as ``backbone_checkpoint`` does.
+        pretrained: a published tag (``lite_hrnet.list_pretrained()``); one whose head has
+            other joints fine-tunes (``create_pose_model``).
+        backbone_checkpoint: a file for the backbone and the head rows of shared joints.
         codec: the ``HeatmapCodec`` (or its ``to_dict``) that encodes the targets and
             decodes the predictions; default: the recipe's for the keypoint set's data.
         **options: ``PoseTaskConfig`` fields (``lr``, ``flip_test``, ``compile``, ...);
@@ -125,7 +135,7 @@ class PoseEstimationModule(TaskModule):
     """
 
     task_name = "pose"
-    weights_args = ("checkpoint_path",)
+    weights_args = ("checkpoint_path", "pretrained", "backbone_checkpoint")
 
     def __init__(
         self,
@@ -134,6 +144,8 @@ class PoseEstimationModule(TaskModule):
         keypoint_set: str | KeypointSet | Mapping[str, Any] = "coco",
         checkpoint_path: str | None = None,
         codec: HeatmapCodec | Mapping[str, Any] | None = None,
+        pretrained: str | None = None,
+        backbone_checkpoint: str | None = None,
         **options: Any,
     ) -> None:
         super().__init__()
@@ -153,14 +165,18 @@ class PoseEstimationModule(TaskModule):
                 "backbone_overrides": backbone_overrides,
                 "keypoint_set": keypoint_set_to_dict(self.keypoints),
                 "checkpoint_path": checkpoint_path,
+                "pretrained": pretrained,
+                "backbone_checkpoint": backbone_checkpoint,
                 **asdict(self.cfg),
             }
         )
         self.codec = codec.replace(**decoding)
         model = create_pose_model(
             backbone,
-            self.keypoints.num_joints,
+            keypoint_set=self.keypoints,
             checkpoint_path=checkpoint_path,
+            pretrained=pretrained,
+            backbone_checkpoint=backbone_checkpoint,
             **(backbone_overrides or {}),
         )
         self.set_network(model, self.cfg.channels_last, self.cfg.compile)
