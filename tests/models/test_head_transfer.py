@@ -163,3 +163,21 @@ def test_hydra_runs_fine_tune_from_a_tag(tiny_tag, coco_root: Path, mpii_root: P
     assert module.keypoints == MPII and module.hparams.pretrained == "test_tiny"
     _assert_backbone_loaded(module.model, tiny_tag)
     assert len(_assert_rows(module.model, tiny_tag, MPII.joint_names, COCO_HEAD)) == 12
+
+
+def test_hydra_runs_fine_tune_from_a_file(tmp_path: Path, coco_root: Path) -> None:
+    """``model.backbone_checkpoint=FILE`` (one of our runs on MPII's joints) in a COCO run."""
+    path, saved = _our_checkpoint(tmp_path / "mpii.ckpt", MPII)
+    overrides = [*pose_overrides(coco_root), "model.width=0.25"]
+    cfg = compose_config([*overrides, f"model.backbone_checkpoint={path}"])
+    cfg.validate()
+    module, _ = cfg.task.build(cfg.data, cfg.model)
+    _assert_backbone_loaded(module.model, saved)
+    assert len(_assert_rows(module.model, saved, COCO.joint_names, MPII.joint_names)) == 12
+    both = compose_config(
+        [*overrides, f"model.backbone_checkpoint={path}", f"model.checkpoint={path}"]
+    )
+    with pytest.raises(
+        ValueError, match=r"model\.backbone_checkpoint: set it or model\.checkpoint"
+    ):
+        both.validate()
