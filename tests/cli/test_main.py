@@ -34,6 +34,14 @@ def test_summary_json_and_backbone_only(capsys) -> None:
     assert json.loads(capsys.readouterr().out)["params"] == 1_130_769 - 697
 
 
+def test_summary_heads_follow_the_keypoint_set(capsys) -> None:
+    from lite_hrnet.meta.keypoints import MPII
+
+    assert main(["summary", "lite_hrnet_18", "--keypoints", "mpii", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["joints"] == MPII.num_joints and result["input"] == [256, 192]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -99,9 +99,9 @@ def test_width_depth_resolution_sweep_parses_to_typed_jobs() -> None:
 def test_heatmap_sigma_and_crop_follow_the_input_size(size, heatmap, sigma, coco_root) -> None:
     cfg = compose_config(["experiment=synthetic_coco", f"data.root={coco_root}",
                           f"data.input_size=[{size[0]},{size[1]}]"])  # fmt: skip
-    transform = pose_datamodule(cfg.data).cfg
-    assert transform.heatmap_hw == heatmap and transform.target_sigma == sigma
-    assert transform.aspect_ratio == size[1] / size[0]  # boxes are cropped at the input's shape
+    codec = pose_datamodule(cfg.data).codec
+    assert codec.heatmap_hw == heatmap and codec.sigma == sigma
+    assert codec.aspect_ratio == size[1] / size[0]  # boxes are cropped at the input's shape
 
 
 @pytest.mark.parametrize("name", ["joblib", "submitit_local", "submitit_slurm"])

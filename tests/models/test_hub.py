@@ -32,6 +32,7 @@ from lite_hrnet.models.hub import (
     download_pretrained,
     pretrained_weights,
 )
+from lite_hrnet.models.metadata import COCO_HEAD
 from lite_hrnet.models.variants import VARIANTS, PretrainedWeights
 from lite_hrnet.testing.weights import randomize
 from tests.support import TINY_BACKBONE
@@ -118,7 +119,7 @@ def _register(monkeypatch: pytest.MonkeyPatch, file_name: str, tag: str = "test_
     """A test-only tag of lite_hrnet_18 (the tiny network's file)."""
     info = VARIANTS["lite_hrnet_18"]
     weights = PretrainedWeights(
-        tag, f"https://example.invalid/{file_name}", "coco", (64, 64), 17, "AP", 0.0
+        tag, f"https://example.invalid/{file_name}", "coco", (64, 64), COCO_HEAD, "AP", 0.0
     )
     monkeypatch.setitem(
         VARIANTS, "lite_hrnet_18", dataclasses.replace(info, pretrained=(*info.pretrained, weights))
@@ -160,8 +161,9 @@ def test_unknown_tags_are_named(tag: str, message: str) -> None:
 
 
 def test_a_tag_for_another_model_is_refused_before_any_download(hub_cache: Path) -> None:
+    mpii = pretrained_weights("lite_hrnet_18", "mpii_256x256")
     with pytest.raises(ValueError, match="16-joint mpii head, not 17 joints"):
-        lite_hrnet.create_pose_model("lite_hrnet_18", 17, pretrained="mpii_256x256")
+        check_fits("lite_hrnet_18", mpii, num_joints=17)
     weights = pretrained_weights("lite_hrnet_18", "coco_384x288")
     with pytest.raises(ValueError, match="trained at input 384x288, not 256x192"):
         check_fits("lite_hrnet_18", weights, input_size=(256, 192))

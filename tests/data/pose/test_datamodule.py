@@ -111,7 +111,7 @@ def test_the_train_split_through_the_test_time_transform(module_cls, root_fixtur
 
 def test_sigma_and_heatmap_follow_input_size(coco_root):
     dm = CocoKeypointsDataModule(coco_root, input_size=(384, 288), num_workers=0)
-    assert dm.cfg.heatmap_hw == (96, 72) and dm.cfg.target_sigma == 3
+    assert dm.codec.heatmap_hw == (96, 72) and dm.codec.sigma == 3
 
 
 # ---- bad input -------------------------------------------------------------------------
