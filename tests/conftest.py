@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from lite_hrnet.synthetic.pose_scenes import ensure_synthetic_coco, ensure_synthetic_mpii
-from lite_hrnet.synthetic.street_scenes import ensure_synthetic_cityscapes
+from lite_hrnet.synthetic.street_scenes import (
+    FOLDER_CLASSES,
+    ensure_synthetic_cityscapes,
+    ensure_synthetic_street_folder,
+)
+from lite_hrnet.tasks.base import ModelConfig
 from tests.support import TINY_BACKBONE, TINY_POSE, TINY_STREET, tiny_datamodule, tiny_module
 
 torch.set_num_threads(2)
@@ -46,6 +51,13 @@ def cityscapes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def street_folder_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The street scenes in the generic images + masks layout, with their own classes."""
+    root = tmp_path_factory.mktemp("street_folder")
+    return ensure_synthetic_street_folder(root, TINY_STREET, progress=False)
+
+
+@pytest.fixture(scope="session")
 def tiny_checkpoint(cityscapes_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A segmentation Lightning checkpoint after two training steps (written by the Trainer)."""
     out = tmp_path_factory.mktemp("checkpoint")
@@ -63,6 +75,41 @@ def tiny_checkpoint(cityscapes_root: Path, tmp_path_factory: pytest.TempPathFact
         warnings.simplefilter("ignore")  # Lightning's small-data and worker hints
         trainer.fit(tiny_module(), tiny_datamodule(cityscapes_root))
     path = out / "tiny.ckpt"
+    trainer.save_checkpoint(path)
+    return path
+
+
+# The generic layout's class table as a user writes it (names and a palette).
+FOLDER_TABLE = {
+    "classes": [name for name, _ in FOLDER_CLASSES],
+    "palette": [[10 * k, 255 - 20 * k, 7 * k] for k in range(len(FOLDER_CLASSES))],
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_folder_checkpoint(
+    street_folder_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A checkpoint of two training steps on the generic layout, with its own classes."""
+    from lite_hrnet.data.segmentation.datamodule import SegmentationDataModule
+    from lite_hrnet.tasks.segmentation import SegmentationTaskConfig
+
+    out = tmp_path_factory.mktemp("folder_checkpoint")
+    trainer = L.Trainer(
+        max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+        default_root_dir=out,
+    )  # fmt: skip
+    data = SegmentationDataModule(
+        street_folder_root, batch_size=2, num_workers=0, input_size=[64, 64], **FOLDER_TABLE
+    )
+    module, _ = SegmentationTaskConfig().build(
+        data.cfg, ModelConfig(width=0.25, num_modules=[1, 1, 1])
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, data)
+    path = out / "folder.ckpt"
     trainer.save_checkpoint(path)
     return path
 

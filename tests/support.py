@@ -9,8 +9,11 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
@@ -86,6 +89,34 @@ def street_overrides(root: Path) -> list[str]:
     ]
 
 
+def street_folder_overrides(root: Path) -> list[str]:
+    """The street scenes in the generic layout (``data=synthetic_segmentation_folder``,
+    its own class names) shrunk to seconds, as ``street_overrides``."""
+    s = TINY_STREET
+    return [
+        "task=segmentation",
+        "data=synthetic_segmentation_folder",
+        "monitor=val/mIoU",
+        f"data.root={root}",
+        f"data.synthetic.seed={s.seed}",
+        f"data.synthetic.num_train_images={s.num_train_images}",
+        f"data.synthetic.num_val_images={s.num_val_images}",
+        f"data.synthetic.height={s.height}",
+        f"data.synthetic.width={s.width}",
+        "data.input_size=[64,64]",
+        "data.batch_size=2",
+        "data.val_batch_size=1",
+        "data.num_workers=0",
+        "model.width=0.25",
+        "model.num_modules=[1,1,1]",
+        "trainer=cpu",
+        "trainer.enable_progress_bar=false",
+        "callbacks.model_summary=none",
+        "logger=none",
+        "prediction_images=0",
+    ]
+
+
 def compose_config(overrides: list[str], typed: bool = True):
     """``train.yaml`` with ``overrides`` through Hydra's compose API: the ``TrainConfig``,
     or (``typed=False``) the DictConfig with its ``hydra`` node."""
@@ -142,3 +173,41 @@ def fake_png(path: Path, width: int, height: int, color_type: int = 2) -> Path:
         + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
     )  # fmt: skip
     return path
+
+
+def _mount(*args: str) -> None:
+    out = subprocess.run(["mount", *args], capture_output=True, text=True)
+    if out.returncode:
+        pytest.skip(f"cannot mount ({out.stderr.strip()}): needs root with mount permission")
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """``folder`` (existing) made read-only for the block: a read-only bind mount over it
+    for root (who ignores permission bits), ``chmod 555`` for any other user."""
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(mode)
+        return
+    _mount("--bind", str(folder), str(folder))
+    try:
+        _mount("-o", "remount,bind,ro", str(folder))
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """A file system of ``size`` (``"256k"``, ``"6m"``) mounted at ``folder`` for the block:
+    a real full disk (tmpfs; needs root with mount permission, else the test is skipped)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder))
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)

@@ -18,6 +18,8 @@ from .models import (
     list_models,
     list_pretrained,
     load_checkpoint,
+    register_model,
+    register_variant,
 )
 
 __version__ = "0.1.0"
@@ -37,4 +39,6 @@ __all__ = [
     "list_pretrained",
     "load_checkpoint",
     "optimize_for_inference",
+    "register_model",
+    "register_variant",
 ]

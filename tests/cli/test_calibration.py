@@ -99,7 +99,7 @@ REFUSED = [
          "e.g. experiment=synthetic_coco) or --calibration-root DIR"),
     (["--calibration", "experiment=synthetic_cityscapes"],
      "--calibration experiment=synthetic_cityscapes: a segmentation config "
-     "(SegmentationDataConfig); int8 calibration takes person crops of a pose config"),
+     "(CityscapesDataConfig); int8 calibration takes person crops of a pose config"),
     (["--calibration", "experiment=nope"], "experiment=nope"),
     (["--calibration", "experiment=synthetic_coco", "data.batch_size=0"], "data.batch_size"),
     (["--calibration", "experiment=synthetic_coco", "+data.nope=1"],

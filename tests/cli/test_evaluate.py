@@ -12,7 +12,7 @@ import lightning as L
 import pytest
 
 from lite_hrnet.cli.main import main
-from tests.support import compose_config, pose_overrides, run_cli, street_overrides
+from tests.support import compose_config, pose_overrides, read_only, run_cli, street_overrides
 
 
 def _one_step_checkpoint(overrides: list[str], folder: Path) -> Path:
@@ -186,3 +186,31 @@ def test_eval_runs_an_onnx_export_or_bf16_through_the_same_metric(
     small = export_onnx(lean, tmp_path / "small.onnx", input_size=(32, 32))
     assert main([*argv, "--onnx", str(small)]) == 2
     assert "export it with --input 64x64" in capsys.readouterr().err
+
+
+def test_an_output_folder_gets_the_predictions_file_and_the_table_is_printed(
+    coco_root: Path, pose_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    argv = ["eval", "coco", "--checkpoint", str(pose_checkpoint), "--data-root", str(coco_root),
+            "--num-workers", "0", "--output", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "|    AP |" in out
+    assert f"predictions written to {tmp_path / 'predictions_coco.json'}" in out
+    assert isinstance(json.loads((tmp_path / "predictions_coco.json").read_text()), list)
+
+
+def test_an_output_that_cannot_be_written_is_one_line_before_the_evaluation(
+    coco_root: Path, pose_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "mount").mkdir()
+    output = tmp_path / "mount" / "predictions.json"
+    argv = ["eval", "coco", "--checkpoint", str(pose_checkpoint), "--data-root", str(coco_root),
+            "--num-workers", "0", "--output", str(output)]  # fmt: skip
+    with read_only(tmp_path / "mount"):
+        assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "|    AP |" not in captured.out  # said before minutes of evaluation
+    err = captured.err.strip()
+    assert err.startswith(f"lite-hrnet eval: error: {tmp_path / 'mount'}: ")
+    assert err.endswith(("read-only file system", "permission denied")) and "\n" not in err

@@ -15,6 +15,7 @@ import lite_hrnet
 from lite_hrnet.cli.main import main
 from lite_hrnet.deploy.onnx import onnxruntime_session
 from lite_hrnet.testing.weights import randomize
+from tests.support import read_only
 
 
 def test_summary_prints_the_paper_numbers(capsys) -> None:
@@ -31,6 +32,14 @@ def test_summary_json_and_backbone_only(capsys) -> None:
     assert round(result["paper_flops"] / 2**20, 1) == 194.8
     assert main(["summary", "lite_hrnet_18", "--joints", "0", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["params"] == 1_130_769 - 697
+
+
+def test_summary_heads_follow_the_keypoint_set(capsys) -> None:
+    from lite_hrnet.meta.keypoints import MPII
+
+    assert main(["summary", "lite_hrnet_18", "--keypoints", "mpii", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["joints"] == MPII.num_joints and result["input"] == [256, 192]
 
 
 @pytest.mark.parametrize(
@@ -80,3 +89,20 @@ def test_export_with_checkpoint(tmp_path: Path) -> None:
     with torch.no_grad():
         expected = model(x).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("kind", ["read-only", "folder"])
+def test_export_output_that_cannot_be_written_is_one_line_at_once(kind, tmp_path, capsys):
+    (tmp_path / "mount").mkdir()
+    output = tmp_path / "mount" / "model.onnx"
+    if kind == "folder":
+        output.mkdir()
+        code = main(["export", "lite_hrnet_18", "--output", str(output)])
+        endings: tuple[str, ...] = ("is a folder (name the file to write)",)
+    else:
+        with read_only(tmp_path / "mount"):
+            code = main(["export", "lite_hrnet_18", "--output", str(output)])
+        endings = ("read-only file system", "the folder is not writable")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith(f"lite-hrnet export: error: --output {output}: ")
+    assert err.endswith(endings) and "\n" not in err

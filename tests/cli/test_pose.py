@@ -1,9 +1,11 @@
-"""``lite-hrnet predict pose``: a counted skip for an undecodable image, and distinct
-outputs for inputs that share a stem."""
+"""``lite-hrnet predict pose``: a counted skip for an undecodable image, distinct outputs
+for inputs that share a stem, boxes checked and clipped, no NaN in the results, results
+kept on a full disk, outputs that cannot be written."""
 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import lite_hrnet
 from lite_hrnet.cli.main import main
 from lite_hrnet.data.images import CorruptImageWarning
 from lite_hrnet.testing.weights import randomize
+from tests.support import read_only, small_disk
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +28,17 @@ def pose_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _image(path: Path, seed: int) -> Path:
+def _image(path: Path, seed: int, size: int = 0) -> Path:
+    """A noise image, 48 x 40 or ``size`` x ``size`` (noise: its drawing compresses badly)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.random.default_rng(seed).integers(0, 256, (48, 40, 3), dtype=np.uint8)
+    shape = (size, size, 3) if size else (48, 40, 3)
+    pixels = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
     cv2.imwrite(str(path), pixels)
     return path
 
 
-def _predict(images: list[Path], weights: Path, output: Path) -> int:
-    argv = ["predict", "pose", *map(str, images), "--checkpoint", str(weights)]
+def _predict(images: list[Path], weights: Path, output: Path, more: list[str] = ()) -> int:
+    argv = ["predict", "pose", *map(str, images), "--checkpoint", str(weights), *more]
     return main([*argv, "--input", "64x64", "--output", str(output)])
 
 
@@ -68,3 +73,106 @@ def test_inputs_sharing_a_stem_keep_their_own_outputs(pose_weights, tmp_path) ->
     ]  # fmt: skip
     drawn = [cv2.imread(str(out / f"{name}_pose.png")) for name in ("a_x_png", "b_x_png")]
     assert not np.array_equal(*drawn)  # each drawn over its own image
+
+
+def _strict_json(path: Path) -> object:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} in {path}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_boxes_are_clipped_and_empty_or_unmatched_ones_reported(
+    pose_weights, tmp_path, capsys
+) -> None:
+    a = _image(tmp_path / "in" / "a.png", 0)  # 40 x 48 (W x H)
+    b = _image(tmp_path / "in" / "b.png", 1)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(
+        json.dumps(
+            {
+                "a.png": [[-10, -10, 100, 100], [50, 50, 10, 10], [5, 5, 0, 10], [5, 5, -3, 4]],
+                "b.png": [[0, 0, 1e30, 1e30], [1e30, 0, 5, 5]],
+                "c.png": [[0, 0, 5, 5]],  # no such input
+            }
+        )
+    )
+    argv = ["--boxes", str(boxes)]
+    with pytest.warns(UserWarning) as record:
+        assert _predict([a, b], pose_weights, tmp_path / "out", argv) == 0
+    messages = [str(w.message) for w in record]
+    assert any("1 of 3 image names match no input" in m and "c.png" in m for m in messages)
+    assert any("4 boxes have no area inside their image" in m for m in messages)
+    out = capsys.readouterr().out
+    assert "clipped 2 boxes to their image" in out and "skipped 4 boxes" in out
+    results = _strict_json(tmp_path / "out" / "keypoints.json")
+    assert np.shape(results["a.png"]) == (1, 17, 3) and np.shape(results["b.png"]) == (1, 17, 3)
+
+
+def test_a_malformed_box_is_one_line_naming_the_file(pose_weights, tmp_path, capsys) -> None:
+    a = _image(tmp_path / "in" / "a.png", 0)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text('{"a.png": [[0, 0, "10", 10]]}')
+    assert _predict([a], pose_weights, tmp_path / "out", ["--boxes", str(boxes)]) == 2
+    err = capsys.readouterr().err
+    assert f"boxes file {boxes}: box 0 of 'a.png'" in err and "Traceback" not in err
+
+
+def test_a_nan_box_is_refused_rather_than_written_as_nan(pose_weights, tmp_path, capsys) -> None:
+    a = _image(tmp_path / "in" / "a.png", 0)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text('{"a.png": [[NaN, 0, 10, 10]]}')  # what json.dumps writes for nan
+    assert _predict([a], pose_weights, tmp_path / "out", ["--boxes", str(boxes)]) == 2
+    assert "box 0 of 'a.png' must be 4 finite numbers" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "keypoints.json").exists()
+
+
+def test_a_full_disk_keeps_the_keypoints_made_so_far(pose_weights, tmp_path, capsys) -> None:
+    images = [_image(tmp_path / "in" / f"{i}.png", i, size=96) for i in range(5)]
+    with small_disk(tmp_path / "disk", "64k") as disk:  # room for about two drawings
+        assert _predict(images, pose_weights, disk / "out") == 2
+        err = capsys.readouterr().err.strip()
+        assert re.fullmatch(
+            rf"lite-hrnet predict: error: {disk}/out/\d_pose\.png: no space left on device; "
+            rf"the keypoints of the (\d) images predicted so far are in {disk}/out/"
+            r"keypoints\.jsonl \(one JSON line per image\)",
+            err,
+        ), err
+        lines = (disk / "out" / "keypoints.jsonl").read_text().splitlines()
+        done = [json.loads(line) for line in lines]
+        assert len(done) >= 1 and [d["file"] for d in done] == [
+            f"{i}.png" for i in range(len(done))
+        ]
+        assert all(np.shape(d["keypoints"]) == (1, 17, 3) for d in done)
+        assert not (disk / "out" / "keypoints.json").exists()
+
+
+def test_the_lines_file_gives_way_to_keypoints_json(pose_weights, tmp_path) -> None:
+    images = [_image(tmp_path / "in" / f"{i}.png", i) for i in range(2)]
+    assert _predict(images, pose_weights, tmp_path / "out") == 0
+    assert sorted(json.loads((tmp_path / "out" / "keypoints.json").read_text())) == [
+        "0.png",
+        "1.png",
+    ]
+    assert not (tmp_path / "out" / "keypoints.jsonl").exists()
+
+
+@pytest.mark.parametrize("kind", ["file", "read-only"])
+def test_an_output_that_cannot_be_a_folder_is_one_line(kind, pose_weights, tmp_path, capsys):
+    image = _image(tmp_path / "in" / "a.png", 0)
+    (tmp_path / "mount").mkdir()
+    if kind == "file":
+        output = tmp_path / "mount" / "taken"
+        output.write_text("not a folder")
+        code = _predict([image], pose_weights, output)
+    else:
+        output = tmp_path / "mount" / "out"
+        with read_only(tmp_path / "mount"):
+            code = _predict([image], pose_weights, output)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith(f"lite-hrnet predict: error: --output {output}: ")
+    assert "\n" not in err
+    assert err.endswith(
+        {"file": ("exists and is not a folder (name a folder)",),
+         "read-only": ("read-only file system", "permission denied")}[kind]
+    )  # fmt: skip

@@ -137,3 +137,50 @@ def test_summary_covers_the_segmentation_model(capsys) -> None:
     assert result["classes"] == 19 and result["input"] == [256, 512]
     # Backbone branches (no iterative head) + 600 -> 128 -> 19 head: the paper's 1.1M.
     assert round(result["params"] / 1e6, 1) == 1.1
+
+
+def test_eval_of_a_checkpoint_on_the_generic_layout_uses_its_classes(
+    street_folder_root: Path, tiny_folder_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    from tests.conftest import FOLDER_TABLE
+
+    output = tmp_path / "results.json"
+    argv = ["eval", "segmentation", "--checkpoint", str(tiny_folder_checkpoint),
+            "--data-root", str(street_folder_root), "--num-workers", "0",
+            "--output", str(output)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "street furniture" in out and "segmentation " in out
+    assert list(json.loads(output.read_text())["iou"]) == FOLDER_TABLE["classes"]
+
+
+def test_predict_colours_with_the_checkpoints_palette(
+    street_folder_root: Path, tiny_folder_checkpoint: Path, tmp_path: Path
+) -> None:
+    from tests.conftest import FOLDER_TABLE
+
+    image = sorted((street_folder_root / "images" / "val").glob("*.jpg"))[0]
+    out = tmp_path / "pred"
+    assert main(["predict", "seg", str(image), "--checkpoint", str(tiny_folder_checkpoint),
+                 "--output", str(out), "--alpha", "1"]) == 0  # fmt: skip
+    classes = cv2.imread(str(out / f"{image.stem}_labelIds.png"), cv2.IMREAD_UNCHANGED)
+    assert classes.max() < len(FOLDER_TABLE["classes"])  # class indices: the masks' own ids
+    overlay = cv2.imread(str(out / f"{image.stem}_overlay.png"))[..., ::-1]
+    assert np.array_equal(overlay, np.array(FOLDER_TABLE["palette"], np.uint8)[classes])
+
+
+def test_export_takes_the_class_count_from_the_checkpoint(
+    tiny_folder_checkpoint: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from lite_hrnet.cli.segmentation import segmentation_classes
+    from lite_hrnet.meta.cityscapes import NUM_CLASSES
+    from lite_hrnet.models.factory import create_segmentation_model
+    from tests.support import TINY_BACKBONE
+
+    assert segmentation_classes(tiny_folder_checkpoint) == 8  # its class table
+    assert segmentation_classes(None) == NUM_CLASSES
+    plain = tmp_path / "plain.pth"  # a state dict alone: the classifier's rows
+    torch.save(create_segmentation_model("lite_hrnet_18", 5, **TINY_BACKBONE).state_dict(), plain)
+    assert segmentation_classes(plain) == 5

@@ -35,8 +35,11 @@ def test_every_group_is_covered() -> None:
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_validates(group: str, option: str) -> None:
     overrides = [f"{group}={option}"]
-    if group == "data" and "cityscapes" in option:  # a segmentation data set needs its task
-        overrides.insert(0, "task=segmentation")
+    segmentation = ("cityscapes", "segmentation", "pascal_voc", "ade20k")
+    if group == "data" and any(name in option for name in segmentation):
+        overrides.insert(0, "task=segmentation")  # a segmentation data set needs its task
+    if group == "data" and option == "segmentation_folder":  # the user's classes are needed
+        overrides.append("data.classes=[background,object]")
     if group == "data" and "mpii" in option:
         overrides.append("monitor=val/PCKh")
     cfg = compose_config(overrides)
@@ -96,9 +99,9 @@ def test_width_depth_resolution_sweep_parses_to_typed_jobs() -> None:
 def test_heatmap_sigma_and_crop_follow_the_input_size(size, heatmap, sigma, coco_root) -> None:
     cfg = compose_config(["experiment=synthetic_coco", f"data.root={coco_root}",
                           f"data.input_size=[{size[0]},{size[1]}]"])  # fmt: skip
-    transform = pose_datamodule(cfg.data).cfg
-    assert transform.heatmap_hw == heatmap and transform.target_sigma == sigma
-    assert transform.aspect_ratio == size[1] / size[0]  # boxes are cropped at the input's shape
+    codec = pose_datamodule(cfg.data).codec
+    assert codec.heatmap_hw == heatmap and codec.sigma == sigma
+    assert codec.aspect_ratio == size[1] / size[0]  # boxes are cropped at the input's shape
 
 
 @pytest.mark.parametrize("name", ["joblib", "submitit_local", "submitit_slurm"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -23,10 +24,11 @@ def _compose(overrides: list[str]):
 
 
 def _tiny(root: Path) -> list[str]:
-    """The synthetic experiment on the session's tiny generated set (same generator settings)."""
+    """The synthetic experiment on the session's tiny generated set (the same generator
+    settings as TINY_STREET: other settings would write the shared set again)."""
     return [
         "experiment=synthetic_cityscapes", f"data.root={root}", "data.synthetic.seed=3",
-        "data.synthetic.num_train_images=4", "data.synthetic.num_val_images=2",
+        "data.synthetic.num_train_images=4", "data.synthetic.num_val_images=3",
         "data.synthetic.height=64", "data.synthetic.width=128", "data.input_size=[64,64]",
         "data.batch_size=2", "data.num_workers=0", "logger=none", "model.width=0.25",
         "model.num_modules=[1,1,1]", "trainer.enable_progress_bar=false",
@@ -88,3 +90,35 @@ def test_a_short_run_tests_the_best_checkpoint(
     out = capsys.readouterr().out
     assert "IoU (%)" in out and "mIoU" in out
     assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_the_generic_layout_trains_and_evaluates_with_the_users_class_names(
+    street_folder_root: Path, tmp_path: Path, capsys
+) -> None:
+    from tests.support import street_folder_overrides
+
+    cfg = _compose(
+        [*street_folder_overrides(street_folder_root), "trainer.max_epochs=1",
+         "trainer.check_val_every_n_epoch=1"]
+    )  # fmt: skip
+    cfg.validate()
+    assert cfg.data.classes[1] == "pavement" and cfg.data.palette[0] == [128, 64, 128]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        score = run_training(cfg, tmp_path)
+    assert 0.0 <= score <= 1.0
+    out = capsys.readouterr().out
+    assert "pavement" in out and "street furniture" in out and "road" in out
+    results = json.loads((tmp_path / "test_predictions.json").read_text())
+    assert list(results["iou"]) == cfg.data.classes
+
+
+def test_task_num_classes_must_agree_with_the_data_set(street_folder_root: Path) -> None:
+    from tests.support import street_folder_overrides
+
+    cfg = _compose([*street_folder_overrides(street_folder_root), "task.num_classes=19"])
+    with pytest.raises(ValueError, match=r"task\.num_classes: 19, but the data set has 8"):
+        cfg.task.build(cfg.data, cfg.model)
+    cfg = _compose([*street_folder_overrides(street_folder_root), "task.class_weights=[1,2]"])
+    with pytest.raises(ValueError, match=r"task\.class_weights: 2 weights for the data set's 8"):
+        cfg.task.build(cfg.data, cfg.model)

@@ -72,6 +72,24 @@ def _quantize_count(path: Path) -> int:
     return sum(n.op_type == "QuantizeLinear" for n in onnx.load(str(path)).graph.node)
 
 
+@pytest.mark.parametrize("method", ["percentile", "entropy"])
+def test_a_short_last_batch_calibrates(fp32_onnx: Path, tmp_path: Path, method: str) -> None:
+    # 13 crops in batches of 8: the last has 5 (percentile and entropy could not stack it).
+    crops = _images(13, seed=7)
+    uneven = quantize_onnx(
+        fp32_onnx, tmp_path / "uneven.onnx", [crops[:8], crops[8:]], method=method
+    )
+    single = quantize_onnx(fp32_onnx, tmp_path / "single.onnx", list(crops.split(1)), method=method)
+    # The same ranges as the crops one by one.
+    ranges = [
+        {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(str(p)).graph.initializer}
+        for p in (uneven, single)
+    ]
+    assert ranges[0].keys() == ranges[1].keys()
+    for name, value in ranges[0].items():
+        np.testing.assert_allclose(value, ranges[1][name], rtol=1e-5, err_msg=name)
+
+
 def test_default_keeps_the_last_stage_and_the_head_float(fp32_onnx: Path, tmp_path: Path) -> None:
     calibration = [_images(2, 0)]
     convs = {n.name for n in onnx.load(str(fp32_onnx)).graph.node if n.op_type == "Conv"}

@@ -75,3 +75,11 @@ def test_defect_is_an_error_naming_file_and_entry(tmp_path, defect, message):
     with pytest.raises(ValueError, match=message) as info:
         _load(tmp_path, data)
     assert "person_keypoints_val2017.json" in str(info.value)
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, "17", True])
+def test_num_keypoints_must_be_a_count(tmp_path, value):
+    data = _valid()
+    data["annotations"][1]["num_keypoints"] = value
+    with pytest.raises(ValueError, match=r"annotation 11 .*'num_keypoints' must be an integer"):
+        _load(tmp_path, data)

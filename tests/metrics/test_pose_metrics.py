@@ -191,3 +191,24 @@ def test_coco_metric_scores_nan_predictions_as_misses(tmp_path):
     with pytest.warns(UserWarning, match="1 of 3 keypoint predictions hold NaN"):
         stats = _metric_on(tmp_path / "gt.json", people, [1.0, float("nan"), 1.0])
     assert 0 < stats["AR"] < 1
+
+
+def test_coco_metric_with_nobody_to_score_is_an_error(tmp_path):
+    """COCOeval ignores num_keypoints=0 people: every number would be -1, without a word."""
+    people = [(1, _person(50, 20)), (2, _person(100, 100))]
+    _write_gt(tmp_path / "gt.json", people)
+    data = json.loads((tmp_path / "gt.json").read_text())
+    for ann in data["annotations"]:
+        ann["num_keypoints"] = 0
+    (tmp_path / "gt.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"gt\.json: nothing to score: no non-crowd person"):
+        _metric_on(tmp_path / "gt.json", people)
+
+
+def test_coco_metric_counts_num_keypoints_when_the_file_lacks_it(tmp_path):
+    people = [(1, _person(50, 20))]
+    _write_gt(tmp_path / "gt.json", people)
+    data = json.loads((tmp_path / "gt.json").read_text())
+    del data["annotations"][0]["num_keypoints"]  # COCOeval would raise KeyError
+    (tmp_path / "gt.json").write_text(json.dumps(data))
+    assert _metric_on(tmp_path / "gt.json", people)["AP"] == pytest.approx(1.0)

@@ -69,14 +69,16 @@ def test_backbone_from_pose_checkpoint(trained, tmp_path: Path, features_only: b
         torch.testing.assert_close(value, source.backbone.state_dict()[key])
 
 
-def _expect_error(tmp_path: Path, payload, match: str, model_name="lite_hrnet_18", raw=None):
+def _expect_error(
+    tmp_path: Path, payload, match: str, model_name="lite_hrnet_18", raw=None, **options
+):
     path = tmp_path / "bad.pth"
     if raw is not None:
         path.write_bytes(raw)
     else:
         torch.save(payload, path)
     with pytest.raises(CheckpointError, match=match) as info:
-        lite_hrnet.create_pose_model(model_name, checkpoint_path=path)
+        lite_hrnet.create_pose_model(model_name, checkpoint_path=path, **options)
     assert str(path) in str(info.value)
     return str(info.value)
 
@@ -89,7 +91,7 @@ def test_wrong_variant_names_what_the_file_is(trained, tmp_path: Path) -> None:
 
 def test_wrong_shapes(trained, tmp_path: Path) -> None:
     mpii = randomize(lite_hrnet.create_pose_model("lite_hrnet_18", num_joints=16))
-    msg = _expect_error(tmp_path, _official_format(mpii), "wrong shapes")
+    msg = _expect_error(tmp_path, _official_format(mpii), "wrong shapes", num_joints=17)
     assert "keypoint_head.final_layer.weight: file (16, 40, 1, 1) vs model (17, 40, 1, 1)" in msg
     assert "lite_hrnet_18 with a 16-joint head" in msg
 
@@ -177,6 +179,15 @@ def test_missing_file(tmp_path: Path) -> None:
         lite_hrnet.load_checkpoint(
             lite_hrnet.create_backbone("lite_hrnet_18"), tmp_path / "nope.pth"
         )
+
+
+def test_the_head_defaults_to_the_files(tmp_path: Path) -> None:
+    mpii = randomize(lite_hrnet.create_pose_model("lite_hrnet_18", num_joints=16))
+    torch.save(_official_format(mpii), tmp_path / "mpii.pth")
+    loaded = lite_hrnet.create_pose_model("lite_hrnet_18", checkpoint_path=tmp_path / "mpii.pth")
+    assert loaded.num_joints == 16
+    for a, b in zip(loaded.state_dict().values(), mpii.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_non_strict_reports_and_loads_the_rest(trained, tmp_path: Path) -> None:

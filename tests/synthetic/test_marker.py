@@ -15,6 +15,7 @@ import pytest
 from lite_hrnet.synthetic.marker import MARKER, ensure_generated, generation_lock, settings_key
 from lite_hrnet.synthetic.pose_scenes import ensure_synthetic_coco, ensure_synthetic_mpii
 from lite_hrnet.synthetic.street_scenes import ensure_synthetic_cityscapes
+from tests.support import TINY_POSE, read_only, small_disk
 
 
 def test_a_second_holder_waits_for_the_first(tmp_path: Path) -> None:
@@ -130,3 +131,37 @@ def test_a_set_marked_by_an_older_version_is_written_again(tmp_path: Path) -> No
         legacy_markers=(".complete.json",),
     )  # fmt: skip
     assert calls and not (tmp_path / ".complete.json").exists()
+
+
+def test_a_complete_set_is_used_from_a_read_only_folder(tmp_path: Path) -> None:
+    calls: list[Path] = []
+    parent = tmp_path / "mount"
+    parent.mkdir()
+    root = ensure_generated(
+        parent / "set", "demo", 1, _Settings(), ("images",), _write_counting(calls)
+    )
+    with read_only(parent):
+        again = ensure_generated(
+            parent / "set", "demo", 1, _Settings(), ("images",), _write_counting(calls)
+        )
+    assert again == root and calls == [root]  # read, not written again
+
+
+def test_a_set_that_cannot_be_written_names_its_folder(tmp_path: Path) -> None:
+    parent = tmp_path / "mount"
+    parent.mkdir()
+    with read_only(parent), pytest.raises(OSError) as caught:
+        ensure_generated(parent / "set", "demo", 1, _Settings(), ("images",), _write_counting([]))
+    message = str(caught.value)
+    assert message.startswith(f"cannot write the generated data set {parent / 'set'}")
+    assert "data.root (or LITE_HRNET_CACHE)" in message and "\n" not in message
+
+
+def test_a_full_disk_while_generating_names_the_file(tmp_path: Path) -> None:
+    root = tmp_path / "disk" / "coco"
+    with small_disk(tmp_path / "disk", "256k"), pytest.raises(OSError) as caught:
+        ensure_synthetic_coco(root, TINY_POSE)
+    message = str(caught.value)
+    assert f"cannot write the generated data set {root} at {root}/" in message
+    assert "no space left on device" in message
+    assert not (root / MARKER).exists()

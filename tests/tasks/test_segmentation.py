@@ -160,3 +160,23 @@ def test_validation_predictions_png(cityscapes_root: Path, tmp_path: Path) -> No
     )
     image = cv2.imread(str(path))
     assert image.shape == (2 * SIZE[0], 3 * SIZE[1], 3)  # rows: image | label | prediction
+
+
+def test_the_class_table_is_restored_from_the_checkpoint(tiny_folder_checkpoint: Path) -> None:
+    from tests.conftest import FOLDER_TABLE
+
+    module = SegmentationModule.from_checkpoint(tiny_folder_checkpoint)
+    table = module.class_table
+    assert list(table.names) == FOLDER_TABLE["classes"] and module.cfg.num_classes == 8
+    assert table.palette.tolist() == FOLDER_TABLE["palette"] and table.ignore_index == 255
+    assert module.model.decode_head.classifier.out_channels == 8
+    assert module.build_metric("test").num_classes == 8
+
+
+def test_a_module_without_names_keeps_the_cityscapes_table_or_numbers_its_classes() -> None:
+    assert tiny_module().class_names[0] == "road"
+    module = tiny_module(num_classes=3)
+    assert module.class_names == ["class_0", "class_1", "class_2"]
+    assert module.class_table.palette.shape == (3, 3)
+    with pytest.raises(ValueError, match=r"class_names: 2 names for 3 classes"):
+        tiny_module(num_classes=3, class_names=["a", "b"])

@@ -7,6 +7,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from ..meta.keypoints import KEYPOINT_SETS
 from ..models import list_models
 from ..models.hub import CHECK_HASH_ENV, PretrainedWeights, download_pretrained, pretrained_weights
 
@@ -22,24 +23,42 @@ def input_size(text: str) -> tuple[int, int]:
     return h, w
 
 
-DEFAULT_INPUT_SIZE = (256, 192)
-
-
 def add_model_arguments(parser: argparse.ArgumentParser, input_from: str | None = None) -> None:
-    """NAME, ``--input`` and ``--joints``. With ``input_from`` (where else the input size
-    may come from, for the help text) ``--input`` defaults to None, so that the command
-    can tell whether it was given; it then falls back to ``DEFAULT_INPUT_SIZE`` itself."""
-    h, w = DEFAULT_INPUT_SIZE
+    """NAME, ``--input``, ``--joints`` and ``--keypoints``. ``--input`` defaults to None,
+    so that the command can tell whether it was given; it then falls back to the variant's
+    default input size (``variant_info(name).input_size``), or first to ``input_from``
+    (where else it may come from, for the help text). ``--joints`` defaults to None:
+    ``head_joints`` settles it."""
     parser.add_argument("name", help=f"registered variant: {', '.join(list_models())}")
     parser.add_argument(
         "--input",
         type=input_size,
-        default=None if input_from else DEFAULT_INPUT_SIZE,
-        help=f"input HxW (default {h}x{w}" + (f"; {input_from})" if input_from else ")"),
+        help="input HxW (default: "
+        + (f"{input_from}, else " if input_from else "")
+        + "the variant's default input size, 256x192 for the paper's)",
     )
-    parser.add_argument(
-        "--joints", type=int, default=17, help="heatmap head joints; 0 = backbone alone"
+    head = parser.add_mutually_exclusive_group()
+    head.add_argument(
+        "--joints",
+        type=int,
+        help="heatmap head joints; 0 = backbone alone (default: those of --keypoints, of "
+        "the weights, else the variant's default head)",
     )
+    head.add_argument(
+        "--keypoints",
+        choices=sorted(KEYPOINT_SETS),
+        help="a head for this keypoint set's joints",
+    )
+
+
+def head_joints(args: argparse.Namespace) -> int | None:
+    """The joints ``--joints`` or ``--keypoints`` ask for (None: neither says); a
+    negative count raises a ValueError."""
+    if args.keypoints is not None:
+        return KEYPOINT_SETS[args.keypoints].num_joints
+    if args.joints is not None and args.joints < 0:
+        raise ValueError(f"--joints must be >= 0, got {args.joints}")
+    return args.joints
 
 
 def add_pretrained_argument(parser: argparse.ArgumentParser) -> None:
@@ -72,12 +91,41 @@ def download_weights(variant: str, weights: PretrainedWeights) -> Path:
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
 
+def _images_below(folder: Path, ancestors: frozenset[Path] = frozenset()) -> list[Path]:
+    """The images anywhere below ``folder``, through symlinked folders too (``Path.rglob``
+    does not follow them before Python 3.13). A link to a folder that is being walked
+    already (a loop) is not followed again, with a warning."""
+    import warnings
+
+    real = folder.resolve()
+    if real in ancestors:
+        warnings.warn(
+            f"{folder} links back to {real}, a folder above it; not followed", stacklevel=3
+        )
+        return []
+    ancestors = ancestors | {real}
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+        warnings.warn(f"cannot list {folder} ({e.strerror}); its images are left out", stacklevel=3)
+        return []
+    images: list[Path] = []
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.is_dir():  # follows links
+            images += _images_below(path, ancestors)
+        elif path.suffix.lower() in IMAGE_EXTENSIONS:  # a broken link too: a counted skip
+            images.append(path)
+    return images
+
+
 def collect_images(paths: list[Path]) -> list[Path]:
-    """Files as given, plus the images anywhere below given folders (sorted)."""
+    """Files as given, plus the images anywhere below given folders (sorted), symlinked
+    folders included."""
     images: list[Path] = []
     for path in paths:
         if path.is_dir():
-            images += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+            images += sorted(_images_below(path))
         elif path.is_file():
             images.append(path)
         else:

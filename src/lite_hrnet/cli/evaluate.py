@@ -1,5 +1,5 @@
-"""``lite-hrnet eval coco|mpii|cityscapes --checkpoint C --data-root DIR ...``, or with a
-run's own config: ``lite-hrnet eval experiment=NAME ckpt_path=C data.root=DIR`` (Hydra
+"""``lite-hrnet eval coco|mpii|cityscapes|segmentation --checkpoint C --data-root DIR ...``,
+or with a run's own config: ``lite-hrnet eval experiment=NAME ckpt_path=C data.root=DIR`` (Hydra
 overrides, the configs of ``train``). Both print the same table and write the same
 predictions file."""
 
@@ -19,10 +19,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_pose_eval_arguments(datasets.add_parser("coco", help="COCO keypoint AP (pycocotools)"))
     add_pose_eval_arguments(datasets.add_parser("mpii", help="MPII PCKh"))
     add_segmentation_eval_arguments(datasets.add_parser("cityscapes", help="Cityscapes mIoU"))
+    add_segmentation_eval_arguments(
+        datasets.add_parser("segmentation", help="mIoU in the checkpoint's own data layout")
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.dataset == "cityscapes":
+    if args.dataset in ("cityscapes", "segmentation"):
         return run_segmentation_eval(args)
     args.data = args.dataset
     return run_pose_eval(args)
@@ -44,8 +47,10 @@ def main_hydra(argv: Sequence[str]) -> int:
 
     from ..config.store import register_configs
     from ..training.evaluation import run_evaluation
+    from .hydra_targets import guard_hydra_callbacks
 
     register_configs()
+    guard_hydra_callbacks()
     failures: list[Exception] = []
 
     @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")

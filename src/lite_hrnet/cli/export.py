@@ -19,13 +19,16 @@ from ..deploy.quantize import (
 )
 from ..models import create_backbone, create_pose_model, create_segmentation_model
 from ..models.hub import check_fits, pretrained_weights
-from .args import DEFAULT_INPUT_SIZE, add_model_arguments, add_pretrained_argument
+from ..models.registry import variant_info
+from .args import add_model_arguments, add_pretrained_argument, head_joints
 from .calibration import (
     CALIBRATION_SPLIT,
     calibration_batches,
     calibration_config,
     calibration_crops,
 )
+from .output_folder import output_file
+from .segmentation import segmentation_classes
 
 if TYPE_CHECKING:
     from ..data.pose.datamodule import PoseDataConfig
@@ -62,7 +65,10 @@ def add_parser(sub: Any) -> None:
         help="pose: heatmap head with --joints; segmentation: head with --classes",
     )
     parser.add_argument(
-        "--classes", type=int, default=19, help="segmentation classes (--task segmentation)"
+        "--classes",
+        type=int,
+        help="segmentation classes (--task segmentation); default: the --checkpoint's, else "
+        "the Cityscapes table's",
     )
     parser.add_argument(
         "--opset",
@@ -139,18 +145,21 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.joints < 0:
-        raise ValueError(f"--joints must be >= 0, got {args.joints}")
+    args.joints = head_joints(args)
+    output_file(args.output)
     data = _calibration_source(args)
     weights = {"checkpoint_path": args.checkpoint, "pretrained": args.pretrained}
     if args.pretrained:
         check_fits(args.name, pretrained_weights(args.name, args.pretrained), input_size=args.input)
     if args.task == "segmentation":
+        args.classes = args.classes or segmentation_classes(args.checkpoint)
         model = create_segmentation_model(args.name, num_classes=args.classes, **weights)
     elif args.joints == 0:
         model = create_backbone(args.name, **weights)
     else:
+        # Without --joints or --keypoints: the head of the weights, else the variant's.
         model = create_pose_model(args.name, num_joints=args.joints, **weights)
+        args.joints = model.num_joints
     if args.format == "pt2":
         if args.int8:
             raise ValueError("--int8 quantises an ONNX graph: use it with --format onnx")
@@ -205,7 +214,7 @@ def _calibration_source(args: argparse.Namespace) -> PoseDataConfig | None:
     data = calibration_config(args.calibration) if args.calibration is not None else None
     size = tuple(data.input_size) if data is not None else None
     if args.input is None:
-        args.input = size or DEFAULT_INPUT_SIZE
+        args.input = size or variant_info(args.name).input_size
     elif size is not None and tuple(args.input) != size:
         raise ValueError(
             f"--input {args.input[0]}x{args.input[1]} differs from the input size of "

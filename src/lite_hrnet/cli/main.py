@@ -11,8 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..models.hub import WeightsDownloadError
 from . import evaluate, export, predict, report, summary, weights
+from .errors import is_clear
+from .errors import report as report_error
 
 SUBCOMMANDS = {
     "summary": summary,
@@ -42,8 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hydra_eval:  # Hydra overrides: ``lite-hrnet eval experiment=... ckpt_path=...``
             return evaluate.main_hydra(argv[1:])
         return SUBCOMMANDS[command].run(args)
-    except (ValueError, FileNotFoundError, WeightsDownloadError) as e:
-        print(f"lite-hrnet {command}: error: {e}", file=sys.stderr)
+    except Exception as error:
+        if not is_clear(error):
+            raise
+        report_error(command, error)
         return 2
 
 

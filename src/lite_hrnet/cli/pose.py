@@ -8,7 +8,6 @@ the predictions in COCO results format. ``predict pose`` draws skeletons onto im
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from .args import (
     output_names,
     resolve_pretrained,
 )
+from .keypoints_file import KeypointsFile
+from .output_folder import output_folder
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,32 +66,36 @@ def add_pose_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_module(args: argparse.Namespace, keypoint_set: str | None):
-    from ..data.pose.datamodule import MpiiDataConfig, PoseDataConfig
+    """The pose module of ``--checkpoint`` or ``--pretrained``, its codec as trained (as
+    stored in the checkpoint), with ``--input``, ``--flip`` and ``--dark`` replacing parts."""
+    from ..meta.keypoints import KEYPOINT_SETS
     from ..models.hub import check_fits
     from ..tasks.pose import PoseEstimationModule
 
-    # What the command line leaves out stays as the checkpoint has it.
-    overrides = {k: v for k, v in (("flip_test", args.flip), ("dark", args.dark)) if v is not None}
+    overrides = {}
     if keypoint_set is not None:
         overrides["keypoint_set"] = keypoint_set
     if (args.checkpoint is None) == (args.pretrained is None):
         raise ValueError("pass --checkpoint FILE or --pretrained TAG (one of them)")
+    tag_size = None
     if args.pretrained is not None:
         args.model, weights = resolve_pretrained(args.pretrained, args.model)
-        joints = {"coco": 17, "mpii": 16}.get(keypoint_set or "")
+        joints = KEYPOINT_SETS[keypoint_set].num_joints if keypoint_set else None
         check_fits(args.model, weights, joints, args.input)
-        args.input = args.input or weights.input_size
+        tag_size = weights.input_size
         args.checkpoint = download_weights(args.model, weights)
     module = PoseEstimationModule.from_checkpoint(
         str(args.checkpoint), backbone=args.model, **overrides
     )
-    trained = module.datamodule_hparams.get("input_size")
-    size = args.input or (tuple(trained) if trained else None)
-    if size is None:  # the data set's default
-        mpii = module.hparams.keypoint_set == "mpii"
-        size = (MpiiDataConfig if mpii else PoseDataConfig)().input_size
-    _swap_runtime(module, args, tuple(size))
-    return module.eval(), tuple(size)
+    # What the command line leaves out stays as the checkpoint has it.
+    codec = module.codec
+    size = args.input or tag_size
+    if size is not None and tuple(size) != codec.input_hw:  # its own heatmap size and sigma
+        codec = codec.with_input_hw(size)
+    decoding = {k: v for k, v in (("flip_test", args.flip), ("dark", args.dark)) if v is not None}
+    module.codec = codec.replace(**decoding)
+    _swap_runtime(module, args, module.codec.input_hw)
+    return module.eval()
 
 
 def _swap_runtime(module: Any, args: argparse.Namespace, size: tuple[int, int]) -> None:
@@ -113,8 +118,9 @@ def _swap_runtime(module: Any, args: argparse.Namespace, size: tuple[int, int]) 
         module.model = optimize_for_inference(module.model, compile=False, dtype=torch.bfloat16)
 
 
-# Data settings of a checkpoint's training run that its evaluation keeps (unless given).
-_TRAINED_DATA = ("input_size", "heatmap_size", "sigma", "val_split", "detection_file")
+# Data settings of a checkpoint's training run that its evaluation keeps (unless given);
+# the input size, heatmap size and sigma are the module's codec's.
+_TRAINED_DATA = ("val_split", "detection_file")
 
 
 def _trained_data_options(stored: dict[str, Any], fmt: str, data_root: Path) -> dict[str, Any]:
@@ -134,28 +140,26 @@ def run_pose_eval(args: argparse.Namespace) -> int:
     from ..training.evaluation import describe_data, evaluate, results_name
     from .args import evaluation_trainer
 
-    module, size = _load_module(args, args.data)
+    module = _load_module(args, args.data)
     if args.data != "coco" and args.detections:
         raise ValueError("--detections: person detections are COCO-only")
     kind = CocoKeypointsDataModule if args.data == "coco" else MpiiDataModule
     options = _trained_data_options(module.datamodule_hparams, args.data, args.data_root)
-    if args.input is not None:  # a new size: its own heatmap size and sigma
-        options = {k: v for k, v in options.items() if k not in ("heatmap_size", "sigma")}
     options.update(
-        input_size=list(size),
         batch_size=args.batch_size,
         val_batch_size=args.batch_size,
         num_workers=args.num_workers,
     )
     if args.detections:
         options["detection_file"] = str(args.detections)
-    dm = kind(args.data_root, **options)
-    cfg, task = dm.cfg, module.cfg
-    h, w = cfg.heatmap_hw
+    codec = module.codec
+    dm = kind(args.data_root, codec=codec, **options)
+    cfg = dm.cfg
+    (size_h, size_w), (h, w) = codec.input_hw, codec.heatmap_hw
     print(
-        f"settings (the checkpoint's unless given): input {size[0]}x{size[1]}, heatmap "
-        f"{h}x{w}, sigma {cfg.target_sigma:g}, flip test {'on' if task.flip_test else 'off'}, "
-        f"decoding {'DARK' if task.dark else 'quarter offset'}"
+        f"settings (the checkpoint's unless given): input {size_h}x{size_w}, heatmap "
+        f"{h}x{w}, sigma {codec.sigma:g}, flip test {'on' if codec.flip_test else 'off'}, "
+        f"decoding {'DARK' if codec.dark else 'quarter offset'}"
     )
     # The predictions of --onnx or --bf16 get their own file, next to what ran.
     ran = args.onnx or args.checkpoint
@@ -190,31 +194,43 @@ def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=0.3, help="joint score to draw")
 
 
-def _read_boxes(path: Path | None) -> dict[str, list[list[float]]]:
-    if path is None:
-        return {}
-    from ..formats.json_files import read_json
+def _boxes_for(
+    boxes: dict, names: dict[Path, tuple[str, str]], boxes_file: Path | None
+) -> dict[Path, object]:
+    """Each input's boxes (N, 4) from ``--boxes`` (looked up by its key, then its file
+    name); a warning names the keys of the file that match no input."""
+    import warnings
 
-    data = read_json(path, "boxes file")
-    ok = isinstance(data, dict) and all(
-        isinstance(v, list) and all(isinstance(b, list) and len(b) >= 4 for b in v)
-        for v in data.values()
-    )
-    if not ok:
-        raise ValueError(f"boxes file {path} must map image names to [[x, y, w, h], ...] lists")
-    return data
+    found = {}
+    used = set()
+    for path, (key, _) in names.items():
+        for name in (key, path.name):
+            if name in boxes:
+                found[path] = boxes[name]
+                used.add(name)
+                break
+    unused = [name for name in boxes if name not in used]
+    if unused:
+        warnings.warn(
+            f"boxes file {boxes_file}: {len(unused)} of {len(boxes)} image names match no "
+            f"input, their boxes are not used (e.g. {', '.join(unused[:3])})",
+            stacklevel=2,
+        )
+    return found
 
 
 def run_pose_predict(args: argparse.Namespace) -> int:
     """Draw ``<stem>_pose.png`` per image and write every image's keypoints (N, K, 3) to
     ``keypoints.json``, keyed by file name (``output_names``: inputs that share a stem get
-    distinct names). An image that cannot be decoded is skipped with a warning and
-    counted."""
+    distinct names), as they are made (``KeypointsFile``). An image that cannot be decoded
+    is skipped with a warning and counted."""
     import warnings
 
     import numpy as np
 
     from ..data.images import CorruptImageWarning, ImageReadError, read_rgb
+    from ..formats.boxes import clip_boxes, read_boxes_file
+    from ..formats.json_files import json_numbers
     from ..inference.drawing import draw_skeletons, save_rgb
     from ..inference.pose import boxes_to_centers_scales
 
@@ -224,46 +240,60 @@ def run_pose_predict(args: argparse.Namespace) -> int:
             "predict pose: give either --checkpoint or --package (or --pretrained TAG)"
         )
     if args.package is not None:
-        predict, size, keypoint_set = _package_predictor(args)
+        predict, codec, keypoint_set = _package_predictor(args)
     else:
-        module, size = _load_module(args, None)
-        predict, keypoint_set = module.predict_people, module.keypoints
-    boxes = _read_boxes(args.boxes)
+        module = _load_module(args, None)
+        predict, codec, keypoint_set = module.predict_people, module.codec, module.keypoints
     images = collect_images(args.images)
     names = output_names(images)
-    args.output.mkdir(parents=True, exist_ok=True)
-    results = {}
-    for path, (key, stem) in names.items():
-        try:
-            image = read_rgb(path)
-        except ImageReadError as e:
-            warnings.warn(f"{e}; skipped", CorruptImageWarning, stacklevel=1)
-            continue
-        h, w = image.shape[:2]
-        whole = [[0, 0, w, h]]
-        xywh = np.asarray([b[:4] for b in boxes.get(key, boxes.get(path.name, whole))], np.float32)
-        centers, scales = boxes_to_centers_scales(xywh, size)
-        keypoints = predict(image, centers, scales, size)
-        out = args.output / f"{stem}_pose.png"
-        save_rgb(str(out), draw_skeletons(image, keypoints, keypoint_set, args.threshold))
-        results[key] = keypoints.round(2).tolist()
-        print(f"{path} -> {out} ({len(keypoints)} people)")
-    (args.output / "keypoints.json").write_text(json.dumps(results))
+    boxes = _boxes_for(read_boxes_file(args.boxes) if args.boxes else {}, names, args.boxes)
+    output_folder(args.output)
+    clipped = empty = 0
+    empty_in: list[str] = []
+    with KeypointsFile(args.output) as results_file:
+        results = results_file.results
+        for path, (key, stem) in names.items():
+            try:
+                image = read_rgb(path)
+            except ImageReadError as e:
+                warnings.warn(f"{e}; skipped", CorruptImageWarning, stacklevel=1)
+                continue
+            h, w = image.shape[:2]
+            xywh = np.asarray([[0, 0, w, h]], np.float64)
+            if path in boxes:
+                xywh, changed, dropped = clip_boxes(boxes[path], w, h)
+                clipped, empty = clipped + changed, empty + dropped
+                empty_in += [key] if dropped else []
+            centers, scales = boxes_to_centers_scales(xywh.astype(np.float32), codec)
+            keypoints = predict(image, centers, scales)
+            results_file.add(key, json_numbers(keypoints, 2))
+            out = args.output / f"{stem}_pose.png"
+            save_rgb(str(out), draw_skeletons(image, keypoints, keypoint_set, args.threshold))
+            print(f"{path} -> {out} ({len(keypoints)} people)")
     skipped = len(names) - len(results)
     print(
         f"wrote {len(results)} of {len(names)} predictions to {args.output}"
         + (f"; skipped {skipped} undecodable images (see the warnings)" if skipped else "")
+        + (f"; clipped {clipped} boxes to their image" if clipped else "")
+        + (f"; skipped {empty} boxes with no area inside their image" if empty else "")
     )
+    if empty:
+        warnings.warn(
+            f"boxes file {args.boxes}: {empty} boxes have no area inside their image "
+            f"(outside it, or a width or height <= 0), skipped (in {', '.join(empty_in[:3])})",
+            stacklevel=1,
+        )
     if not results:
         raise ValueError(f"none of the {len(names)} images could be decoded")
     return 0
 
 
 def _package_predictor(args: argparse.Namespace):
-    """``predict_people`` on a loaded package, its input size and keypoint set; the keypoint
-    set is the one with the package's number of joints."""
+    """``predict_people`` on a loaded package, its codec and its keypoint set; the keypoint
+    set is the preset with the package's number of joints."""
     from functools import partial
 
+    from ..codecs.heatmap_codec import HeatmapCodec
     from ..deploy.package import load_package
     from ..inference.pose import predict_people
     from ..meta.keypoints import KEYPOINT_SETS
@@ -276,8 +306,11 @@ def _package_predictor(args: argparse.Namespace):
             f"--package {args.package}: a {package.info.task} package with {joints} outputs; "
             f"predict pose needs a pose package of {' or '.join(KEYPOINT_SETS)} joints"
         )
-    flip_index = None if args.flip is False else keypoint_set.flip_index()
-    predict = partial(
-        predict_people, package, num_joints=joints, flip_index=flip_index, dark=bool(args.dark)
+    codec = HeatmapCodec.from_input_hw(
+        package.info.input_size, flip_test=args.flip is not False, dark=bool(args.dark)
     )
-    return predict, package.info.input_size, keypoint_set
+    predict = partial(
+        predict_people, package, codec=codec, num_joints=joints,
+        flip_index=keypoint_set.flip_index(),
+    )  # fmt: skip
+    return predict, codec, keypoint_set

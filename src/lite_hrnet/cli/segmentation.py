@@ -1,10 +1,13 @@
-"""Segmentation ``eval`` and ``predict``: mIoU on a Cityscapes split, masks for images.
+"""Segmentation ``eval`` and ``predict``: mIoU on a split, masks for images.
 
 ``lite-hrnet eval cityscapes`` and ``lite-hrnet predict seg`` (``cli/evaluate.py``,
-``cli/predict.py``) dispatch here. ``eval`` prints the per-class IoU table and mIoU of a
-checkpoint on a Cityscapes-layout folder. ``predict`` writes, per image, the colourised
-prediction blended over the image (``<stem>_overlay.png``) and the prediction in labelIds
-(``<stem>_labelIds.png``), the format the Cityscapes benchmark takes. The training extras
+``cli/predict.py``) dispatch here. Both take the class table from the checkpoint (names,
+palette, ignore index, the ids the data set's masks store), and ``eval`` its data layout
+too (Cityscapes for checkpoints without one). ``eval`` prints the per-class IoU table and
+mIoU of a checkpoint on a data folder. ``predict`` writes, per image, the prediction in the
+palette blended over the image (``<stem>_overlay.png``) and the prediction in the data
+set's own label ids (``<stem>_labelIds.png``: Cityscapes' labelIds, the format its
+benchmark takes). The training extras
 (OpenCV, albumentations) are imported when a command runs, so the core install keeps its
 small dependency set.
 """
@@ -18,7 +21,9 @@ from typing import Any
 
 import torch
 
+from ..meta.cityscapes import NUM_CLASSES as CITYSCAPES_CLASSES
 from .args import collect_images, input_size, output_names
+from .output_folder import output_folder
 
 
 def _scales(text: str) -> tuple[float, ...]:
@@ -42,7 +47,9 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="backbone variant; default: the one stored in a Lightning checkpoint",
     )
     parser.add_argument(
-        "--num-classes", type=int, help="default: from the checkpoint, else 19 (Cityscapes)"
+        "--num-classes",
+        type=int,
+        help="default: from the checkpoint (its class table, else its head)",
     )
     parser.add_argument(
         "--base-size",
@@ -68,9 +75,15 @@ def add_segmentation_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of segmentation ``eval`` (checkpoint, data, inference options)."""
     _add_common_arguments(parser)
     parser.add_argument(
-        "--data-root", type=Path, required=True, help="folder with leftImg8bit/ and gtFine/"
+        "--data-root",
+        type=Path,
+        required=True,
+        help="the data folder, in the layout the checkpoint was trained on (Cityscapes' "
+        "leftImg8bit/ and gtFine/ for checkpoints that do not record one)",
     )
-    parser.add_argument("--split", default="val", choices=("train", "val"))
+    parser.add_argument(
+        "--split", default="val", help="the split's folder name (default val; ADE20K: validation)"
+    )
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--num-workers", type=int, default=2)
     parser.add_argument(
@@ -111,7 +124,6 @@ def load_segmentation_module(args: argparse.Namespace):
 def run_segmentation_eval(args: argparse.Namespace) -> int:
     """Evaluate ``--checkpoint`` on ``--data-root``/``--split`` with the checkpoint's own
     data and test settings unless given; print the IoU table and write the results JSON."""
-    from ..data.segmentation.datamodule import CityscapesDataModule
     from ..training.evaluation import describe_data, evaluate
     from .args import evaluation_trainer
 
@@ -120,8 +132,9 @@ def run_segmentation_eval(args: argparse.Namespace) -> int:
     module = load_segmentation_module(args)
     trained = module.datamodule_hparams.get("base_size")
     base_size = args.base_size or trained
-    dm = CityscapesDataModule(
-        args.data_root,
+    dm = _evaluation_datamodule(
+        module,
+        root=str(args.data_root),
         val_split=args.split,
         base_size=list(base_size) if base_size else None,
         val_batch_size=args.batch_size,
@@ -134,8 +147,9 @@ def run_segmentation_eval(args: argparse.Namespace) -> int:
         f"settings (the checkpoint's unless given): scales {cfg.val_scales}, flip {flip}, "
         f"{window} images, base size {base_size or 'full'}"
     )
+    kind = "cityscapes" if module.class_table.names == _cityscapes_names() else "segmentation"
     output = args.output or args.checkpoint.with_name(
-        f"{args.checkpoint.stem}_predictions_cityscapes.json"
+        f"{args.checkpoint.stem}_predictions_{kind}.json"
     )
     title = f"{describe_data(dm.cfg)}, {args.checkpoint}"
     evaluate(module, dm, evaluation_trainer(args.device), title, output)
@@ -150,17 +164,13 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
     from ..codecs.image import normalize_image
     from ..data.images import CorruptImageWarning, ImageReadError, read_rgb
     from ..inference.drawing import overlay, save_image, save_rgb
-    from ..meta.cityscapes import NUM_CLASSES, train_ids_to_label_ids
 
     if not 0 <= args.alpha <= 1:
         raise ValueError(f"--alpha must be in 0..1, got {args.alpha}")
     images = collect_images(args.images)
     module = load_segmentation_module(args)
-    if module.cfg.num_classes != NUM_CLASSES:
-        raise ValueError(
-            f"predict writes Cityscapes labelIds: needs 19 classes, not {module.cfg.num_classes}"
-        )
-    args.output.mkdir(parents=True, exist_ok=True)
+    table = module.class_table
+    output_folder(args.output)
     names = output_names(images)  # inputs that share a stem get distinct outputs
     written = 0
     for path, (_, name) in names.items():
@@ -174,12 +184,58 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
             x = F.interpolate(x, size=args.base_size, mode="bilinear", align_corners=False)
         with torch.no_grad():
             probs = module.predict_probabilities(x, image.shape[:2])
-        train_ids = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
+        classes = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
         stem = name.removesuffix("_leftImg8bit")
-        save_rgb(str(args.output / f"{stem}_overlay.png"), overlay(image, train_ids, args.alpha))
-        save_image(str(args.output / f"{stem}_labelIds.png"), train_ids_to_label_ids(train_ids))
+        drawn = overlay(image, classes, args.alpha, palette=table.palette)
+        save_rgb(str(args.output / f"{stem}_overlay.png"), drawn)
+        save_image(str(args.output / f"{stem}_labelIds.png"), table.to_label_ids(classes))
         written += 1
     print(f"wrote {written} of {len(names)} predictions to {args.output}")
     if written == 0:
         raise ValueError(f"none of the {len(names)} images could be decoded")
     return 0
+
+
+def _cityscapes_names() -> tuple[str, ...]:
+    from ..meta.cityscapes import CLASS_NAMES
+
+    return CLASS_NAMES
+
+
+def _evaluation_datamodule(module: Any, **options: Any):
+    """The data module of the checkpoint's data config (its layout and class table) with
+    ``options`` replaced; Cityscapes' for checkpoints that record no layout."""
+    from ..data.segmentation.datamodule import (
+        CityscapesDataConfig,
+        SegmentationDataConfig,
+        segmentation_datamodule,
+    )
+
+    trained = dict(module.datamodule_hparams)
+    kind = SegmentationDataConfig if "image_dir" in trained else CityscapesDataConfig
+    known = {f for f in kind.__dataclass_fields__}
+    # The training run's synthetic settings would regenerate data: evaluate what is there.
+    values = {k: v for k, v in trained.items() if k in known and k != "synthetic"}
+    config = kind(**{**values, **options})
+    if config.class_table() != module.class_table:
+        raise ValueError(
+            f"the checkpoint's classes ({', '.join(module.class_table.names)}) differ from its "
+            f"data config's ({', '.join(config.class_table().names)})"
+        )
+    return segmentation_datamodule(config)
+
+
+def segmentation_classes(checkpoint: Path | None) -> int:
+    """The number of classes a segmentation checkpoint's head has (its class table, else
+    its classifier's rows); the Cityscapes table's without a checkpoint."""
+    if checkpoint is None:
+        return CITYSCAPES_CLASSES
+    from ..models.checkpoint import read_checkpoint_file, read_state_dict
+    from ..tasks.segmentation import SegmentationModule
+
+    obj = read_checkpoint_file(checkpoint)
+    hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
+    if isinstance(hparams, dict) and hparams.get("class_names"):
+        return len(hparams["class_names"])
+    options = SegmentationModule.options_from_state_dict(read_state_dict(checkpoint))
+    return options.get("num_classes", CITYSCAPES_CLASSES)

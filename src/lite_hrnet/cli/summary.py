@@ -6,9 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from ..models import complexity, create_backbone, create_pose_model, list_models
+from ..meta.cityscapes import NUM_CLASSES as CITYSCAPES_CLASSES
+from ..models import complexity, create_backbone, create_pose_model, list_models, variant_info
 from ..models.factory import create_segmentation_model
-from .args import add_model_arguments
+from .args import add_model_arguments, head_joints
 
 
 def add_parser(sub: Any) -> None:
@@ -22,13 +23,21 @@ def add_parser(sub: Any) -> None:
         help="segmentation: the HRNet segmentation head instead of --joints (e.g. --input "
         "512x1024)",
     )
-    parser.add_argument("--classes", type=int, default=19, help="segmentation classes")
+    parser.add_argument(
+        "--classes", type=int, default=CITYSCAPES_CLASSES, help="segmentation classes"
+    )
 
 
-def summarize(name: str, input_size: tuple[int, int], joints: int) -> dict[str, Any]:
-    if joints < 0:
+def summarize(name: str, input_size: tuple[int, int], joints: int | None) -> dict[str, Any]:
+    """Counts of the pose model (``joints`` None: the variant's default head; 0: the
+    backbone alone) on one image of ``input_size`` (H, W)."""
+    if joints is not None and joints < 0:
         raise ValueError(f"--joints must be >= 0, got {joints}")
-    model = create_backbone(name) if joints == 0 else create_pose_model(name, num_joints=joints)
+    if joints == 0:
+        model = create_backbone(name)
+    else:
+        model = create_pose_model(name, num_joints=joints)
+        joints = model.num_joints
     counts = complexity(model, input_size)
     return {"model": name, "input": list(input_size), "joints": joints, **counts}
 
@@ -45,12 +54,13 @@ def summarize_segmentation(
 def run(args: argparse.Namespace) -> int:
     if args.name not in list_models():
         raise ValueError(f"unknown model {args.name!r}; available: {list_models()}")
+    args.input = args.input or variant_info(args.name).input_size
     if args.task == "segmentation":
         result = summarize_segmentation(args.name, args.input, args.classes)
         head = f"{args.classes}-class segmentation head"
     else:
-        result = summarize(args.name, args.input, args.joints)
-        head = f"{args.joints}-joint head" if args.joints else "backbone only"
+        result = summarize(args.name, args.input, head_joints(args))
+        head = f"{result['joints']}-joint head" if result["joints"] else "backbone only"
     if args.json:
         print(json.dumps(result))
         return 0

@@ -30,9 +30,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
 from ..config.store import register_configs
+from .errors import is_clear
+from .hydra_targets import guard_hydra_callbacks
 from .sweep_summary import SweepReport, report_sweep
 
 register_configs()
+guard_hydra_callbacks()  # before Hydra builds hydra.callbacks from the composed config
 
 
 def _process_rank() -> int:
@@ -192,9 +195,10 @@ def hydra_main(cfg: DictConfig) -> float | None:
                 stop.sweep_dir = hydra_cfg.sweep.dir if sweeping else None
                 raise stop from None
             if not sweeping:
-                if isinstance(error, ValueError | FileNotFoundError):
-                    # A clear error (bad setting, missing file, unreadable checkpoint): the
-                    # line above says it; the traceback is in failed.json.
+                if is_clear(error):
+                    # A clear error (bad setting, missing file, unreadable checkpoint, full
+                    # disk, divergence): the line above says it; the traceback is in
+                    # failed.json.
                     raise SystemExit(2) from None
                 raise
             # The sweep goes on; sweepers take None as a failed job (Optuna marks the trial

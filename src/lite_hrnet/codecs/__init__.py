@@ -1,2 +1,7 @@
 """Pure encodings shared by data, metrics, inference and tasks: heatmap targets and their
-decoding, box <-> (center, scale) and the crop affine, image normalisation."""
+decoding (one ``HeatmapCodec``), box <-> (center, scale) and the crop affine, image
+normalisation."""
+
+from .heatmap_codec import HeatmapCodec
+
+__all__ = ["HeatmapCodec"]

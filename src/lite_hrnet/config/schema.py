@@ -111,7 +111,9 @@ class CallbacksConfig:
     ``val_images``: validation images drawn with predictions and logged after every
     validation by loggers that take images (wandb, tensorboard); 0 turns it off.
     ``model_summary``: default, rich or none. ``progress_bar``: tqdm or rich (shown when
-    ``trainer.enable_progress_bar``).
+    ``trainer.enable_progress_bar``). ``nonfinite_loss_steps``: stop the run with an error
+    when the training loss has been NaN or infinite for this many steps in a row (0: never);
+    non-finite weights are never saved, whatever this is.
     """
 
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
@@ -122,6 +124,7 @@ class CallbacksConfig:
     model_summary: str = "default"
     model_summary_depth: int = 1
     progress_bar: str = "tqdm"
+    nonfinite_loss_steps: int = 3
 
     def validate(self) -> None:
         summaries, bars = ("default", "rich", "none"), ("tqdm", "rich")
@@ -130,6 +133,8 @@ class CallbacksConfig:
         check(self.progress_bar in bars, "callbacks.progress_bar",
                f"one of {bars}, got {self.progress_bar!r}")  # fmt: skip
         check(self.val_images >= 0, "callbacks.val_images", "must be >= 0")
+        check(self.nonfinite_loss_steps >= 0, "callbacks.nonfinite_loss_steps",
+              "must be >= 0 (0: never stop)")  # fmt: skip
         check(self.checkpoint.save_top_k >= -1, "callbacks.checkpoint.save_top_k", "must be >= -1")
         check(self.checkpoint.every_n_train_steps >= 0,
               "callbacks.checkpoint.every_n_train_steps", "must be >= 0 (0: off)")  # fmt: skip

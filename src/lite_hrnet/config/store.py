@@ -13,7 +13,7 @@ from hydra.core.plugins import Plugins
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.pose.datamodule import MpiiDataConfig, PoseDataConfig
-from ..data.segmentation.datamodule import SegmentationDataConfig
+from ..data.segmentation.datamodule import CityscapesDataConfig, SegmentationDataConfig
 from ..synthetic.marker import settings_key
 from ..tasks.pose import PoseTaskConfig
 from ..tasks.segmentation import SegmentationTaskConfig
@@ -36,6 +36,7 @@ def register_configs() -> None:
     cs.store(group="data", name="base_mpii_data", node=MpiiDataConfig)
     cs.store(group="task", name="base_segmentation_task", node=SegmentationTaskConfig)
     cs.store(group="data", name="base_segmentation_data", node=SegmentationDataConfig)
+    cs.store(group="data", name="base_cityscapes_data", node=CityscapesDataConfig)
     # Hydra's plugin scan (once per process) re-runs the plugins' config modules, which
     # store their own defaults: scan first, then replace them with ours.
     Plugins.instance()

@@ -42,6 +42,23 @@ def read_png_header(path: str | os.PathLike[str]) -> PngHeader | None:
     return PngHeader(width, height, bit_depth, color_type)
 
 
+def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """[W, H] of an image file as its header states it (Pillow reads the header only,
+    without the EXIF rotation that decoding applies), or None when Pillow cannot tell
+    (a missing, corrupt or unknown file: the full read reports it)."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except (OSError, ValueError, Image.DecompressionBombError):  # UnidentifiedImageError: OSError
+        return None
+
+
 def read_image(path: str | os.PathLike[str], flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
     """Decode an image file with OpenCV ``flags`` (as stored by default), or raise
     ``ImageReadError`` naming it (also for a header that claims more pixels than OpenCV

@@ -94,6 +94,18 @@ def _checked(batches: Iterable[Any], expected: Sequence[int], source: str) -> li
     return out
 
 
+def _one_batch_size(batches: list[np.ndarray]) -> list[np.ndarray]:
+    """The same crops in batches of one size: ORT's percentile and entropy collectors stack
+    each activation over the batches, which a short last batch breaks. The size is the
+    largest that divides the number of crops and is no larger than the first batch; the
+    ranges are taken over the same values either way."""
+    if len({len(b) for b in batches}) == 1:
+        return batches
+    crops = np.concatenate(batches)
+    size = max(d for d in range(1, len(batches[0]) + 1) if len(crops) % d == 0)
+    return [crops[i : i + size] for i in range(0, len(crops), size)]
+
+
 def _float_nodes(model: Path, keep_float: Sequence[str], source: Path) -> list[str]:
     """The names of ``model``'s nodes (``source`` pre-processed) that contain one of the
     ``keep_float`` strings."""
@@ -163,6 +175,7 @@ def quantize_onnx(
         shape[1:],
         str(model),
     )
+    batches = _one_batch_size(batches)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         # ORT's recommended pre-processing: its basic graph optimisations and shape

@@ -97,11 +97,40 @@ def _check_annotations(ann_file: Path, annotations: Any) -> None:
                 f"{name}: 'keypoints' must be finite numbers, [x, y, v] per joint, "
                 f"got {keypoints!r:.80}"
             )
+        count = ann.get("num_keypoints")
+        if count is not None and not (_is_int(count) and count >= 0):
+            raise ValueError(f"{name}: 'num_keypoints' must be an integer >= 0, got {count!r:.40}")
+        if count is None and keypoints is not None:
+            # COCOeval reads it for every person; as mmpose, count the labelled joints.
+            ann["num_keypoints"] = sum(v > 0 for v in keypoints[2::3])
     duplicated = _duplicates([ann["id"] for ann in annotations])
     if duplicated:
         raise ValueError(
             f"{ann_file}: {len(duplicated)} annotation ids are used more than once, e.g. "
             f"{duplicated[:_SHOWN]}; every annotation needs its own id"
+        )
+
+
+def count_scorable(coco) -> int:
+    """The people ``COCOeval`` scores in a keypoint file: non-crowd persons (category 1)
+    with ``num_keypoints`` > 0 (it ignores the others)."""
+    return sum(
+        1
+        for ann in coco.anns.values()
+        if ann.get("category_id", 1) == 1
+        and not ann.get("iscrowd", 0)
+        and ann.get("num_keypoints", 0) > 0
+    )
+
+
+def check_scorable(coco_gt, ann_file: str | os.PathLike[str]) -> None:
+    """A ``ValueError`` when ``COCOeval`` would score nobody in ``ann_file`` (every number
+    -1): no non-crowd person has ``num_keypoints`` > 0."""
+    if count_scorable(coco_gt) == 0:
+        raise ValueError(
+            f"{ann_file}: nothing to score: no non-crowd person has num_keypoints > 0, and "
+            "COCOeval ignores the others (every COCO number would be -1); set num_keypoints "
+            "to the number of keypoints with v > 0"
         )
 
 

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 
 def read_json(path: str | os.PathLike[str], what: str) -> object:
     """Load a JSON file, turning a missing or broken file into a message that names it."""
@@ -22,3 +24,10 @@ def read_json(path: str | os.PathLike[str], what: str) -> object:
         ) from None
     except UnicodeDecodeError:
         raise ValueError(f"{what} {path} is not a UTF-8 text file") from None
+
+
+def json_numbers(values: np.ndarray, decimals: int) -> list:
+    """``values`` rounded, as nested lists, with ``None`` (JSON null) for NaN and infinite
+    numbers: strict JSON parsers refuse the ``NaN`` that ``json.dumps`` writes."""
+    values = np.asarray(values, np.float64)
+    return np.where(np.isfinite(values), values.round(decimals), None).tolist()

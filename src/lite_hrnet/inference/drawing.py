@@ -3,6 +3,9 @@ colour masks for segmentation."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import cv2
 import numpy as np
 
@@ -43,17 +46,39 @@ def draw_skeletons(
     return out
 
 
-def overlay(image: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """``image`` (H, W, 3) uint8 RGB blended with the Cityscapes colours of ``train_ids``
-    (H, W)."""
-    blended = image * (1 - alpha) + colorize(train_ids) * alpha
+def overlay(
+    image: np.ndarray,
+    class_map: np.ndarray,
+    alpha: float = 0.5,
+    palette: np.ndarray | None = None,
+) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 RGB blended with the colours of ``class_map`` (H, W):
+    ``palette`` (K, 3) uint8 RGB, one colour per class (default: Cityscapes' trainId
+    colours); values without a colour are black."""
+    if palette is None:
+        colours = colorize(class_map)
+    else:
+        lut = np.zeros((256, 3), dtype=np.uint8)
+        lut[: len(palette)] = palette
+        colours = lut[np.asarray(class_map, dtype=np.uint8)]
+    blended = image * (1 - alpha) + colours * alpha
     return blended.round().astype(np.uint8)
 
 
 def save_image(path: str, image: np.ndarray) -> None:
-    """Write an image as it is (e.g. (H, W) uint8 label ids; PNG or JPEG by extension)."""
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write image {path}")
+    """Write an image as it is (e.g. (H, W) uint8 label ids; PNG or JPEG by extension).
+    Encoded here and written by Python, so that a failed write (a full disk) is an OSError
+    naming the file and the problem; ``cv2.imwrite`` only returns False."""
+    ok, encoded = cv2.imencode(os.path.splitext(str(path))[1] or ".png", image)
+    if not ok:
+        raise ValueError(f"could not encode a {image.shape} image as {path}")
+    try:
+        with open(path, "wb") as f:
+            f.write(encoded.tobytes())
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # no truncated image left behind
+        raise OSError(error.errno, error.strerror, str(path)) from None
 
 
 def save_rgb(path: str, image: np.ndarray) -> None:

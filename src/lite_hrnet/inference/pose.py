@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..codecs.geometry import box_to_center_scale, get_affine_transform, heatmap_to_image
-from ..codecs.heatmap import decode_heatmaps
+from ..codecs.geometry import box_to_center_scale, get_affine_transform
+from ..codecs.heatmap_codec import HeatmapCodec
 from ..codecs.image import normalize_image
 
 HeatmapModel = Callable[[torch.Tensor], torch.Tensor]
@@ -39,17 +39,14 @@ def predict_heatmaps(
 
 
 def heatmaps_to_keypoints(
-    heatmaps: torch.Tensor, centers: torch.Tensor, scales: torch.Tensor, dark: bool = False
+    heatmaps: torch.Tensor, centers: torch.Tensor, scales: torch.Tensor, codec: HeatmapCodec
 ) -> torch.Tensor:
     """Heatmaps (B, K, h, w) of crops of (center, scale) (B, 2) -> keypoints (B, K, 3)
-    [x, y, score] in image pixels: argmax with the quarter-pixel step (``dark``: DARK),
-    then the official inverse crop transform."""
+    [x, y, score] in image pixels, decoded by ``codec`` (argmax with the quarter-pixel
+    step, or DARK), then the official inverse crop transform."""
     hm = heatmaps.float().cpu().numpy()
-    coords, scores = decode_heatmaps(hm, dark=dark)
-    hm_size = (hm.shape[3], hm.shape[2])
-    c, s = centers.cpu().numpy(), scales.cpu().numpy()
-    xy = np.stack([heatmap_to_image(coords[i], c[i], s[i], hm_size) for i in range(len(c))])
-    return torch.from_numpy(np.concatenate([xy, scores[..., None]], axis=2))
+    keypoints = codec.decode_to_image(hm, centers.cpu().numpy(), scales.cpu().numpy())
+    return torch.from_numpy(keypoints)
 
 
 def crop_for_inference(
@@ -62,11 +59,11 @@ def crop_for_inference(
 
 
 def boxes_to_centers_scales(
-    boxes_xywh: np.ndarray, input_size: Sequence[int]
+    boxes_xywh: np.ndarray, codec: HeatmapCodec
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (N, 4) [x, y, w, h] -> centers (N, 2), scales (N, 2) for an (H, W) input."""
-    aspect = input_size[1] / input_size[0]
-    pairs = [box_to_center_scale(b, aspect) for b in boxes_xywh]
+    """Boxes (N, 4) [x, y, w, h] -> centers (N, 2), scales (N, 2), grown to the aspect
+    ratio of the codec's input."""
+    pairs = [box_to_center_scale(b, codec.aspect_ratio) for b in boxes_xywh]
     if not pairs:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
@@ -78,23 +75,25 @@ def predict_people(
     image: np.ndarray,
     centers: np.ndarray,
     scales: np.ndarray,
-    input_size: Sequence[int],
+    codec: HeatmapCodec,
     *,
     num_joints: int,
     flip_index: Sequence[int] | torch.Tensor | None = None,
-    shift_heatmap: bool = True,
-    dark: bool = False,
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
     """Keypoints (N, K, 3) [x, y, score] in image pixels for N people of ``image``
-    (H, W, 3) uint8 RGB, given as centers/scales (N, 2), cropped at ``input_size`` (H, W)."""
+    (H, W, 3) uint8 RGB, given as centers/scales (N, 2), cropped at the codec's input size
+    and decoded by it; the flip test (with ``flip_index`` (K,)) when the codec asks for it
+    and a flip index is known."""
     if len(centers) == 0:
         return np.zeros((0, num_joints, 3), np.float32)
-    crops = np.stack([crop_for_inference(image, c, s, input_size) for c, s in zip(centers, scales)])
+    size = codec.input_hw
+    crops = np.stack([crop_for_inference(image, c, s, size) for c, s in zip(centers, scales)])
+    flip = flip_index if codec.flip_test else None
     heatmaps = predict_heatmaps(
-        model, torch.from_numpy(crops).to(device), flip_index, shift_heatmap
+        model, torch.from_numpy(crops).to(device), flip, codec.shift_heatmap
     )
     keypoints = heatmaps_to_keypoints(
-        heatmaps, torch.as_tensor(centers), torch.as_tensor(scales), dark
+        heatmaps, torch.as_tensor(centers), torch.as_tensor(scales), codec
     )
     return keypoints.numpy()

@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .class_table import ClassTable
+
 IGNORE_INDEX = 255
 NUM_CLASSES = 19
 
@@ -87,6 +89,9 @@ CLASS_COLORS: np.ndarray = np.array([label.color for label in _TRAIN_ROWS], dtyp
 
 TRAIN_ID_TO_LABEL_ID: np.ndarray = np.array([label.id for label in _TRAIN_ROWS], dtype=np.uint8)
 """(19,) labelId of each trainId, for writing predictions in the benchmark's id space."""
+
+CLASS_TABLE = ClassTable.build(CLASS_NAMES, CLASS_COLORS, IGNORE_INDEX, TRAIN_ID_TO_LABEL_ID)
+"""The 19 classes as a ``ClassTable``: names, colours, ignore 255, labelId per trainId."""
 
 # labelId -> trainId for every 8-bit value; -1 marks values that are not in the table.
 _LABEL_TO_TRAIN = np.full(256, -1, dtype=np.int16)

@@ -17,7 +17,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from ..codecs.geometry import PIXEL_STD
-from ..formats.coco import load_coco
+from ..formats.coco import check_scorable, load_coco
 from .oks import oks_nms, rescore
 
 COCO_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -153,6 +153,7 @@ class CocoKeypointAP(Metric):
             Path(self.results_file).write_text(json.dumps(results))
         if self._coco is None:
             self._coco = load_coco(self.ann_file)
+            check_scorable(self._coco, self.ann_file)
         stats = coco_keypoint_eval(self._coco, results)
         return {k: torch.tensor(v) for k, v in stats.items()}
 

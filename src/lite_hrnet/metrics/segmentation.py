@@ -60,7 +60,7 @@ class SegmentationIoU(Metric):
     higher_is_better = True
     full_state_update = False
 
-    def __init__(self, num_classes: int = 19, ignore_index: int = 255, **kwargs) -> None:
+    def __init__(self, num_classes: int, ignore_index: int = 255, **kwargs) -> None:
         super().__init__(**kwargs)
         if num_classes < 1:
             raise ValueError(f"num_classes: must be >= 1, got {num_classes}")

@@ -17,6 +17,8 @@ from .variants import (
     PaperResult,
     PretrainedWeights,
     VariantInfo,
+    build_variant,
+    register_variant,
     variant_info,
 )
 
@@ -36,6 +38,7 @@ __all__ = [
     "SegmentationModel",
     "VariantInfo",
     "WeightsDownloadError",
+    "build_variant",
     "complexity",
     "create_backbone",
     "create_pose_model",
@@ -46,5 +49,6 @@ __all__ = [
     "load_checkpoint",
     "read_state_dict",
     "register_model",
+    "register_variant",
     "variant_info",
 ]

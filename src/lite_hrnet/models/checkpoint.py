@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .backbone import LiteHRNet
+from .spec import LiteHRNetSpec
 from .variants import VARIANT_SPECS
 
 # Every Lite-HRNet state dict has this key; whatever precedes it is the backbone's prefix.
@@ -194,9 +195,9 @@ def _strip_wrappers(key: str) -> str:
 
 
 @functools.cache
-def _variant_signature(name: str) -> frozenset[tuple[str, tuple[int, ...]]]:
+def _spec_signature(spec: LiteHRNetSpec) -> frozenset[tuple[str, tuple[int, ...]]]:
     with torch.device("meta"):
-        model = LiteHRNet(VARIANT_SPECS[name])
+        model = LiteHRNet(spec)
     return _signature(model.state_dict())
 
 
@@ -204,26 +205,51 @@ def _signature(state_dict: Mapping[str, torch.Tensor]) -> frozenset[tuple[str, t
     return frozenset((k, tuple(v.shape)) for k, v in state_dict.items())
 
 
-def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
-    """Which registered variant a state dict (any of the accepted layouts) belongs to, in words."""
+def _variant_scores(state_dict: Mapping[str, torch.Tensor]) -> dict[str, float] | None:
+    """For each registered variant, the share of its backbone keys and shapes that the
+    state dict's backbone has (1.0: exactly its backbone); None without a backbone."""
     found = _backbone_part(state_dict)
     if found is None:
-        return "no Lite-HRNet variant (it has no Lite-HRNet stem)"
+        return None
     backbone = found[1]
-    heads = [v for k, v in state_dict.items() if k.endswith("final_layer.weight")]
-    joints = f" with a {heads[0].shape[0]}-joint head" if heads else " without a pose head"
     theirs = _signature(backbone)
     has_head = any(k.startswith("head_layer.") for k in backbone)
     scores = {}
-    for name in VARIANT_SPECS:
-        ours = _variant_signature(name)
+    for name, spec in VARIANT_SPECS.items():
+        ours = _spec_signature(spec)
         if not has_head:
             ours = frozenset(item for item in ours if not item[0].startswith("head_layer."))
         scores[name] = len(ours & theirs) / max(1, len(ours | theirs))
+    return scores
+
+
+def match_variant(state_dict: Mapping[str, torch.Tensor]) -> str | None:
+    """The registered variant whose backbone a state dict (any of the accepted layouts)
+    holds exactly, or None. Where several registered variants share one architecture,
+    the first registered."""
+    scores = _variant_scores(state_dict) or {}
+    return next((name for name, score in scores.items() if score == 1.0), None)
+
+
+def guess_variant(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """Which registered variant a state dict (any of the accepted layouts) belongs to, in
+    words, for error messages (``match_variant`` gives the name)."""
+    scores = _variant_scores(state_dict)
+    if scores is None:
+        return "no Lite-HRNet variant (it has no Lite-HRNet stem)"
+    heads = [v for k, v in state_dict.items() if k.endswith("final_layer.weight")]
+    joints = f" with a {heads[0].shape[0]}-joint head" if heads else " without a pose head"
+    exact = match_variant(state_dict)
+    if exact is not None:
+        return f"{exact}{joints}"
     best = max(scores, key=scores.__getitem__)
-    if scores[best] == 1.0:
-        return f"{best}{joints}"
     return f"no registered variant exactly; closest is {best} ({scores[best]:.0%} of keys){joints}"
+
+
+def head_joints(path: str | PathLike[str]) -> int | None:
+    """The joints of the pose head a checkpoint file holds, or None without one."""
+    heads = [v for k, v in read_state_dict(path).items() if k.endswith("final_layer.weight")]
+    return int(heads[0].shape[0]) if heads else None
 
 
 def _describe_model(model: nn.Module) -> str:

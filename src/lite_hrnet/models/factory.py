@@ -8,17 +8,20 @@ from os import PathLike
 from typing import Any
 
 from .backbone import LiteHRNet
-from .checkpoint import load_checkpoint
+from .checkpoint import head_joints, load_checkpoint
+from .head_transfer import checkpoint_joint_names, joint_names_of, transfer_head_rows
 from .heads import DEFAULT_HEAD_CHANNELS, PoseModel, SegmentationModel
-from .hub import check_fits, download_pretrained, pretrained_weights
-from .registry import model_entrypoint
+from .hub import download_pretrained, pretrained_weights
+from .registry import model_entrypoint, variant_info
 
 # Every factory takes the variant name, then keyword arguments only: ``checkpoint_path``
 # loads the whole model through ``load_checkpoint``; ``pretrained`` (a tag such as
 # "coco_256x192", or True for the variant's default) downloads published weights
-# (``hub.py``) and loads them the same way; the task models also take
-# ``backbone_checkpoint``, which initialises the backbone alone; the rest replace fields of
-# the variant's ``LiteHRNetSpec`` (width, num_modules, ...).
+# (``hub.py``) and loads them the same way (a pose model for other joints keeps the
+# backbone and the head rows of the joints it shares, ``head_transfer.py``); the task models
+# also take ``backbone_checkpoint``, which initialises the backbone (and, for pose, the head
+# rows of shared joints); the rest replace fields of the variant's ``LiteHRNetSpec``
+# (width, num_modules, ...).
 
 PathArg = str | PathLike[str] | None
 PretrainedArg = str | bool | None
@@ -65,28 +68,84 @@ def create_pose_model(
     name: str,
     num_joints: int | None = None,
     *,
+    keypoint_set: Any = None,
     checkpoint_path: PathArg = None,
     pretrained: PretrainedArg = None,
     check_hash: bool | None = None,
     backbone_checkpoint: PathArg = None,
     **spec_overrides: Any,
 ) -> PoseModel:
-    """Backbone + 1x1 heatmap head: (B, 3, H, W) -> heatmaps (B, num_joints, H/4, W/4).
+    """Backbone + 1x1 heatmap head: (B, 3, H, W) -> heatmaps (B, K, H/4, W/4).
 
-    ``num_joints`` defaults to the head of ``pretrained`` (e.g. 16 for "mpii_256x256"),
-    else 17; a tag whose joint count differs from the one asked for raises a ValueError.
+    The joints: ``keypoint_set`` (an object with ``joint_names``, e.g.
+    ``lite_hrnet.KeypointSet``, or a sequence of names) or ``num_joints`` (unnamed);
+    without either, the head of ``pretrained`` or ``checkpoint_path``, else the variant's
+    default head (``variant_info(name).num_joints``).
+
+    Fine-tuning, timm style: with ``pretrained`` (a tag) whose head has other joints, the
+    backbone loads and the head is re-initialised, keeping the rows of the joints whose
+    names the tag's head shares (one log line says which). ``backbone_checkpoint`` (any
+    file ``load_checkpoint`` reads) does the same from a file, keeping the rows of the
+    joints its head names (our checkpoints and mmpose 1.x files name them).
+    ``checkpoint_path`` loads the whole model: its head must fit, unless ``keypoint_set``
+    names other joints, which fine-tunes from it as ``backbone_checkpoint`` does.
     """
-    if pretrained is not None and pretrained is not False:
+    names = joint_names_of(keypoint_set)
+    if names is not None:
+        if num_joints is not None and num_joints != len(names):
+            raise ValueError(
+                f"num_joints={num_joints} but keypoint_set has {len(names)} joints; give one"
+            )
+        num_joints = len(names)
+    given = [k for k, v in (("checkpoint_path", checkpoint_path),
+             ("backbone_checkpoint", backbone_checkpoint),
+             ("pretrained", pretrained)) if v is not None and v is not False]  # fmt: skip
+    if len(given) > 1:
+        raise ValueError(f"pass one of checkpoint_path, backbone_checkpoint, pretrained: {given}")
+    source_names: tuple[str, ...] | None = None
+    source = ""
+    if given == ["pretrained"]:
         weights = pretrained_weights(name, pretrained)
-        check_fits(name, weights, num_joints=num_joints)
-        num_joints = weights.num_joints
-    num_joints = 17 if num_joints is None else num_joints
-    checkpoint_path = _weights_file(name, checkpoint_path, pretrained, check_hash)
+        source, source_names = f"{name}.{weights.tag}", weights.joint_names
+        if num_joints is None:
+            num_joints, names = weights.num_joints, weights.joint_names
+        path = download_pretrained(name, pretrained, check_hash=check_hash)
+        if _head_fits(num_joints, names, weights.num_joints, source_names):
+            checkpoint_path = path
+        else:
+            backbone_checkpoint = path
+    elif given == ["checkpoint_path"]:
+        file_joints = head_joints(checkpoint_path)
+        num_joints = file_joints if num_joints is None else num_joints
+        if names is not None and file_joints is not None:
+            source_names = checkpoint_joint_names(checkpoint_path)
+            if not _head_fits(num_joints, names, file_joints, source_names):
+                checkpoint_path, backbone_checkpoint = None, checkpoint_path
+    elif given == ["backbone_checkpoint"]:
+        source_names = checkpoint_joint_names(backbone_checkpoint)
+    if num_joints is None:
+        num_joints = variant_info(name).num_joints
     backbone = create_backbone(name, checkpoint_path=backbone_checkpoint, **spec_overrides)
     model = PoseModel(backbone, num_joints=num_joints)
     if checkpoint_path is not None:
         load_checkpoint(model, checkpoint_path)
+    elif backbone_checkpoint is not None:
+        source = source or str(backbone_checkpoint)
+        transfer_head_rows(model, backbone_checkpoint, source_names, names, source)
     return model
+
+
+def _head_fits(
+    num_joints: int,
+    names: Sequence[str] | None,
+    file_joints: int,
+    file_names: Sequence[str] | None,
+) -> bool:
+    """Whether a file's head serves these joints as it is: as many, and the same names
+    where both sides name them."""
+    if num_joints != file_joints:
+        return False
+    return names is None or file_names is None or tuple(names) == tuple(file_names)
 
 
 def create_segmentation_model(

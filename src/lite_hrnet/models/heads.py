@@ -40,7 +40,7 @@ class PoseModel(nn.Module):
     Attribute names (``backbone``, ``keypoint_head``) match the official checkpoints.
     """
 
-    def __init__(self, backbone: LiteHRNet, num_joints: int = 17) -> None:
+    def __init__(self, backbone: LiteHRNet, num_joints: int) -> None:
         super().__init__()
         if num_joints < 1:
             raise ValueError(f"num_joints: must be >= 1, got {num_joints}")
@@ -114,7 +114,7 @@ class SegmentationModel(nn.Module):
     def __init__(
         self,
         backbone: LiteHRNet,
-        num_classes: int = 19,
+        num_classes: int,
         head_channels: int = DEFAULT_HEAD_CHANNELS,
     ) -> None:
         super().__init__()

@@ -11,19 +11,30 @@ against ``Content-Length``, its SHA-256 against the prefix in mmpose's file name
 then renamed into place, so the cache never holds a partial or unverified file.
 ``LITE_HRNET_WEIGHTS_MIRROR=<base URL>`` fetches ``<base URL>/<file name>`` instead (an
 air-gapped cluster's mirror); ``LITE_HRNET_CHECK_HASH=0`` turns the hash check off where
-``check_hash`` is not passed (the command line, Hydra runs). Stdlib and torch only.
+``check_hash`` is not passed (the command line, Hydra runs). A file that was cached with
+the check off is checked when it is next asked for with the check on; one that fails is
+removed and fetched again.
+
+A transfer has a deadline and a minimum average rate (``DownloadLimits``; the environment
+variables ``LITE_HRNET_DOWNLOAD_DEADLINE`` in seconds and ``LITE_HRNET_DOWNLOAD_MIN_RATE``
+in bytes per second move them), so a mirror that trickles a byte now and then fails
+instead of hanging. Stdlib and torch only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,8 +43,45 @@ from .variants import VARIANTS, PretrainedWeights, variant_info
 
 MIRROR_ENV = "LITE_HRNET_WEIGHTS_MIRROR"
 CHECK_HASH_ENV = "LITE_HRNET_CHECK_HASH"
+DEADLINE_ENV = "LITE_HRNET_DOWNLOAD_DEADLINE"
+MIN_RATE_ENV = "LITE_HRNET_DOWNLOAD_MIN_RATE"
 _CHUNK = 1 << 16
-_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    """How long a download may take. ``read_timeout_s`` bounds the connection and each
+    wait for data; ``deadline_s`` the whole transfer; ``min_rate`` (bytes/s) the average
+    rate once ``grace_s`` seconds have passed (a mirror that sends a byte every 20 s
+    never trips the read timeout, but does trip this)."""
+
+    read_timeout_s: float = 30.0
+    deadline_s: float = 900.0
+    min_rate: float = 10_000.0
+    grace_s: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> DownloadLimits:
+        """The defaults, with ``LITE_HRNET_DOWNLOAD_DEADLINE`` (s) and
+        ``LITE_HRNET_DOWNLOAD_MIN_RATE`` (bytes/s, 0 for none) where set."""
+        limits = cls()
+        deadline = _env_number(DEADLINE_ENV, limits.deadline_s)
+        rate = _env_number(MIN_RATE_ENV, limits.min_rate)
+        if not (deadline > 0 and rate >= 0):  # NaN included
+            raise ValueError(
+                f"{DEADLINE_ENV} must be > 0 and {MIN_RATE_ENV} >= 0, got {deadline} and {rate}"
+            )
+        return cls(min(limits.read_timeout_s, deadline), deadline, rate, limits.grace_s)
+
+
+def _env_number(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {text!r}") from None
 
 
 class WeightsDownloadError(OSError):
@@ -115,20 +163,50 @@ def download_pretrained(
     *,
     check_hash: bool | None = None,
     progress: bool = True,
+    limits: DownloadLimits | None = None,
 ) -> Path:
     """The local path of the published weights ``tag`` of ``variant``, downloaded into
     ``cache_dir()`` unless there already. ``check_hash`` (default: on, unless
-    ``LITE_HRNET_CHECK_HASH=0``) compares the SHA-256 with the prefix in the file name."""
+    ``LITE_HRNET_CHECK_HASH=0``) compares the SHA-256 with the prefix in the file name,
+    of a cached file too (one that fails is removed and fetched again). ``limits``
+    (default: ``DownloadLimits.from_env()``) bound the transfer."""
     weights = pretrained_weights(variant, tag)
     path = cache_dir() / weights.file_name
-    if path.is_file():
-        return path
     name = f"{variant}.{weights.tag}"
-    url = weights_url(weights)
     expected = weights.sha256_prefix if _hash_check_on(check_hash) else None
+    if path.is_file():
+        if expected is None or _sha256(path).startswith(expected):
+            return path
+        warnings.warn(
+            f"{name}: the cached {path} does not have the SHA-256 its name says "
+            f"({expected}...; it was cached with the check off); removed and fetched again",
+            stacklevel=2,
+        )
+        path.unlink()
+    url = weights_url(weights)
+    limits = limits or DownloadLimits.from_env()
     path.parent.mkdir(parents=True, exist_ok=True)
-    _download(name, url, path, expected, progress)
+    _remove_stale_parts(path, limits)
+    _download(name, url, path, expected, progress, limits)
     return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _remove_stale_parts(path: Path, limits: DownloadLimits) -> None:
+    """Temporary files of downloads that were killed (their ``finally`` never ran): any
+    older than the transfer deadline belongs to no live download."""
+    cutoff = time.time() - limits.deadline_s - limits.read_timeout_s
+    for part in path.parent.glob(f"{path.name}.*.part"):
+        with contextlib.suppress(OSError):
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
 
 
 def _advice(path: Path) -> str:
@@ -139,13 +217,20 @@ def _advice(path: Path) -> str:
     )
 
 
-def _download(name: str, url: str, path: Path, sha256_prefix: str | None, progress: bool) -> None:
+def _download(
+    name: str,
+    url: str,
+    path: Path,
+    sha256_prefix: str | None,
+    progress: bool,
+    limits: DownloadLimits,
+) -> None:
     """``url`` into ``path`` through a temporary file beside it, renamed once checked."""
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            digest, size, expected_size = _fetch(name, url, path, out, progress)
+            digest, size, expected_size = _fetch(name, url, path, out, progress, limits)
         if expected_size is not None and size != expected_size:
             raise WeightsDownloadError(
                 f"{name}: the download from {url} stopped after {size:,} of {expected_size:,} "
@@ -163,34 +248,77 @@ def _download(name: str, url: str, path: Path, sha256_prefix: str | None, progre
         tmp.unlink(missing_ok=True)
 
 
-def _fetch(name: str, url: str, path: Path, out, progress: bool) -> tuple[str, int, int | None]:
+def _fetch(
+    name: str, url: str, path: Path, out, progress: bool, limits: DownloadLimits
+) -> tuple[str, int, int | None]:
     """Stream ``url`` into ``out``: (SHA-256 hex digest, bytes read, Content-Length)."""
     digest = hashlib.sha256()
     size = 0
+    start = time.monotonic()
     try:
-        with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
-            length = response.headers.get("Content-Length")
-            expected_size = int(length) if length and length.isdigit() else None
-            bar = _ProgressBar(path.name, expected_size) if progress else None
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-                if bar is not None:
-                    bar.update(size)
-            if bar is not None:
-                bar.close()
+        response = urllib.request.urlopen(url, timeout=limits.read_timeout_s)
     except urllib.error.HTTPError as e:
         raise WeightsDownloadError(
             f"{name}: {url} answered HTTP {e.code} ({e.reason}). {_advice(path)}"
         ) from e
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
+        if isinstance(reason, TimeoutError):
+            what = f"no answer within {limits.read_timeout_s:g} s"
+        else:
+            what = f"{reason}; no network, or the host is unreachable"
         raise WeightsDownloadError(
-            f"{name}: cannot download {url} ({reason}); no network, or the host is "
-            f"unreachable. {_advice(path)}"
+            f"{name}: cannot download {url} ({what}). {_advice(path)}"
         ) from e
+    with response:
+        length = response.headers.get("Content-Length")
+        expected_size = int(length) if length and length.isdigit() else None
+        bar = _ProgressBar(path.name, expected_size) if progress else None
+        try:
+            # read1: whatever one read of the socket gives, so that the limits are
+            # checked while a slow server trickles (read(n) waits for all n bytes).
+            while chunk := response.read1(_CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                if bar is not None:
+                    bar.update(size)
+                _check_pace(name, url, path, size, time.monotonic() - start, limits)
+        except TimeoutError as e:
+            raise WeightsDownloadError(
+                f"{name}: {url} answered, then stalled: no data for "
+                f"{limits.read_timeout_s:g} s after {size:,} bytes. Try again later. "
+                f"{_advice(path)}"
+            ) from e
+        except OSError as e:
+            if isinstance(e, WeightsDownloadError):
+                raise
+            raise WeightsDownloadError(
+                f"{name}: the connection to {url} broke after {size:,} bytes ({e}). Try "
+                f"again. {_advice(path)}"
+            ) from e
+        finally:
+            if bar is not None:
+                bar.close()
     return digest.hexdigest(), size, expected_size
+
+
+def _check_pace(
+    name: str, url: str, path: Path, size: int, elapsed: float, limits: DownloadLimits
+) -> None:
+    """A ``WeightsDownloadError`` once the transfer is past its deadline, or slower than
+    the minimum rate after the grace period."""
+    if elapsed > limits.deadline_s:
+        raise WeightsDownloadError(
+            f"{name}: the download from {url} did not finish within {limits.deadline_s:g} s "
+            f"({size:,} bytes so far; {DEADLINE_ENV} sets the limit). {_advice(path)}"
+        )
+    if elapsed > limits.grace_s and size < limits.min_rate * elapsed:
+        raise WeightsDownloadError(
+            f"{name}: the download from {url} is too slow: {size:,} bytes in {elapsed:.0f} s, "
+            f"under the minimum of {limits.min_rate:g} bytes/s ({MIN_RATE_ENV} sets it). "
+            f"{_advice(path)}"
+        )
 
 
 class _ProgressBar:

@@ -7,11 +7,15 @@ again; a folder that holds data in the layout but no marker is never touched (it
 the real data set). A cross-process lock around the whole check-and-write lets the jobs of
 a parallel sweep (joblib, submitit_local, DDP ranks) that all need the same set write it
 once: the first takes the lock and generates, the others wait and then find it complete.
+A complete set is read without the lock, so it can be used from a read-only place; a set
+that cannot be written (a read-only place, a full disk) is an ``OSError`` that names the
+folder and what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -76,6 +80,48 @@ def ensure_generated(
     """
     root = Path(root)
     record = {"generator": generator, "version": version, "config": asdict(cfg)}
+    marker = root / MARKER
+    if _read(marker) == record:  # complete: nothing to write, so no lock (read-only mounts)
+        return root
+    try:
+        return _generate(root, record, layout, write, legacy_markers)
+    except OSError as error:
+        if error.errno is None:  # ours, already clear (a folder that is not a generated set)
+            raise
+        raise DataSetWriteError(root, error) from error
+
+
+_ADVICE = {
+    errno.ENOSPC: "free some space or choose another data.root (or LITE_HRNET_CACHE)",
+    errno.EDQUOT: "free some space or choose another data.root (or LITE_HRNET_CACHE)",
+    errno.EROFS: "choose a writable data.root (or LITE_HRNET_CACHE)",
+    errno.EACCES: "choose a writable data.root (or LITE_HRNET_CACHE)",
+    errno.EPERM: "choose a writable data.root (or LITE_HRNET_CACHE)",
+}
+
+
+class DataSetWriteError(OSError):
+    """A generated set that could not be written, in one line naming its folder, the file
+    (a write on a full disk names none by itself), the problem and what to do."""
+
+    def __init__(self, root: Path, error: OSError) -> None:
+        problem = (error.strerror or str(error)).lower()
+        where = f" at {error.filename}" if error.filename else ""
+        advice = _ADVICE.get(error.errno or 0)
+        message = f"cannot write the generated data set {root}{where}: {problem}"
+        super().__init__(error.errno, message + (f"; {advice}" if advice else ""))
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _generate(
+    root: Path,
+    record: dict[str, Any],
+    layout: Sequence[str],
+    write: Callable[[Path], None],
+    legacy_markers: Sequence[str],
+) -> Path:
     marker, partial = root / MARKER, root / f"{MARKER}.partial"
     with generation_lock(root):
         if _read(marker) == record:

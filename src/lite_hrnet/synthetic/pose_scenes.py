@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ctypes
 import json
+import multiprocessing
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import cv2
@@ -27,6 +29,7 @@ from tqdm import tqdm
 from ..checks import check
 from ..meta.keypoints import COCO, MPII
 from .figures import Figure, Shape, draw_shape, sample_figure
+from .files import write_file, write_image
 from .marker import ensure_generated
 
 IMAGE_SIZE = (640, 480)  # [w, h], the common COCO image size
@@ -184,8 +187,8 @@ def _render_one(args: tuple[PoseSceneConfig, int, int, Path, str]) -> tuple[list
     cfg, split_id, index, image_dir, file_name = args
     rng = np.random.default_rng([cfg.seed, split_id, index])
     image, people = render_scene(rng, cfg)
-    cv2.imwrite(
-        str(image_dir / file_name),
+    write_image(
+        image_dir / file_name,
         cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
         [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality],
     )
@@ -207,7 +210,10 @@ def _render_split(
     image_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(cfg, split_id, i, image_dir, name(i)) for i in range(count)]
     with ProcessPoolExecutor(
-        workers, initializer=_die_with_parent, initargs=(os.getpid(),)
+        workers,
+        mp_context=worker_context(),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
     ) as pool:
         results = pool.map(_render_one, jobs, chunksize=16)
         # tqdm around the zip, not inside it: zip stops before the bar counts the last one
@@ -217,9 +223,27 @@ def _render_split(
             yield split_id * 1_000_000 + i + 1, file_name, coco, mpii
 
 
+def worker_context() -> BaseContext:
+    """The start method of a generator pool: one whose workers are children of the pool's
+    owner, so that the parent-death signal and the check in ``_die_with_parent`` hold.
+
+    Fork where the process-wide method is fork (the default on Linux up to Python 3.13;
+    fast, and what the workers were written for). Spawn otherwise: under forkserver, which
+    a sweep sets (``cli/train.py``) and Python 3.14 makes the default, the workers would be
+    children of the fork server, and forking instead would copy a process that may hold an
+    earlier sweep job's threads.
+    """
+    method = multiprocessing.get_start_method(allow_none=True)
+    method = method or multiprocessing.get_all_start_methods()[0]  # the platform's default
+    return multiprocessing.get_context("fork" if method == "fork" else "spawn")
+
+
 def _die_with_parent(parent: int) -> None:
     """A pool worker ends with the process that started it, also when that one is killed
-    (SIGKILL leaves the pool no time to stop them): Linux's parent-death signal."""
+    (SIGKILL leaves the pool no time to stop them): Linux's parent-death signal.
+
+    ``parent`` is the pool's owner, the worker's parent under ``worker_context()``.
+    """
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -355,5 +379,5 @@ def _coco_category() -> dict:
 
 def _write_json(path: Path, data: object) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
+    write_file(tmp, json.dumps(data).encode())
     tmp.replace(path)

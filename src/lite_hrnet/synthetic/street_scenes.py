@@ -1,7 +1,11 @@
-"""Synthetic street scenes written in the real Cityscapes layout with real label ids.
+"""Synthetic street scenes written in the real Cityscapes layout with real label ids, or
+in the generic images + masks layout with a class table of their own.
 
     root/leftImg8bit/{train,val}/<city>/<city>_<seq>_<frame>_leftImg8bit.png  (RGB)
     root/gtFine/{train,val}/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png  (labelIds)
+
+    root/images/{train,val}/scene_<index>.jpg  (RGB)
+    root/masks/{train,val}/scene_<index>.png  (palette PNG of ``FOLDER_CLASSES`` indices)
 
 Each scene is a street seen from a car, in one-point perspective: sky with clouds, a
 horizon band, buildings with windows on both sides, road with lane markings and shadows,
@@ -14,8 +18,8 @@ overlap between classes (grey road, sidewalk and buildings; green grass and tree
 classes must be told apart by texture, shape and context. Everything follows from the seed: image
 ``i`` of a split draws from ``numpy.random.default_rng((seed, split, i))``.
 
-The generated set goes through exactly the same reader as real Cityscapes
-(``CityscapesDataset``). Images are (H, W, 3) uint8 RGB; points are [x, y] in pixels.
+The generated sets go through exactly the same reader as real data
+(``SegmentationFolderDataset``). Images are (H, W, 3) uint8 RGB; points are [x, y] in pixels.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from ..checks import check
 from ..meta.cityscapes import NAME_TO_LABEL
+from ..meta.class_table import default_palette
+from .files import write_image
 from .marker import ensure_generated
 
 _ID = {name: label.id for name, label in NAME_TO_LABEL.items()}
@@ -38,6 +45,20 @@ GENERATOR_VERSION = 3
 LEGACY_MARKER = "synthetic_cityscapes.json"
 _CITIES = {"train": ("aachen", "bochum", "bremen", "cologne"), "val": ("frankfurt", "lindau")}
 _SPLIT_KEYS = {"train": 0, "val": 1}
+
+# The generic layout's own classes (mask value = position) and the Cityscapes labels each
+# covers; the other labels (void, ground, static) are written as FOLDER_IGNORE.
+FOLDER_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("road", ("road",)),
+    ("pavement", ("sidewalk",)),
+    ("building", ("building",)),
+    ("greenery", ("vegetation", "terrain")),
+    ("sky", ("sky",)),
+    ("pedestrian", ("person",)),
+    ("vehicle", ("car",)),
+    ("street furniture", ("pole", "traffic sign", "traffic light")),
+)
+FOLDER_IGNORE = 255
 
 
 @dataclass
@@ -685,8 +706,8 @@ def ensure_synthetic_cityscapes(
             label_dir = root / "gtFine" / split / city
             image_dir.mkdir(parents=True, exist_ok=True)
             label_dir.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(image_dir / f"{stem}_leftImg8bit.png"), image[..., ::-1])
-            cv2.imwrite(str(label_dir / f"{stem}_gtFine_labelIds.png"), label)
+            write_image(image_dir / f"{stem}_leftImg8bit.png", image[..., ::-1])
+            write_image(label_dir / f"{stem}_gtFine_labelIds.png", label)
 
     return ensure_generated(
         root,
@@ -696,4 +717,46 @@ def ensure_synthetic_cityscapes(
         ("leftImg8bit", "gtFine"),
         write,
         legacy_markers=(LEGACY_MARKER,),
+    )
+
+
+def _folder_lookup() -> np.ndarray:
+    """(256,) uint8: Cityscapes labelId -> index in ``FOLDER_CLASSES``, else FOLDER_IGNORE."""
+    lut = np.full(256, FOLDER_IGNORE, dtype=np.uint8)
+    for index, (_, labels) in enumerate(FOLDER_CLASSES):
+        for name in labels:
+            lut[_ID[name]] = index
+    return lut
+
+
+def ensure_synthetic_street_folder(
+    root: str | Path, cfg: StreetSceneConfig | None = None, progress: bool = True
+) -> Path:
+    """The street scenes in the generic images + masks layout: JPEG images and palette-PNG
+    masks holding ``FOLDER_CLASSES`` indices (255: no class). The PNGs' palette is only for
+    viewing; readers take the indices. Written unless a complete set with these settings is
+    under ``root`` (``marker.ensure_generated``). Returns ``root`` as a ``Path``."""
+    cfg = cfg or StreetSceneConfig()
+    cfg.validate()
+    lookup = _folder_lookup()
+    palette = default_palette(256).flatten().tolist()
+
+    def write(root: Path) -> None:
+        jobs = [("train", i) for i in range(cfg.num_train_images)]
+        jobs += [("val", i) for i in range(cfg.num_val_images)]
+        desc = f"synthetic street scenes -> {root}"
+        for split, index in tqdm(jobs, desc=desc, disable=not progress, unit="img"):
+            rng = np.random.default_rng((cfg.seed, _SPLIT_KEYS[split], index))
+            image, label = render_street_scene(rng, cfg.height, cfg.width, cfg.street_furniture)
+            for folder in ("images", "masks"):
+                (root / folder / split).mkdir(parents=True, exist_ok=True)
+            stem = f"scene_{index:05d}"
+            cv2.imwrite(str(root / "images" / split / f"{stem}.jpg"), image[..., ::-1])
+            indices = lookup[label]
+            mask = Image.frombytes("P", indices.shape[::-1], indices.tobytes())
+            mask.putpalette(palette)
+            mask.save(root / "masks" / split / f"{stem}.png")
+
+    return ensure_generated(
+        root, "street_scenes/folder", GENERATOR_VERSION, cfg, ("images", "masks"), write
     )

@@ -30,12 +30,12 @@ from ..models.checkpoint import (
     CheckpointError,
     guess_variant,
     load_checkpoint,
+    match_variant,
     read_checkpoint_file,
     read_state_dict,
 )
 from ..models.hub import download_pretrained, pretrained_weights
-from ..models.registry import list_models
-from ..models.variants import VARIANT_SPECS
+from ..models.registry import list_models, variant_info
 from .compile import compile_for_training
 
 FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")
@@ -56,6 +56,8 @@ class ModelConfig:
     # Published weights by tag (e.g. coco_256x192; lite_hrnet.list_pretrained()), downloaded
     # into the torch hub cache and loaded like ``checkpoint``.
     pretrained: str | None = None
+    # Weights for the backbone (and, for pose, the head rows of the joints it names alike).
+    backbone_checkpoint: str | None = None
 
     def spec_overrides(self) -> dict[str, Any]:
         keys = ("width", "num_modules", "num_blocks", "module_type")
@@ -73,20 +75,26 @@ class ModelConfig:
             f"unknown variant {self.name!r}; registered: {', '.join(list_models())}",
         )
         # Building the spec checks every override and names the offending field.
-        VARIANT_SPECS[self.name].replace(**self.spec_overrides()).validate()
-        check(self.checkpoint is None or os.path.isfile(os.path.expanduser(self.checkpoint)),
-              "model.checkpoint", f"no file at {self.checkpoint}")  # fmt: skip
+        variant_info(self.name).spec.replace(**self.spec_overrides()).validate()
+        for key in ("checkpoint", "backbone_checkpoint"):
+            path = getattr(self, key)
+            check(path is None or os.path.isfile(os.path.expanduser(path)),
+                  f"model.{key}", f"no file at {path}")  # fmt: skip
+        check(self.checkpoint is None or self.backbone_checkpoint is None,
+              "model.backbone_checkpoint", "set it or model.checkpoint")  # fmt: skip
         if self.pretrained is not None:
-            check(self.checkpoint is None, "model.pretrained", "set it or model.checkpoint")
+            alone = self.checkpoint is None and self.backbone_checkpoint is None
+            check(alone, "model.pretrained", "set it or model.(backbone_)checkpoint")
             try:
                 pretrained_weights(self.name, self.pretrained)
             except ValueError as e:
                 check(False, "model.pretrained", str(e))
 
     def weights_file(self) -> str | None:
-        """``checkpoint``, or the downloaded file of ``pretrained`` (None: no weights)."""
+        """``checkpoint`` (or ``backbone_checkpoint``), or the downloaded file of
+        ``pretrained`` (None: no weights)."""
         if self.pretrained is None:
-            return self.checkpoint
+            return self.checkpoint or self.backbone_checkpoint
         return str(download_pretrained(self.name, self.pretrained))
 
 
@@ -232,6 +240,14 @@ class TaskModule(L.LightningModule):
         return {}
 
     @classmethod
+    def upgrade_hparams(
+        cls, hparams: dict[str, Any], checkpoint: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The constructor arguments of an older checkpoint's hyperparameters, brought up
+        to date (``checkpoint`` is the whole file's dict)."""
+        return hparams
+
+    @classmethod
     def from_checkpoint(
         cls, path: str | os.PathLike[str], backbone: str | None = None, **overrides: Any
     ) -> TaskModule:
@@ -246,17 +262,17 @@ class TaskModule(L.LightningModule):
             if task != cls.task_name:
                 raise CheckpointError(f"{path}: a {task} checkpoint, not a {cls.task_name} one")
             kwargs = {**hparams, **dict.fromkeys(cls.weights_args), "compile": False}
+            kwargs = cls.upgrade_hparams(kwargs, obj)
             if backbone is not None:
                 kwargs["backbone"] = backbone
             module = cls(**{**kwargs, **overrides})
         else:
             state = read_state_dict(path)
-            guess = guess_variant(state)
-            name = backbone or guess.split(" ")[0]
-            if name not in list_models():
+            name = backbone or match_variant(state)
+            if name is None:
                 raise CheckpointError(
-                    f"{path}: cannot tell the variant ({guess}); pass --model NAME "
-                    "(backbone=NAME in Python)"
+                    f"{path}: cannot tell the variant ({guess_variant(state)}); pass "
+                    "--model NAME (backbone=NAME in Python)"
                 )
             module = cls(backbone=name, **{**cls.options_from_state_dict(state), **overrides})
         load_checkpoint(module.model, path)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import lightning as L
@@ -12,11 +12,17 @@ import numpy as np
 import torch
 
 from ..checks import check, config_with
+from ..codecs.heatmap_codec import DECODING_OPTIONS, HeatmapCodec
 from ..data.images import ImageReadError, read_rgb
-from ..data.pose.datamodule import PoseDataConfig, TopDownPoseDataModule, pose_datamodule
+from ..data.pose.datamodule import (
+    MpiiDataConfig,
+    PoseDataConfig,
+    TopDownPoseDataModule,
+    pose_datamodule,
+)
 from ..inference.drawing import draw_skeletons
 from ..inference.pose import heatmaps_to_keypoints, predict_heatmaps, predict_people
-from ..meta.keypoints import COCO, KEYPOINT_SETS
+from ..meta.keypoints import KEYPOINT_SETS, KeypointSet
 from ..metrics.coco_keypoints import CocoKeypointAP
 from ..metrics.pckh import MpiiPCKh
 from ..models.factory import create_pose_model
@@ -52,19 +58,28 @@ class PoseTaskConfig:
     def build(
         self, data: PoseDataConfig, model: ModelConfig
     ) -> tuple[PoseEstimationModule, TopDownPoseDataModule]:
-        """The module and the data module of a run (``model.checkpoint`` or
-        ``model.pretrained``: whole weights, a tag fitting the data's joints and input)."""
+        """The module and the data module of a run. ``model.checkpoint``,
+        ``model.pretrained`` or ``model.backbone_checkpoint`` initialise it; weights whose
+        head has other joints than the data's fine-tune (``create_pose_model``): the
+        backbone loads, the head keeps the rows of the joints both name alike."""
+        keypoints = data.keypoint_set
         if model.pretrained is not None:
             weights = pretrained_weights(model.name, model.pretrained)
-            check_fits(model.name, weights, data.keypoint_set.num_joints, data.input_size)
+            if weights.joint_names == keypoints.joint_names:  # the published model as it is
+                check_fits(model.name, weights, keypoints.num_joints, data.input_size)
+        # The one codec of the run: the data's encoding settings, the task's decoding.
+        codec = data.heatmap_codec(**{k: getattr(self, k) for k in _TASK_DECODING})
         module = PoseEstimationModule(
             backbone=model.name,
             backbone_overrides=model.spec_overrides(),
-            keypoint_set=data.format,
-            checkpoint_path=model.weights_file(),
+            keypoint_set=keypoints,
+            checkpoint_path=model.checkpoint,
+            pretrained=model.pretrained,
+            backbone_checkpoint=model.backbone_checkpoint,
+            codec=codec,
             **asdict(self),
         )
-        return module, pose_datamodule(data)
+        return module, pose_datamodule(data, module.codec)
 
 
 def masked_mse(heatmaps: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -98,47 +113,70 @@ class PoseEstimationModule(TaskModule):
     Args:
         backbone: registered variant name, e.g. "lite_hrnet_18".
         backbone_overrides: ``LiteHRNetSpec`` fields to replace (width, num_modules, ...).
-        keypoint_set: "coco" (17 joints, COCO keypoint AP) or "mpii" (16 joints, PCKh).
-        checkpoint_path: weights of the whole pose model (an official file, or ours).
-        **options: ``PoseTaskConfig`` fields (``lr``, ``flip_test``, ``compile``, ...).
+        keypoint_set: the joints: a ``KeypointSet``, its ``keypoint_set_to_dict`` form, or
+            the name of a preset (``lite_hrnet.meta.keypoints.KEYPOINT_SETS``).
+        checkpoint_path: weights of the whole pose model (an official file, or ours); one
+            whose head has other joints fine-tunes, as ``backbone_checkpoint`` does.
+        pretrained: a published tag (``lite_hrnet.list_pretrained()``); one whose head has
+            other joints fine-tunes (``create_pose_model``).
+        backbone_checkpoint: a file for the backbone and the head rows of shared joints.
+        codec: the ``HeatmapCodec`` (or its ``to_dict``) that encodes the targets and
+            decodes the predictions; default: the recipe's for the keypoint set's data.
+        **options: ``PoseTaskConfig`` fields (``lr``, ``flip_test``, ``compile``, ...);
+            ``flip_test``, ``shift_heatmap`` and ``dark`` given here replace the codec's.
 
-    Batches are dicts from ``TopDownDataset``: ``image`` (B, 3, H, W), ``target``
-    (B, K, H/4, W/4), ``target_weight`` (B, K), plus ``center``/``scale`` (B, 2),
-    ``score``, ``image_id`` and ``index`` (B,) for evaluation. The metric scores against
-    the data module's ``evaluation_file``; set ``results_file`` before a test to keep the
-    COCO predictions (in the COCO results format).
+    The codec and the keypoint set are stored in the hyperparameters, so a checkpoint
+    decodes, draws and exports without its data. Batches are dicts from
+    ``TopDownDataset``: ``image`` (B, 3, H, W), ``target`` (B, K, H/4, W/4),
+    ``target_weight`` (B, K), plus ``center``/``scale`` (B, 2), ``score``, ``image_id``
+    and ``index`` (B,) for evaluation. The metric scores against the data module's
+    ``evaluation_file``; set ``results_file`` before a test to keep the COCO predictions
+    (in the COCO results format).
     """
 
     task_name = "pose"
-    weights_args = ("checkpoint_path",)
+    weights_args = ("checkpoint_path", "pretrained", "backbone_checkpoint")
 
     def __init__(
         self,
         backbone: str = "lite_hrnet_18",
         backbone_overrides: dict[str, Any] | None = None,
-        keypoint_set: str = "coco",
+        keypoint_set: str | KeypointSet | Mapping[str, Any] = "coco",
         checkpoint_path: str | None = None,
+        codec: HeatmapCodec | Mapping[str, Any] | None = None,
+        pretrained: str | None = None,
+        backbone_checkpoint: str | None = None,
         **options: Any,
     ) -> None:
         super().__init__()
         self.cfg = config_with(PoseTaskConfig, options)
         self.cfg.validate()
-        check(keypoint_set in KEYPOINT_SETS, "keypoint_set",
-              f"expected one of {sorted(KEYPOINT_SETS)}, got {keypoint_set!r}")  # fmt: skip
+        self.keypoints = keypoint_set_from(keypoint_set)
+        decoding = {k: options[k] for k in _TASK_DECODING if k in options}
+        if codec is None:
+            codec = default_codec(
+                self.keypoints.name, **{k: getattr(self.cfg, k) for k in _TASK_DECODING}
+            )
+        elif not isinstance(codec, HeatmapCodec):
+            codec = HeatmapCodec.from_dict(codec)
         self.save_hyperparameters(
             {
                 "backbone": backbone,
                 "backbone_overrides": backbone_overrides,
-                "keypoint_set": keypoint_set,
+                "keypoint_set": keypoint_set_to_dict(self.keypoints),
                 "checkpoint_path": checkpoint_path,
+                "pretrained": pretrained,
+                "backbone_checkpoint": backbone_checkpoint,
                 **asdict(self.cfg),
             }
         )
-        self.keypoints = KEYPOINT_SETS[keypoint_set]
+        self.codec = codec.replace(**decoding)
         model = create_pose_model(
             backbone,
-            self.keypoints.num_joints,
+            keypoint_set=self.keypoints,
             checkpoint_path=checkpoint_path,
+            pretrained=pretrained,
+            backbone_checkpoint=backbone_checkpoint,
             **(backbone_overrides or {}),
         )
         self.set_network(model, self.cfg.channels_last, self.cfg.compile)
@@ -146,42 +184,77 @@ class PoseEstimationModule(TaskModule):
             "flip_index", torch.as_tensor(self.keypoints.flip_index()), persistent=False
         )
 
+    @property
+    def codec(self) -> HeatmapCodec:
+        """The heatmap codec: input and heatmap size, sigma, the decoding options."""
+        return self._codec
+
+    @codec.setter
+    def codec(self, codec: HeatmapCodec) -> None:
+        # The hyperparameters follow, so that the next checkpoint stores this codec.
+        self._codec = codec
+        self.cfg = config_with(
+            PoseTaskConfig, {k: getattr(codec, k) for k in _TASK_DECODING}, base=self.cfg
+        )
+        self.hparams.update(
+            {"codec": codec.to_dict(), **{k: getattr(codec, k) for k in _TASK_DECODING}}
+        )
+
     @classmethod
     def options_from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        """The keypoint set of a plain state dict: the preset with as many joints as its
+        head, else an unnamed set of that size."""
         heads = [v.shape[0] for k, v in state.items() if k.endswith("final_layer.weight")]
-        return {"keypoint_set": "mpii" if heads[:1] == [16] else "coco"}
+        if not heads:
+            return {}
+        preset = next((s for s in KEYPOINT_SETS.values() if s.num_joints == heads[0]), None)
+        return {"keypoint_set": preset if preset is not None else unnamed_keypoint_set(heads[0])}
+
+    @classmethod
+    def upgrade_hparams(
+        cls, hparams: dict[str, Any], checkpoint: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Checkpoints written before the codec was stored: their codec from the run's data
+        settings (the data module's hyperparameters) and the task's decoding options."""
+        if hparams.get("codec") is not None:
+            return hparams
+        data = dict(checkpoint.get("datamodule_hyper_parameters") or {})
+        name = keypoint_set_from(hparams.get("keypoint_set", "coco")).name
+        decoding = {k: hparams[k] for k in _TASK_DECODING if k in hparams}
+        if data.get("input_size") is None:
+            codec = default_codec(name, **decoding)
+        else:
+            codec = HeatmapCodec.from_input_hw(
+                data["input_size"], data.get("heatmap_size"), data.get("sigma"), **decoding
+            )
+        return {**hparams, "codec": codec.to_dict()}
 
     # Prediction ----------------------------------------------------------------------
     def predict_heatmaps(self, images: torch.Tensor) -> torch.Tensor:
-        """Heatmaps (B, K, H/4, W/4), with the flip test when configured."""
-        flip = self.flip_index if self.cfg.flip_test else None
-        return predict_heatmaps(self, images, flip, self.cfg.shift_heatmap)
+        """Heatmaps (B, K, H/4, W/4), with the flip test when the codec asks for it."""
+        flip = self.flip_index if self.codec.flip_test else None
+        return predict_heatmaps(self, images, flip, self.codec.shift_heatmap)
 
     def predict_keypoints(
         self, images: torch.Tensor, centers: torch.Tensor, scales: torch.Tensor
     ) -> torch.Tensor:
         """Keypoints (B, K, 3) [x, y, score] in image pixels for crops of (center, scale)."""
         heatmaps = self.predict_heatmaps(images)
-        return heatmaps_to_keypoints(heatmaps, centers, scales, self.cfg.dark)
+        return heatmaps_to_keypoints(heatmaps, centers, scales, self.codec)
 
     def predict_people(
-        self,
-        image: np.ndarray,
-        centers: np.ndarray,
-        scales: np.ndarray,
-        input_size: Sequence[int],
+        self, image: np.ndarray, centers: np.ndarray, scales: np.ndarray
     ) -> np.ndarray:
-        """Keypoints (N, K, 3) of N people of a whole image (``inference.pose``)."""
+        """Keypoints (N, K, 3) of N people of a whole image (``inference.pose``), cropped
+        at the codec's input size."""
         return predict_people(
             self,
             image,
             centers,
             scales,
-            input_size,
+            self.codec,
             num_joints=self.keypoints.num_joints,
-            flip_index=self.flip_index if self.cfg.flip_test else None,
-            shift_heatmap=self.cfg.shift_heatmap,
-            dark=self.cfg.dark,
+            flip_index=self.flip_index,
             device=self.device,
         )
 
@@ -199,9 +272,9 @@ class PoseEstimationModule(TaskModule):
         if not isinstance(datamodule, TopDownPoseDataModule):
             return None
         ground_truth = datamodule.evaluation_file(stage)
-        if self.keypoints is COCO:
+        if self.keypoints.sigmas is not None:
             results = self.results_file if stage == "test" else None
-            return CocoKeypointAP(ground_truth, COCO.sigmas, results_file=results)
+            return CocoKeypointAP(ground_truth, self.keypoints.sigmas, results_file=results)
         return MpiiPCKh(ground_truth)
 
     def evaluate(self, batch: dict[str, torch.Tensor], stage: str, metric: Any) -> None:
@@ -260,10 +333,57 @@ class PoseEstimationModule(TaskModule):
                 continue  # counted as skipped by the validation already
             centers = np.stack([p.center for p in people])
             scales = np.stack([p.scale for p in people])
-            size = dataset.transform.cfg.input_size
-            keypoints = self.predict_people(image, centers, scales, size)
+            keypoints = self.predict_people(image, centers, scales)
             tiles.append(draw_skeletons(image, keypoints, self.keypoints))
         if not tiles:
             return None
         height = min(t.shape[0] for t in tiles)
         return np.concatenate([t[:height] for t in tiles], axis=1)
+
+
+# The codec's decoding options that the task config sets.
+_TASK_DECODING = tuple(f.name for f in fields(PoseTaskConfig) if f.name in DECODING_OPTIONS)
+
+
+def default_codec(keypoint_set: str, **decoding: Any) -> HeatmapCodec:
+    """The recipe's codec of a keypoint set's data when nothing else says: the default
+    input size of its data config (MPII's or the COCO-format one's)."""
+    data = MpiiDataConfig() if keypoint_set == MpiiDataConfig.format else PoseDataConfig()
+    return data.heatmap_codec(**decoding)
+
+
+def keypoint_set_to_dict(keypoint_set: KeypointSet) -> dict[str, Any]:
+    """A keypoint set's facts (name, joint names, flip pairs, skeleton, ...) as plain lists,
+    as checkpoints store them."""
+    return {k: _lists(v) for k, v in asdict(keypoint_set).items()}
+
+
+def keypoint_set_from(value: str | KeypointSet | Mapping[str, Any]) -> KeypointSet:
+    """A ``KeypointSet`` from itself, its ``keypoint_set_to_dict`` form, or a preset's name."""
+    if isinstance(value, KeypointSet):
+        return value
+    if isinstance(value, str):
+        check(value in KEYPOINT_SETS, "keypoint_set",
+              f"expected one of {sorted(KEYPOINT_SETS)}, got {value!r}")  # fmt: skip
+        return KEYPOINT_SETS[value]
+    known = {f.name for f in fields(KeypointSet)}
+    return KeypointSet(**{k: _tuples(v) for k, v in value.items() if k in known})
+
+
+def unnamed_keypoint_set(num_joints: int) -> KeypointSet:
+    """``num_joints`` joints known by their index only: no flip pairs, no skeleton."""
+    names = tuple(f"joint_{i}" for i in range(num_joints))
+    return KeypointSet(f"{num_joints}_joints", names, (), tuple(range(num_joints)), ())
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_lists(v) for v in value]
+    return value
+
+
+def _tuples(value: Any) -> Any:
+    """Lists (from YAML or a checkpoint) back into the tuples of a frozen dataclass."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuples(v) for v in value)
+    return value

@@ -25,10 +25,15 @@ import torch.nn.functional as F
 
 from ..checks import check, config_with, is_size
 from ..data.images import ImageReadError, read_rgb
-from ..data.segmentation.datamodule import CityscapesDataModule, SegmentationDataConfig
+from ..data.segmentation.datamodule import (
+    SegmentationDataConfig,
+    SegmentationDataModule,
+    segmentation_datamodule,
+)
 from ..inference.drawing import overlay
 from ..inference.segmentation import segment_probabilities
-from ..meta.cityscapes import CLASS_NAMES, IGNORE_INDEX, colorize
+from ..meta.cityscapes import CLASS_TABLE as CITYSCAPES_CLASSES
+from ..meta.class_table import ClassTable
 from ..metrics.segmentation import SegmentationIoU
 from ..metrics.tables import format_iou_table
 from ..models.factory import create_segmentation_model
@@ -52,7 +57,7 @@ def ohem_cross_entropy(
     target: torch.Tensor,
     threshold: float = 0.7,
     min_kept: int = 100_000,
-    ignore_index: int = IGNORE_INDEX,
+    ignore_index: int = 255,
     weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """HRNet's online hard example mining cross-entropy.
@@ -87,14 +92,15 @@ class SegmentationTaskConfig:
     """``SegmentationModule`` settings: HRNet's Cityscapes recipe by default (SGD 0.01,
     momentum 0.9, weight decay 5e-4, poly 0.9 per iteration, whole-image validation).
 
-    ``class_weights``: one loss weight per class (None: all alike). ``optimizer`` "adamw"
+    ``num_classes``: None takes the data set's (``data.classes``); a number must agree
+    with it. ``class_weights``: one loss weight per class (None: all alike). ``optimizer`` "adamw"
     converges far faster from scratch on short schedules (``momentum`` is then unused).
     ``warmup_iters``: a linear ramp from 0.1 x lr. ``val_*``: inference at validation and
     test (``segment_probabilities``): scales, flip test, sliding window [H, W] and stride.
     """
 
     name: str = "segmentation"
-    num_classes: int = 19
+    num_classes: int | None = None
     head_channels: int = DEFAULT_HEAD_CHANNELS
     ohem: bool = False
     ohem_threshold: float = 0.7
@@ -115,11 +121,13 @@ class SegmentationTaskConfig:
     fused_optimizer: bool = True  # the optimiser's fused kernel (same update)
 
     def validate(self) -> None:
-        check(self.num_classes > 0, "task.num_classes", "must be positive")
+        check(self.num_classes is None or self.num_classes > 0, "task.num_classes",
+              "must be positive (or null: the data set's)")  # fmt: skip
         check(self.head_channels > 0, "task.head_channels", "must be positive")
         if self.class_weights is not None:
-            check(len(self.class_weights) == self.num_classes and min(self.class_weights) > 0,
-                  "task.class_weights", f"{self.num_classes} positive weights, got "
+            count = self.num_classes or len(self.class_weights)
+            check(len(self.class_weights) == count and min(self.class_weights) > 0,
+                  "task.class_weights", f"{count} positive weights (one per class), got "
                   f"{self.class_weights}")  # fmt: skip
         check(self.optimizer in OPTIMIZERS, "task.optimizer",
               f"one of {OPTIMIZERS}, got {self.optimizer!r}")  # fmt: skip
@@ -134,16 +142,54 @@ class SegmentationTaskConfig:
 
     def build(
         self, data: SegmentationDataConfig, model: ModelConfig
-    ) -> tuple[SegmentationModule, CityscapesDataModule]:
+    ) -> tuple[SegmentationModule, SegmentationDataModule]:
         """The module and the data module of a run (``model.checkpoint`` or
-        ``model.pretrained`` initialises the backbone, e.g. with official pose weights)."""
+        ``model.pretrained`` initialises the backbone, e.g. with official pose weights).
+        The module takes the data set's class table, which its checkpoints then carry."""
+        table = data.class_table()
+        check(self.num_classes in (None, table.num_classes), "task.num_classes",
+              f"{self.num_classes}, but the data set has {table.num_classes} classes "
+              f"({', '.join(table.names)}); leave it out to take the data set's")  # fmt: skip
+        if self.class_weights is not None:
+            check(len(self.class_weights) == table.num_classes, "task.class_weights",
+                  f"{len(self.class_weights)} weights for the data set's "
+                  f"{table.num_classes} classes ({', '.join(table.names)})")  # fmt: skip
         module = SegmentationModule(
             backbone=model.name,
             backbone_overrides=model.spec_overrides(),
             backbone_checkpoint=model.weights_file(),
-            **asdict(self),
+            **{**asdict(self), "num_classes": table.num_classes},
+            **_table_options(table),
         )
-        return module, CityscapesDataModule(config=data)
+        return module, segmentation_datamodule(data)
+
+
+def _table_options(table: ClassTable) -> dict[str, Any]:
+    """``SegmentationModule``'s class-table arguments (hyperparameters of checkpoints)."""
+    values = table.as_dict()
+    return {"class_names": values.pop("names"), **values}
+
+
+def _class_table(
+    num_classes: int | None,
+    names: Sequence[str] | None,
+    palette: Sequence[Sequence[int]] | None,
+    ignore_index: int,
+    label_ids: Sequence[int] | None,
+) -> ClassTable:
+    """The module's class table from its arguments (see ``SegmentationModule``)."""
+    cityscapes = CITYSCAPES_CLASSES
+    if names is None and num_classes in (None, cityscapes.num_classes) and palette is None:
+        return cityscapes  # the default, and checkpoints of before class tables
+    if names is None:
+        if num_classes is None:
+            raise ValueError("class_names or num_classes: the classes of the head")
+        names = [f"class_{i}" for i in range(num_classes)]
+    check(num_classes in (None, len(names)), "class_names",
+          f"{len(names)} names for {num_classes} classes")  # fmt: skip
+    if list(names) == list(cityscapes.names) and palette is None and label_ids is None:
+        return cityscapes
+    return ClassTable.build(names, palette, ignore_index, label_ids, field="class_names")
 
 
 class SegmentationModule(TaskModule):
@@ -153,13 +199,20 @@ class SegmentationModule(TaskModule):
         backbone: registered variant name, e.g. "lite_hrnet_18".
         backbone_overrides: ``LiteHRNetSpec`` fields to replace (width, num_modules, ...).
         backbone_checkpoint: weights for the backbone alone (e.g. an official pose file).
-        class_names: one name per class, for logging (default: the Cityscapes classes).
+        class_names: one name per class, for the IoU table and logs. Without names and
+            without ``num_classes``: the Cityscapes table; with ``num_classes`` alone:
+            ``class_0``, ``class_1``, ...
+        palette: one [R, G, B] per class, for drawings (default: Pascal VOC's colour map).
+        ignore_index: the label of pixels without a class (loss and mIoU leave them out).
+        label_ids: per class, the id the data set's masks store (predictions written back).
         **options: ``SegmentationTaskConfig`` fields (``num_classes``, ``lr``, ``ohem``,
             ``compile``, ...).
 
-    Batches are dicts from ``CityscapesDataset``: ``image`` (B, 3, H, W), ``label``
-    (B, H, W) with ignore 255, ``index`` (B,). Validation and test compute mIoU from
-    confusion matrices over the whole split (each image once, across ranks).
+    Batches are dicts from ``SegmentationFolderDataset``: ``image`` (B, 3, H, W), ``label``
+    (B, H, W) with ``ignore_index``, ``index`` (B,). The class table (names, palette,
+    ignore index, label ids) is saved with the hyperparameters, so checkpoints carry it.
+    Validation and test compute mIoU from confusion matrices over the whole split (each
+    image once, across ranks).
     """
 
     task_name = "segmentation"
@@ -171,25 +224,26 @@ class SegmentationModule(TaskModule):
         backbone_overrides: dict[str, Any] | None = None,
         backbone_checkpoint: str | None = None,
         class_names: Sequence[str] | None = None,
+        palette: Sequence[Sequence[int]] | None = None,
+        ignore_index: int = 255,
+        label_ids: Sequence[int] | None = None,
         **options: Any,
     ) -> None:
         super().__init__()
         self.cfg = config_with(SegmentationTaskConfig, options)
         self.cfg.validate()
-        num_classes = self.cfg.num_classes
-        if class_names is None:
-            class_names = CLASS_NAMES if num_classes == len(CLASS_NAMES) else None
-        if class_names is None:
-            class_names = [f"class_{i}" for i in range(num_classes)]
-        check(len(class_names) == num_classes, "class_names",
-              f"{len(class_names)} names for {num_classes} classes")  # fmt: skip
-        self.class_names = list(class_names)
+        self.class_table = _class_table(
+            self.cfg.num_classes, class_names, palette, ignore_index, label_ids
+        )
+        num_classes = self.cfg.num_classes = self.class_table.num_classes
+        self.cfg.validate()  # the class weights against the number of classes
+        self.class_names = list(self.class_table.names)
         self.save_hyperparameters(
             {
                 "backbone": backbone,
                 "backbone_overrides": backbone_overrides,
                 "backbone_checkpoint": backbone_checkpoint,
-                "class_names": self.class_names,
+                **_table_options(self.class_table),
                 **asdict(self.cfg),
             }
         )
@@ -239,9 +293,12 @@ class SegmentationModule(TaskModule):
                 labels,
                 self.cfg.ohem_threshold,
                 self.cfg.ohem_min_kept,
+                ignore_index=self.class_table.ignore_index,
                 weight=self.class_weights,
             )
-        return F.cross_entropy(logits, labels, weight=self.class_weights, ignore_index=IGNORE_INDEX)
+        return F.cross_entropy(
+            logits, labels, weight=self.class_weights, ignore_index=self.class_table.ignore_index
+        )
 
     def predict_probabilities(self, images: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
         """Class probabilities (B, K, *size) of images (B, 3, H, W) with the configured
@@ -264,7 +321,7 @@ class SegmentationModule(TaskModule):
         return loss
 
     def build_metric(self, stage: str) -> SegmentationIoU:
-        return SegmentationIoU(self.cfg.num_classes, IGNORE_INDEX)
+        return SegmentationIoU(self.cfg.num_classes, self.class_table.ignore_index)
 
     def evaluate(self, batch: dict[str, Any], stage: str, metric: Any) -> None:
         labels = batch["label"]
@@ -331,7 +388,7 @@ class SegmentationModule(TaskModule):
             label = sample["label"].numpy().astype(np.uint8)
             probs = self.predict_probabilities(sample["image"][None].to(self.device), label.shape)
             prediction = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
-            rows.append(
-                np.concatenate([image, colorize(label), overlay(image, prediction)], axis=1)
-            )
+            table = self.class_table
+            truth, drawn = table.colorize(label), overlay(image, prediction, palette=table.palette)
+            rows.append(np.concatenate([image, truth, drawn], axis=1))
         return np.concatenate(rows, axis=0) if rows else None

@@ -4,7 +4,8 @@
 never names a class to import. Besides Lightning's own (checkpoints, early stopping, LR
 monitor, model summary, progress bar) there are ours: training throughput, printed
 metrics, per-rank seeding under DDP, the check that the monitored metric exists, the random
-states in checkpoints, and prediction images for loggers that show them.
+states in checkpoints, the stop on a diverging loss, and prediction images for loggers that
+show them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from lightning.pytorch.callbacks import (
 
 from ..config.schema import TrainConfig
 from .checkpointing import LAST_CHECKPOINT, ResumableRNG
+from .divergence import StopOnDivergence
 
 # ----------------------------------------------------------------- training throughput
 # ``TrainingThroughput``: training images per second of a whole fit, for run summaries.
@@ -272,6 +274,7 @@ def build_callbacks(
         ResumableRNG(),
         SeedPerRank(cfg.seed),
         TrainingThroughput(logging),
+        StopOnDivergence(c.nonfinite_loss_steps, folder, getattr(cfg.task, "lr", None)),
     ]
     if c.checkpoint.save_last:
         callbacks.append(SaveLast(folder, c.checkpoint.every_n_train_steps))

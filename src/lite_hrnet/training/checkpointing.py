@@ -2,7 +2,8 @@
 
 - ``AtomicCheckpointIO`` writes every checkpoint to a temporary file in the checkpoint's own
   folder, flushes it to disk and renames it over the old file: a kill during a save leaves
-  the previous file whole. (Lightning's default goes through fsspec, which writes the
+  the previous file whole, and a full disk is a ``CheckpointWriteError`` naming the file and
+  the last good checkpoint. (Lightning's default goes through fsspec, which writes the
   temporary file in ``$TMPDIR`` and then copies it across file systems.)
 - ``ResumableRNG`` keeps the Python, NumPy and torch random states in the checkpoint and puts
   them back when a resume loads it, so that the data order,
@@ -16,8 +17,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -82,16 +85,82 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
     _fsync_folder(path.parent)
 
 
+def newest_checkpoint(folder: Path) -> Path | None:
+    """The most recently written ``*.ckpt`` in ``folder`` (saves are atomic: it is whole)."""
+    found = [p for p in folder.glob("*.ckpt") if p.is_file()] if folder.is_dir() else []
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
+
+
+# The file system's refusals of a write; torch reports them as its own RuntimeError
+# ("enforce fail at inline_container.cc"), with the OSError as its context.
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EIO)
+
+
+def _write_errno(error: BaseException, folder: Path) -> int | None:
+    """The errno behind a failed save, found along the exception's causes; a torch write
+    error with none is a full disk when the folder has no space left."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _WRITE_ERRNOS:
+            return seen.errno
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(error, RuntimeError) and "inline_container" in str(error):
+        try:
+            if shutil.disk_usage(folder).free < 1 << 20:
+                return errno.ENOSPC
+        except OSError:
+            pass
+    return None
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint the file system refused (a full disk, a quota, a read-only folder), in
+    one line naming the file, the problem and the last good checkpoint."""
+
+    def __init__(self, path: Path, code: int, last_good: Path | None) -> None:
+        if last_good is None:
+            kept = "no earlier checkpoint was saved"
+        elif last_good == path:
+            kept = f"the last good checkpoint is the previous {path.name}, kept whole"
+        else:
+            kept = f"the last good checkpoint is {last_good}"
+        message = (
+            f"cannot save checkpoint {path}: {os.strerror(code).lower()}; {kept} (make room, "
+            "then continue with resume=true and the same hydra.run.dir)"
+        )
+        super().__init__(code, message)
+        self.filename = str(path)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's ``TorchCheckpointIO`` with ``atomic_save`` (local paths only), loading
-    always with ``weights_only=True``."""
+    always with ``weights_only=True``. A save the file system refuses raises
+    ``CheckpointWriteError`` (the earlier checkpoints stay whole)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_saved: Path | None = None
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
     ) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options")
-        atomic_save(checkpoint, path)
+        path = Path(path)
+        try:
+            atomic_save(checkpoint, path)
+        except (OSError, RuntimeError) as error:
+            code = _write_errno(error, path.parent)
+            if code is None:
+                raise
+            last = self.last_saved if self.last_saved and self.last_saved.is_file() else None
+            raise CheckpointWriteError(
+                path, code, last or newest_checkpoint(path.parent)
+            ) from error
+        self.last_saved = path
 
     def load_checkpoint(
         self, path: Any, map_location: Any = None, weights_only: bool | None = None

@@ -4,6 +4,7 @@ the metric table, the skipped samples and the task's predictions file."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,11 @@ def evaluate(
 ) -> dict[str, Any]:
     """``trainer.test`` of ``module`` on ``datamodule``; prints the table and the count of
     skipped samples, and where the task wrote its predictions (COCO results for COCO pose,
-    the per-class IoU for segmentation). Returns the metrics with ``"skipped"``."""
+    the per-class IoU for segmentation; ``results_file`` may name a folder for them).
+    Returns the metrics with ``"skipped"``."""
     datamodule.setup("test")  # bad data fails here, before the trainer starts
     if results_file is not None:
-        Path(results_file).parent.mkdir(parents=True, exist_ok=True)
+        results_file = writable_results_file(Path(results_file), results_name(datamodule.cfg))
     module.results_file = str(results_file) if results_file is not None else None
     trainer.test(module, datamodule=datamodule, verbose=False)
     skipped = int(trainer.callback_metrics.get("test/skipped", 0))
@@ -37,6 +39,21 @@ def evaluate(
     if results_file is not None and Path(results_file).is_file():
         print(f"predictions written to {results_file}")
     return {**module.last_metrics, "skipped": skipped}
+
+
+def writable_results_file(path: Path, name: str) -> Path:
+    """Where the predictions go: ``path``, or ``path/name`` when ``path`` is a folder (as
+    ``cp`` does). Its folder is created, and one that cannot be written is an ``OSError``
+    naming it now, before the evaluation runs."""
+    if path.is_dir():
+        path = path / name
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        code = errno.EROFS if read_only else errno.EACCES
+        raise OSError(code, os.strerror(code), str(path if path.exists() else folder))
+    return path
 
 
 def run_evaluation(cfg: EvalConfig, output_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -75,14 +92,19 @@ def _check_task(path: str, task: str) -> None:
 
 def results_name(data: Any) -> str:
     """The predictions file's name for a data config: ``predictions_<format>.json``."""
-    return f"predictions_{getattr(data, 'format', None) or 'cityscapes'}.json"
+    return f"predictions_{getattr(data, 'format', None) or _segmentation_kind(data)}.json"
+
+
+def _segmentation_kind(data: Any) -> str:
+    """ "cityscapes" for the official table, else "segmentation" (the user's classes)."""
+    return getattr(data, "label_table", None) or "segmentation"
 
 
 def describe_data(data: Any) -> str:
     """One line: the data set, its root and what the test runs at."""
     if getattr(data, "format", None) is None:  # segmentation: whole images, maybe resized
         size = data.base_size
-        return f"cityscapes {data.root} ({data.val_split}), " + (
+        return f"{_segmentation_kind(data)} {data.root} ({data.val_split}), " + (
             f"resized to {size[0]}x{size[1]}" if size else "full size"
         )
     h, w = data.input_size

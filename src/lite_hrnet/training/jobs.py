@@ -91,7 +91,6 @@ def write_failure(
     """
     output_dir = Path(output_dir)
     path = output_dir / FAILURE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {"status": "failed", **_describe(error)}
     first = _first_rank_failure(output_dir)
     if interrupt is not None:
@@ -100,8 +99,17 @@ def write_failure(
         record["rank_0_error"] = record["error"]
         record.update(error=first["error"], traceback=first["traceback"], rank=first["rank"])
     record["overrides"] = list(overrides)
-    path.write_text(json.dumps(record, indent=2))
     rank = f" on rank {record['rank']}" if "rank" in record else ""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2))
+    except OSError as write_error:  # a full disk or a read-only folder: say it here instead
+        print(
+            f"lite-hrnet train: job failed{rank} ({record['error']}); {path} not written "
+            f"({write_error.strerror or write_error})",
+            file=sys.stderr,
+        )
+        return path
     print(f"lite-hrnet train: job failed{rank} ({record['error']}); see {path}", file=sys.stderr)
     return path
 

@@ -111,7 +111,7 @@ def test_the_train_split_through_the_test_time_transform(module_cls, root_fixtur
 
 def test_sigma_and_heatmap_follow_input_size(coco_root):
     dm = CocoKeypointsDataModule(coco_root, input_size=(384, 288), num_workers=0)
-    assert dm.cfg.heatmap_hw == (96, 72) and dm.cfg.target_sigma == 3
+    assert dm.codec.heatmap_hw == (96, 72) and dm.codec.sigma == 3
 
 
 # ---- bad input -------------------------------------------------------------------------
@@ -217,6 +217,23 @@ def test_detection_files(coco_root, tmp_path):
     dets.write_text("[{")
     with pytest.raises(ValueError, match=r"dets.json is not valid JSON"):
         coco_detection_instances(dets, coco, coco_root / "val2017", 17, 0.75)
+
+
+def test_a_test_split_with_nobody_to_score_fails_at_set_up(coco_root, tmp_path):
+    """Detection boxes need no ground truth to crop, but the metric scores against it: with
+    num_keypoints=0 everywhere, COCOeval would give -1 for every number at the end."""
+    root = _copy(coco_root, tmp_path)
+    ann = root / "annotations/person_keypoints_val2017.json"
+    data = json.loads(ann.read_text())
+    for a in data["annotations"]:
+        a["num_keypoints"] = 0
+    ann.write_text(json.dumps(data))
+    image_id = data["images"][0]["id"]
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": image_id, "bbox": [10, 10, 50, 90], "score": 1}]))
+    dm = CocoKeypointsDataModule(root, input_size=(64, 64), num_workers=0, detection_file=str(dets))
+    with pytest.raises(ValueError, match=r"val2017\.json: nothing to score"):
+        dm.setup("test")
 
 
 def test_missing_image_folder(coco_root, tmp_path):

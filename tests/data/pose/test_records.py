@@ -141,3 +141,32 @@ def test_mpii_record_of_wrong_values_is_an_error_naming_it(tmp_path, defect):
     (tmp_path / "val.json").write_text(json.dumps([record, {**record, **defect}]))
     with pytest.raises(ValueError, match=r"val.json: record 1 needs image, center, scale"):
         mpii_instances(tmp_path / "val.json", tmp_path / "images")
+
+
+def _coco_val_with_num_keypoints(coco_root, tmp_path, values) -> tuple:
+    """A copy of the generated val split whose people have ``values(i)`` num_keypoints."""
+    root = shutil.copytree(coco_root, tmp_path / "coco")
+    ann = root / "annotations/person_keypoints_val2017.json"
+    data = json.loads(ann.read_text())
+    for i, a in enumerate(data["annotations"]):
+        a["num_keypoints"] = values(i, a["num_keypoints"])
+    ann.write_text(json.dumps(data))
+    return ann, root / "val2017", len(data["annotations"])
+
+
+def test_num_keypoints_zero_everywhere_leaves_nothing_to_score(coco_root, tmp_path):
+    ann, images, n = _coco_val_with_num_keypoints(coco_root, tmp_path, lambda i, v: 0)
+    with pytest.raises(ValueError, match=rf"nothing to score: the {n} people .* num_keypoints=0"):
+        coco_ground_truth_instances(ann, images, COCO, 0.75, scored=True)
+    # Training reads the visibility flags, and says that the counts disagree.
+    with pytest.warns(UserWarning, match=rf"num_keypoints differs .*: {n} of {n}"):
+        assert len(coco_ground_truth_instances(ann, images, COCO, 0.75)) == n
+
+
+def test_people_the_metric_ignores_are_left_out_of_a_scored_split(coco_root, tmp_path):
+    ann, images, n = _coco_val_with_num_keypoints(
+        coco_root, tmp_path, lambda i, v: 0 if i == 0 else (v + 1 if i == 1 else v)
+    )
+    with pytest.warns(UserWarning, match=rf"differs .* the 1 with num_keypoints=0.*: 2 of {n}"):
+        scored = coco_ground_truth_instances(ann, images, COCO, 0.75, scored=True)
+    assert len(scored) == n - 1

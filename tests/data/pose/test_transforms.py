@@ -30,7 +30,7 @@ def test_targets_stay_on_their_joints(seed, flip):
         input_size=(256, 192), flip_prob=flip, half_body_prob=0.0, rotation_prob=1.0
     )
     transform = TopDownTransform(cfg, COCO, train=True)
-    center, scale = box_to_center_scale([170, 60, 300, 330], cfg.aspect_ratio)
+    center, scale = box_to_center_scale([170, 60, 300, 330], cfg.heatmap_codec().aspect_ratio)
     out = transform(image, joints, np.ones(17), center, scale, np.random.default_rng(seed))
     crop = _denormalize(out["image"])
     flip_index = COCO.flip_index() if flip else np.arange(17)
@@ -49,7 +49,7 @@ def test_eval_transform_is_deterministic_and_sized():
     image, joints = _marked_image()
     cfg = TopDownConfig(input_size=(128, 96))
     transform = TopDownTransform(cfg, COCO, train=False)
-    center, scale = box_to_center_scale([170, 60, 300, 330], cfg.aspect_ratio)
+    center, scale = box_to_center_scale([170, 60, 300, 330], cfg.heatmap_codec().aspect_ratio)
     a = transform(image, joints, np.ones(17), center, scale)
     b = transform(image, joints, np.ones(17), center, scale)
     assert a["image"].shape == (3, 128, 96) and a["target"].shape == (17, 32, 24)
@@ -62,7 +62,7 @@ def test_photometric_changes_pixels_not_targets():
     base = TopDownConfig(
         input_size=(128, 96), flip_prob=0, half_body_prob=0, scale_factor=0, rotation_prob=0
     )
-    center, scale = box_to_center_scale([170, 60, 300, 330], base.aspect_ratio)
+    center, scale = box_to_center_scale([170, 60, 300, 330], base.heatmap_codec().aspect_ratio)
     plain = TopDownTransform(base, COCO, True)(
         image, joints, np.ones(17), center, scale, np.random.default_rng(0)
     )

@@ -158,8 +158,9 @@ def test_label_of_the_wrong_format_fails_at_set_up_naming_the_file(
     _, label = _first(copy_root)
     ids = cv2.imread(str(label), cv2.IMREAD_UNCHANGED)
     cv2.imwrite(str(label), convert(ids))
-    with pytest.raises(ValueError, match=rf"{label.name}: a labelIds PNG must be 8-bit "
-                                         rf"single-channel, this one is {found}"):  # fmt: skip
+    with pytest.raises(ValueError, match=rf"{label.name}: a mask PNG must be 8-bit "
+                                         rf"single-channel or a palette PNG \(class indices\), "
+                                         rf"this one is {found}"):  # fmt: skip
         CityscapesDataset(copy_root, "val", build_eval_transform())
 
 

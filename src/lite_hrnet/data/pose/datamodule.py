@@ -3,15 +3,19 @@ real layouts. No Hydra here: ``lite_hrnet.config`` registers the configs as sche
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ...checks import check
-from ...formats.coco import load_coco
+from ...codecs.heatmap_codec import HeatmapCodec
+from ...formats.coco import check_scorable, load_coco
 from ...meta.keypoints import COCO, MPII, KeypointSet
 from ...synthetic.pose_scenes import PoseSceneConfig, ensure_synthetic_coco, ensure_synthetic_mpii
 from ..loaders import SplitDataModule, check_loader_options
 from .dataset import TopDownDataset
+from .image_sizes import drop_resized_images
 from .records import (
     PoseInstance,
     check_mpii_ground_truth,
@@ -22,6 +26,8 @@ from .records import (
 from .transforms import TopDownConfig, TopDownTransform
 
 POSE_FORMATS = ("coco", "mpii")
+# Train images whose header size is compared with the annotation at set-up.
+TRAIN_IMAGES_CHECKED = 64
 
 
 @dataclass
@@ -73,9 +79,31 @@ class MpiiDataConfig(PoseDataConfig):
 
 
 class TopDownPoseDataModule(SplitDataModule):
-    """Top-down person crops of a pose data set; subclasses read their format."""
+    """Top-down person crops of a pose data set; subclasses read their format.
+
+    ``codec`` (a ``HeatmapCodec``, the task's in a run) sets the crop size, the box aspect
+    ratio and the targets; the config's ``input_size``, ``heatmap_size`` and ``sigma`` are
+    then set to its values, so that the saved hyperparameters say what ran. Without one,
+    the codec of the config's settings.
+    """
 
     keypoint_set: KeypointSet
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        config: Any = None,
+        codec: HeatmapCodec | None = None,
+        **options: Any,
+    ) -> None:
+        if codec is not None:
+            options.update(
+                input_size=list(codec.input_hw), heatmap_size=list(codec.heatmap_hw),
+                sigma=codec.sigma,
+            )  # fmt: skip
+        super().__init__(root, config=config, **options)
+        self.codec = codec if codec is not None else self.cfg.heatmap_codec()
 
     def build_dataset(self, split: str) -> TopDownDataset:
         return self.split_dataset(split, augment=split == "train")
@@ -84,7 +112,7 @@ class TopDownPoseDataModule(SplitDataModule):
         """The crops of ``split`` through the training transform (``augment``) or the
         test-time one (ground-truth box, no augmentation), whichever the split: int8
         calibration reads the train split the test-time way."""
-        transform = TopDownTransform(self.cfg, self.keypoint_set, train=augment)
+        transform = TopDownTransform(self.cfg, self.keypoint_set, augment, self.codec)
         return TopDownDataset(self.instances(split), transform)
 
     def instances(self, split: str) -> list[PoseInstance]:
@@ -119,11 +147,19 @@ class CocoKeypointsDataModule(TopDownPoseDataModule):
 
     def instances(self, split: str) -> list[PoseInstance]:
         image_dir = self.root / self._split_name(split)
-        ratio = self.cfg.aspect_ratio
+        ratio = self.codec.aspect_ratio
+        ann_file = self.ann_file(split)
         if split == "test" and self.cfg.detection_file:
-            coco = load_coco(self.ann_file(split))
-            return coco_detection_instances(self.cfg.detection_file, coco, image_dir, 17, ratio)
-        return coco_ground_truth_instances(self.ann_file(split), image_dir, COCO, ratio)
+            coco = load_coco(ann_file)
+            check_scorable(coco, ann_file)
+            found = coco_detection_instances(self.cfg.detection_file, coco, image_dir, 17, ratio)
+        else:
+            scored = split != "train"
+            found = coco_ground_truth_instances(ann_file, image_dir, COCO, ratio, scored=scored)
+        # The scored splits: every image's size; the train split: a sample at start-up,
+        # the decoded size of each image then.
+        checked = TRAIN_IMAGES_CHECKED if split == "train" else None
+        return drop_resized_images(found, ann_file, checked)
 
     def evaluation_file(self, stage: str) -> Path:
         return self.ann_file(stage)
@@ -151,8 +187,11 @@ class MpiiDataModule(TopDownPoseDataModule):
         return self.root / "annotations" / "mpii_gt_val.mat"
 
 
-def pose_datamodule(cfg: PoseDataConfig) -> TopDownPoseDataModule:
-    """The DataModule of ``cfg.format`` built from ``cfg``."""
+def pose_datamodule(
+    cfg: PoseDataConfig, codec: HeatmapCodec | None = None
+) -> TopDownPoseDataModule:
+    """The DataModule of ``cfg.format`` built from ``cfg``, encoding with ``codec`` (the
+    task's; default: the codec of ``cfg``'s settings)."""
     kinds = {"coco": CocoKeypointsDataModule, "mpii": MpiiDataModule}
     check(cfg.format in kinds, "data.format", f"one of {POSE_FORMATS}, got {cfg.format!r}")
-    return kinds[cfg.format](config=cfg)
+    return kinds[cfg.format](config=cfg, codec=codec)

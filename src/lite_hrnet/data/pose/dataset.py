@@ -17,7 +17,8 @@ from .transforms import TopDownTransform
 class TopDownDataset(Dataset):
     """Reads the image of each instance and applies a ``TopDownTransform``.
 
-    An unreadable image gives ``None`` (with a ``CorruptImageWarning`` naming it);
+    An unreadable image, or one whose decoded [W, H] differs from the annotation's
+    (``PoseInstance.image_size``), gives ``None`` (with a ``CorruptImageWarning`` naming it);
     ``data.loaders.collate_skipping`` drops it and counts it, so one bad file never stops a
     run.
     """
@@ -35,6 +36,16 @@ class TopDownDataset(Dataset):
             image = read_rgb(inst.image_path)
         except ImageReadError as e:
             warnings.warn(f"{e}; sample {index} skipped", CorruptImageWarning, stacklevel=2)
+            return None
+        size = (image.shape[1], image.shape[0])
+        if inst.image_size is not None and size != tuple(inst.image_size):
+            # Its keypoints and box are in the annotated pixels: a crop would miss them.
+            warnings.warn(
+                f"{inst.image_path} is {size[0]}x{size[1]} pixels, its annotation says "
+                f"{inst.image_size[0]}x{inst.image_size[1]}; sample {index} skipped",
+                CorruptImageWarning,
+                stacklevel=2,
+            )
             return None
         # One seed per draw from torch's generator: reproducible under seed_everything and
         # different in every worker and epoch.

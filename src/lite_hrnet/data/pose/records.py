@@ -24,7 +24,8 @@ from ...meta.keypoints import KeypointSet
 
 @dataclass
 class PoseInstance:
-    """One person to crop: joints (K, 2) [x, y] in image pixels, visible (K,) 0/1."""
+    """One person to crop: joints (K, 2) [x, y] in image pixels, visible (K,) 0/1;
+    ``image_size`` [W, H] as the annotation states it (None: not stated, as in MPII)."""
 
     image_path: str
     image_id: int
@@ -33,6 +34,7 @@ class PoseInstance:
     center: np.ndarray
     scale: np.ndarray
     score: float = 1.0
+    image_size: tuple[int, int] | None = None
 
 
 def list_images(image_dir: str | os.PathLike[str]) -> set[str]:
@@ -59,13 +61,17 @@ def coco_ground_truth_instances(
     keypoint_set: KeypointSet,
     aspect_ratio: float,
     coco=None,
+    scored: bool = False,
 ) -> list[PoseInstance]:
     """Non-crowd persons with at least one labelled joint, boxes cleaned as officially.
 
     Boxes are clipped to the image; as in the official code, an annotation needs a positive
     ``area`` and a clipped box with x2 >= x1 and y2 >= y1 (a 1-pixel-wide box is kept).
     Labelled keypoints that lie outside their image are treated as unlabelled (counted, one
-    warning).
+    warning). People whose ``num_keypoints`` differs from their visibility flags are
+    counted in one warning; in a ``scored`` split (validation, test) those with
+    ``num_keypoints`` 0, whom ``COCOeval`` ignores, are left out too, so that the crops
+    are the people the metric scores, and a split with none left is an error.
     """
     ann_file = Path(ann_file)
     coco = coco or load_coco(ann_file)
@@ -74,6 +80,8 @@ def coco_ground_truth_instances(
     instances: list[PoseInstance] = []
     missing_images: list[str] = []
     outside = 0
+    disagree: list[str] = []
+    unscored: list[str] = []
     for image_id in sorted(coco.getImgIds()):
         info = coco.imgs[image_id]
         width, height = info["width"], info["height"]
@@ -93,6 +101,12 @@ def coco_ground_truth_instances(
                     f"and a 4-number bbox, got {kpts.size} and {ann.get('bbox')}"
                 )
             kpts = kpts.reshape(k, 3)
+            labelled = int((kpts[:, 2] > 0).sum())
+            if ann.get("num_keypoints", labelled) != labelled:
+                disagree.append(str(ann.get("id")))
+            if scored and labelled and ann.get("num_keypoints", labelled) == 0:
+                unscored.append(str(ann.get("id")))
+                continue
             x, y, w, h = ann["bbox"]
             x1, y1 = max(0.0, x), max(0.0, y)
             x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
@@ -116,6 +130,7 @@ def coco_ground_truth_instances(
                     visible,
                     center,
                     scale,
+                    image_size=(round(width), round(height)),
                 )
             )
     _warn_skipped(
@@ -125,6 +140,7 @@ def coco_ground_truth_instances(
         "images listed but not on disk, their people are skipped",
         missing_images,
     )
+    _check_num_keypoints(ann_file, len(coco.anns), disagree, unscored, len(instances))
     if outside:
         warnings.warn(
             f"{ann_file}: {outside} labelled keypoints lie outside their image and are "
@@ -132,6 +148,32 @@ def coco_ground_truth_instances(
             stacklevel=2,
         )
     return instances
+
+
+def _check_num_keypoints(
+    ann_file: Path, total: int, disagree: list[str], unscored: list[str], kept: int
+) -> None:
+    """The warning (and, with nobody left to score, the error) about people whose
+    ``num_keypoints`` disagrees with their visibility flags."""
+    if unscored and not kept:
+        raise ValueError(
+            f"{ann_file}: nothing to score: the {len(unscored)} people with labelled "
+            "keypoints all have num_keypoints=0, which COCOeval ignores (every COCO number "
+            "would be -1); set num_keypoints to the number of keypoints with v > 0"
+        )
+    left_out = (
+        f"; the {len(unscored)} with num_keypoints=0, whom COCOeval ignores, are left out"
+        if unscored
+        else ""
+    )
+    _warn_skipped(
+        ann_file,
+        len(disagree),
+        total,
+        "annotations whose num_keypoints differs from their visibility flags (v > 0), "
+        f"the reader trains on the flags{left_out}; annotation ids",
+        disagree,
+    )
 
 
 def coco_detection_instances(
@@ -195,6 +237,7 @@ def coco_detection_instances(
                 center,
                 scale,
                 float(score),
+                image_size=(round(info["width"]), round(info["height"])),
             )
         )
     _warn_skipped(

@@ -8,13 +8,14 @@ sample is reproducible from its seed whatever worker draws it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
 
 from ...checks import check, is_size
 from ...codecs.geometry import PIXEL_STD, apply_affine, get_affine_transform
-from ...codecs.heatmap import encode_heatmaps, sigma_for_heatmap
+from ...codecs.heatmap_codec import HeatmapCodec
 from ...codecs.image import normalize_image
 from ...meta.keypoints import KeypointSet
 from ..random_state import reseed_from_torch
@@ -22,9 +23,11 @@ from ..random_state import reseed_from_torch
 
 @dataclass
 class TopDownConfig:
-    """The official pipeline's settings (the paper's recipe by default). Sizes are [H, W];
-    the heatmap size (input / 4) and sigma (heatmap height / 32) follow the input unless
-    given, so one override of ``input_size`` changes a whole resolution setting."""
+    """The official pipeline's settings (the paper's recipe by default). Sizes are [H, W].
+    ``input_size``, ``heatmap_size`` and ``sigma`` are the encoding's settings: the task
+    turns them into its ``HeatmapCodec`` (``heatmap_codec``), which the transforms then
+    use; the heatmap size (input / 4) and sigma (heatmap height / 32) follow the input
+    unless given, so one override of ``input_size`` changes a whole resolution setting."""
 
     input_size: list[int] = field(default_factory=lambda: [256, 192])
     heatmap_size: list[int] | None = None
@@ -53,20 +56,11 @@ class TopDownConfig:
         check(self.rotation_factor >= 0, "data.rotation_factor", "must be >= 0")
         check(self.half_body_min_joints >= 0, "data.half_body_min_joints", "must be >= 0")
 
-    @property
-    def heatmap_hw(self) -> tuple[int, int]:
-        if self.heatmap_size is not None:
-            return int(self.heatmap_size[0]), int(self.heatmap_size[1])
-        return self.input_size[0] // 4, self.input_size[1] // 4
-
-    @property
-    def target_sigma(self) -> float:
-        return self.sigma if self.sigma is not None else sigma_for_heatmap(self.heatmap_hw[0])
-
-    @property
-    def aspect_ratio(self) -> float:
-        """Input w / h, used to grow boxes."""
-        return self.input_size[1] / self.input_size[0]
+    def heatmap_codec(self, **decoding: Any) -> HeatmapCodec:
+        """The codec of these settings; ``decoding`` sets its test-time options."""
+        return HeatmapCodec.from_input_hw(
+            self.input_size, self.heatmap_size, self.sigma, **decoding
+        )
 
 
 def half_body_box(
@@ -126,12 +120,23 @@ def _photometric() -> object:
 
 
 class TopDownTransform:
-    """Turns (image, joints, center, scale) into network input and heatmap targets."""
+    """Turns (image, joints, center, scale) into network input and heatmap targets.
 
-    def __init__(self, cfg: TopDownConfig, keypoint_set: KeypointSet, train: bool) -> None:
+    The crop size and the targets are the ``codec``'s (the task's, in a run); without
+    one, the codec of ``cfg``'s settings.
+    """
+
+    def __init__(
+        self,
+        cfg: TopDownConfig,
+        keypoint_set: KeypointSet,
+        train: bool,
+        codec: HeatmapCodec | None = None,
+    ) -> None:
         self.cfg = cfg
         self.keypoint_set = keypoint_set
         self.train = train
+        self.codec = codec if codec is not None else cfg.heatmap_codec()
         self.photometric = _photometric() if (train and cfg.photometric) else None
 
     def __call__(
@@ -148,7 +153,7 @@ class TopDownTransform:
         Returns ``image`` (3, h, w) float32 normalised, ``target`` (K, h/4, w/4),
         ``target_weight`` (K,), and the (possibly jittered) ``center``/``scale``/``rotation``.
         """
-        cfg = self.cfg
+        cfg, codec = self.cfg, self.codec
         joints = joints.astype(np.float32)
         visible = (np.asarray(visible) > 0).astype(np.float32)
         center, scale, rotation = center.astype(np.float32), scale.astype(np.float32), 0.0
@@ -162,7 +167,7 @@ class TopDownTransform:
                 # Folding the mirror into the affine warps the original pixels directly.
                 flip = np.array([[-1, 0, width - 1], [0, 1, 0]], np.float64)
             if visible.sum() > cfg.half_body_min_joints and rng.random() < cfg.half_body_prob:
-                half = half_body_box(joints, visible, self.keypoint_set, cfg.aspect_ratio, rng)
+                half = half_body_box(joints, visible, self.keypoint_set, codec.aspect_ratio, rng)
                 if half is not None:
                     center, scale = half
             s = np.clip(
@@ -179,7 +184,7 @@ class TopDownTransform:
                         2 * cfg.rotation_factor,
                     )
                 )
-        h, w = cfg.input_size
+        w, h = codec.input_size
         matrix = get_affine_transform(center, scale, rotation, (w, h))
         warp = matrix if flip is None else _compose(matrix, flip)
         crop = cv2.warpAffine(image, warp, (w, h), flags=cv2.INTER_LINEAR)
@@ -187,8 +192,7 @@ class TopDownTransform:
         if self.photometric is not None:
             reseed_from_torch(self.photometric)
             crop = self.photometric(image=crop)["image"]
-        hm_h, hm_w = cfg.heatmap_hw
-        target, weight = encode_heatmaps(joints, visible, (w, h), (hm_w, hm_h), cfg.target_sigma)
+        target, weight = codec.encode(joints, visible)
         return {
             "image": normalize_image(crop),
             "target": target,

@@ -1,8 +1,9 @@
 """Training and evaluation transforms for semantic segmentation (albumentations).
 
-Every transform takes an (H, W, 3) uint8 RGB image and an (H, W) uint8 trainId label and
+Every transform takes an (H, W, 3) uint8 RGB image and an (H, W) uint8 class map and
 returns an image tensor (3, H', W') float32, normalised as every input is
-(``codecs.image.normalize_image``), and a label tensor (H', W') int64 with ignore = 255.
+(``codecs.image.normalize_image``), and a label tensor (H', W') int64 (padding: the
+config's ``ignore_index``).
 Geometric steps act on both arrays with the same parameters (nearest-neighbour for the
 label), so image and label stay aligned. Sizes are given as [H, W].
 """
@@ -19,7 +20,6 @@ import torch
 
 from ...checks import check, is_size
 from ...codecs.image import normalize_image
-from ...meta.cityscapes import IGNORE_INDEX
 from ...meta.imagenet import IMAGENET_MEAN
 from ..random_state import reseed_from_torch
 
@@ -47,8 +47,10 @@ class SegmentationTransformConfig:
     color_jitter: float = 0.3
     hue_jitter: float = 0.05
     jitter_prob: float = 0.8
+    ignore_index: int = 255  # the label of pixels without a class (padding included)
 
     def validate(self) -> None:
+        check(0 <= self.ignore_index <= 255, "data.ignore_index", "in 0..255 (masks are 8-bit)")
         check(is_size(self.input_size, 32), "data.input_size",
               f"[H, W] with multiples of 32, got {self.input_size}")  # fmt: skip
         low_high = len(self.scale_range) == 2 and 0 < self.scale_range[0] <= self.scale_range[1]
@@ -128,7 +130,7 @@ def build_train_transform(
             position="top_left",
             border_mode=cv2.BORDER_CONSTANT,
             fill=_PAD_FILL,
-            fill_mask=IGNORE_INDEX,
+            fill_mask=cfg.ignore_index,
         ),
         A.RandomCrop(*cfg.input_size),
         A.HorizontalFlip(p=cfg.flip_prob),
