@@ -16,9 +16,8 @@ from ..data.images import ImageReadError, read_rgb
 from ..data.pose.datamodule import PoseDataConfig, TopDownPoseDataModule, pose_datamodule
 from ..inference.drawing import draw_skeletons
 from ..inference.pose import heatmaps_to_keypoints, predict_heatmaps, predict_people
-from ..meta.keypoints import COCO, KEYPOINT_SETS
-from ..metrics.coco_keypoints import CocoKeypointAP
-from ..metrics.pckh import MpiiPCKh
+from ..meta.keypoints import KEYPOINT_SETS, KeypointSet
+from ..metrics.pose_metrics import PoseMetrics, build_pose_metrics
 from ..models.factory import create_pose_model
 from ..models.hub import check_fits, pretrained_weights
 from .base import ModelConfig, TaskModule, fused_optimizer_kwargs
@@ -60,11 +59,19 @@ class PoseTaskConfig:
         module = PoseEstimationModule(
             backbone=model.name,
             backbone_overrides=model.spec_overrides(),
-            keypoint_set=data.format,
+            keypoint_set=keypoint_set_option(data.keypoint_set),
             checkpoint_path=model.weights_file(),
             **asdict(self),
         )
         return module, pose_datamodule(data)
+
+
+def keypoint_set_option(keypoint_set: KeypointSet) -> str | dict[str, Any]:
+    """``PoseEstimationModule``'s ``keypoint_set`` argument: a preset's name, else the
+    set's fields (so that checkpoints carry it)."""
+    if KEYPOINT_SETS.get(keypoint_set.name) == keypoint_set:
+        return keypoint_set.name
+    return keypoint_set.to_dict()
 
 
 def masked_mse(heatmaps: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -98,15 +105,17 @@ class PoseEstimationModule(TaskModule):
     Args:
         backbone: registered variant name, e.g. "lite_hrnet_18".
         backbone_overrides: ``LiteHRNetSpec`` fields to replace (width, num_modules, ...).
-        keypoint_set: "coco" (17 joints, COCO keypoint AP) or "mpii" (16 joints, PCKh).
+        keypoint_set: a preset's name ("coco", "mpii") or a ``KeypointSet.to_dict()``; it
+            travels in the checkpoint's hyperparameters.
         checkpoint_path: weights of the whole pose model (an official file, or ours).
         **options: ``PoseTaskConfig`` fields (``lr``, ``flip_test``, ``compile``, ...).
 
     Batches are dicts from ``TopDownDataset``: ``image`` (B, 3, H, W), ``target``
     (B, K, H/4, W/4), ``target_weight`` (B, K), plus ``center``/``scale`` (B, 2),
-    ``score``, ``image_id`` and ``index`` (B,) for evaluation. The metric scores against
-    the data module's ``evaluation_file``; set ``results_file`` before a test to keep the
-    COCO predictions (in the COCO results format).
+    ``score``, ``image_id`` and ``index`` (B,), the labels ``joints`` (B, K, 2),
+    ``joints_visible`` (B, K) and ``bbox`` (B, 4) for evaluation. The metrics
+    (``data.metrics``) score against the data module's ``evaluation_file``; set
+    ``results_file`` before a test to keep the COCO predictions (COCO results format).
     """
 
     task_name = "pose"
@@ -116,15 +125,17 @@ class PoseEstimationModule(TaskModule):
         self,
         backbone: str = "lite_hrnet_18",
         backbone_overrides: dict[str, Any] | None = None,
-        keypoint_set: str = "coco",
+        keypoint_set: str | dict[str, Any] = "coco",
         checkpoint_path: str | None = None,
         **options: Any,
     ) -> None:
         super().__init__()
         self.cfg = config_with(PoseTaskConfig, options)
         self.cfg.validate()
-        check(keypoint_set in KEYPOINT_SETS, "keypoint_set",
-              f"expected one of {sorted(KEYPOINT_SETS)}, got {keypoint_set!r}")  # fmt: skip
+        if isinstance(keypoint_set, str):
+            check(keypoint_set in KEYPOINT_SETS, "keypoint_set",
+                  f"expected one of {sorted(KEYPOINT_SETS)} or a keypoint set's dict, "
+                  f"got {keypoint_set!r}")  # fmt: skip
         self.save_hyperparameters(
             {
                 "backbone": backbone,
@@ -134,7 +145,11 @@ class PoseEstimationModule(TaskModule):
                 **asdict(self.cfg),
             }
         )
-        self.keypoints = KEYPOINT_SETS[keypoint_set]
+        self.keypoints = (
+            KEYPOINT_SETS[keypoint_set]
+            if isinstance(keypoint_set, str)
+            else KeypointSet.from_dict(keypoint_set)
+        )
         model = create_pose_model(
             backbone,
             self.keypoints.num_joints,
@@ -152,9 +167,14 @@ class PoseEstimationModule(TaskModule):
         return {"keypoint_set": "mpii" if heads[:1] == [16] else "coco"}
 
     # Prediction ----------------------------------------------------------------------
+    @property
+    def flip_test(self) -> bool:
+        """The flip test, where configured and the keypoint set has flip pairs."""
+        return self.cfg.flip_test and self.keypoints.has_flip_pairs
+
     def predict_heatmaps(self, images: torch.Tensor) -> torch.Tensor:
         """Heatmaps (B, K, H/4, W/4), with the flip test when configured."""
-        flip = self.flip_index if self.cfg.flip_test else None
+        flip = self.flip_index if self.flip_test else None
         return predict_heatmaps(self, images, flip, self.cfg.shift_heatmap)
 
     def predict_keypoints(
@@ -179,7 +199,7 @@ class PoseEstimationModule(TaskModule):
             scales,
             input_size,
             num_joints=self.keypoints.num_joints,
-            flip_index=self.flip_index if self.cfg.flip_test else None,
+            flip_index=self.flip_index if self.flip_test else None,
             shift_heatmap=self.cfg.shift_heatmap,
             dark=self.cfg.dark,
             device=self.device,
@@ -194,15 +214,21 @@ class PoseEstimationModule(TaskModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["image"]))
         return loss
 
-    def build_metric(self, stage: str) -> CocoKeypointAP | MpiiPCKh | None:
+    def build_metric(self, stage: str) -> PoseMetrics | None:
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if not isinstance(datamodule, TopDownPoseDataModule):
             return None
-        ground_truth = datamodule.evaluation_file(stage)
-        if self.keypoints is COCO:
-            results = self.results_file if stage == "test" else None
-            return CocoKeypointAP(ground_truth, COCO.sigmas, results_file=results)
-        return MpiiPCKh(ground_truth)
+        data = datamodule.cfg
+        return build_pose_metrics(
+            data.metrics,
+            self.keypoints,
+            datamodule.evaluation_file(stage),
+            results_file=self.results_file if stage == "test" else None,
+            categories=data.categories,
+            pck_threshold=data.pck_threshold,
+            auc_norm_factor=data.auc_norm_factor,
+            nme_joints=data.nme_joints,
+        )
 
     def evaluate(self, batch: dict[str, torch.Tensor], stage: str, metric: Any) -> None:
         heatmaps = self(batch["image"])
@@ -211,7 +237,7 @@ class PoseEstimationModule(TaskModule):
         if metric is None:
             return
         keypoints = self.predict_keypoints(batch["image"], batch["center"], batch["scale"])
-        metric.update(keypoints, batch["scale"], batch["score"], batch["image_id"], batch["index"])
+        metric.update(keypoints, batch)
 
     def summarize_metric(self, stage: str, result: dict[str, torch.Tensor]) -> dict[str, Any]:
         self.last_metrics = {k: float(v) for k, v in result.items()}
