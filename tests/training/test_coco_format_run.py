@@ -38,3 +38,11 @@ def test_train_on_a_five_joint_coco_format_set(coco_root, figure_root, tmp_path)
     module = PoseEstimationModule.from_checkpoint(ckpt)
     assert module.keypoints.num_joints == 5 and module.keypoints.flip_pairs == ((1, 2), (3, 4))
     assert module.model(torch.zeros(1, 3, 64, 64)).shape == (1, 5, 16, 16)
+    # A plain state dict of that head loads with 5 unnamed joints.
+    plain = tmp_path / "plain.pth"
+    torch.save(module.model.state_dict(), plain)
+    tiny = {"width": 0.5, "num_modules": [1, 1, 1]}
+    again = PoseEstimationModule.from_checkpoint(
+        plain, backbone="lite_hrnet_18", backbone_overrides=tiny
+    )
+    assert again.keypoints.num_joints == 5 and not again.keypoints.named

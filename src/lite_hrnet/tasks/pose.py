@@ -164,7 +164,13 @@ class PoseEstimationModule(TaskModule):
     @classmethod
     def options_from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
         heads = [v.shape[0] for k, v in state.items() if k.endswith("final_layer.weight")]
-        return {"keypoint_set": "mpii" if heads[:1] == [16] else "coco"}
+        presets = {s.num_joints: name for name, s in KEYPOINT_SETS.items()}
+        k = heads[0] if heads else KEYPOINT_SETS["coco"].num_joints
+        if k in presets:
+            return {"keypoint_set": presets[k]}
+        # Another set's head: K unnamed joints (a plain state dict carries no names).
+        unnamed = KeypointSet(f"{k} joints", [str(i) for i in range(k)], named=False)
+        return {"keypoint_set": unnamed.to_dict()}
 
     # Prediction ----------------------------------------------------------------------
     @property
