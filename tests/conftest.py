@@ -16,7 +16,14 @@ from lite_hrnet.synthetic.street_scenes import (
     ensure_synthetic_street_folder,
 )
 from lite_hrnet.tasks.base import ModelConfig
-from tests.support import TINY_BACKBONE, TINY_POSE, TINY_STREET, tiny_datamodule, tiny_module
+from tests.support import (
+    TINY_BACKBONE,
+    TINY_POSE,
+    TINY_STREET,
+    tiny_datamodule,
+    tiny_module,
+    write_figure_set,
+)
 
 torch.set_num_threads(2)
 
@@ -37,6 +44,12 @@ def _restore_threads():
 @pytest.fixture(scope="session")
 def coco_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ensure_synthetic_coco(tmp_path_factory.mktemp("coco"), TINY_POSE)
+
+
+@pytest.fixture(scope="session")
+def figure_root(coco_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 5-joint non-person set in the COCO format on ``coco_root``'s images."""
+    return write_figure_set(coco_root, tmp_path_factory.mktemp("figure"))
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@
 """
 
 from .deploy import optimize_for_inference
+from .meta.keypoints import KeypointSet
 from .models import (
     CheckpointError,
     LiteHRNet,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CheckpointError",
+    "KeypointSet",
     "LiteHRNet",
     "LiteHRNetSpec",
     "PoseModel",

@@ -212,3 +212,28 @@ def test_coco_metric_counts_num_keypoints_when_the_file_lacks_it(tmp_path):
     del data["annotations"][0]["num_keypoints"]  # COCOeval would raise KeyError
     (tmp_path / "gt.json").write_text(json.dumps(data))
     assert _metric_on(tmp_path / "gt.json", people)["AP"] == pytest.approx(1.0)
+
+
+def test_pose_metrics_feed_each_metric_from_one_batch(tmp_path):
+    from lite_hrnet.meta.keypoints import KeypointSet
+    from lite_hrnet.metrics.pose_metrics import build_pose_metrics
+
+    kset = KeypointSet("pair", ("eye_l", "eye_r"), sigmas=(0.05, 0.05))
+    metrics = build_pose_metrics(["EPE", "NME", "PCK"], kset, tmp_path / "unused.json",
+                                 nme_joints=["eye_l", "eye_r"])  # fmt: skip
+    gt = torch.tensor([[[0.0, 0.0], [40.0, 0.0]]])
+    batch = {
+        "joints": gt,
+        "joints_visible": torch.ones(1, 2),
+        "bbox": torch.tensor([[0.0, 0.0, 50.0, 20.0]]),
+        "index": torch.tensor([0]),
+    }
+    keypoints = torch.cat([gt + torch.tensor([[3.0, 4.0], [0.0, 0.0]]), torch.ones(1, 2, 1)], 2)
+    metrics.update(keypoints, batch)
+    out = {k: float(v) for k, v in metrics.compute().items()}
+    # Errors 5 and 0 px; the eyes are 40 px apart; PCK@0.2 of the 50 px side: both within 10.
+    assert list(out) == ["EPE", "NME", "PCK"]
+    assert out == pytest.approx({"EPE": 2.5, "NME": 2.5 / 40, "PCK": 1.0})
+    metrics.reset()
+    with pytest.raises(ValueError, match="no joint named 'nose'"):
+        build_pose_metrics(["NME"], kset, tmp_path, nme_joints=["nose", "eye_r"])

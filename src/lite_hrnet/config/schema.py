@@ -157,20 +157,43 @@ class TrainConfig:
     output_dir: str = "outputs"
     test_after_fit: bool = True  # evaluate the best checkpoint on the test split
     prediction_images: int = 6  # validation images drawn with predictions, saved as PNG
-    monitor: str = "val/AP"
-    monitor_mode: str = "max"
+    # The logged value that picks the best checkpoint (and early stopping). None: the data
+    # config's first metric (data.metrics), else val/AP. The mode defaults to that metric's
+    # direction ("min" for errors such as val/EPE, val/NME, losses), else "max".
+    monitor: str | None = None
+    monitor_mode: str | None = None
     # Continue the run folder's checkpoints/last.ckpt when there is one (else start fresh).
     resume: bool = False
     # Continue from this training checkpoint (any of ours); takes precedence over resume.
     ckpt_path: str | None = None
 
+    def __post_init__(self) -> None:
+        self.resolve_monitor()
+
     def validate(self) -> None:
         for part in (self.task, self.data, self.model, self.trainer, self.logger, self.callbacks):
             if hasattr(part, "validate"):
                 part.validate()
+        self.resolve_monitor()
         check(self.monitor_mode in ("min", "max"), "monitor_mode", "min or max")
         check(self.ckpt_path is None or os.path.isfile(os.path.expanduser(self.ckpt_path)),
               "ckpt_path", f"no checkpoint file at {self.ckpt_path}")  # fmt: skip
+
+    def resolve_monitor(self) -> None:
+        """Fill ``monitor`` and ``monitor_mode`` where the config leaves them None."""
+        picked = self.data.monitor() if hasattr(self.data, "monitor") else None
+        if self.monitor is None:
+            self.monitor = picked[0] if picked else "val/AP"
+        if self.monitor_mode is None:
+            if picked and picked[0] == self.monitor:
+                self.monitor_mode = picked[1]
+            else:
+                name = self.monitor.rsplit("/", 1)[-1]
+                self.monitor_mode = "min" if name in LOWER_IS_BETTER else "max"
+
+
+# Logged values that improve downwards, for monitors given without a mode.
+LOWER_IS_BETTER = ("loss", "EPE", "NME")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.plugins import Plugins
 from omegaconf import DictConfig, OmegaConf
 
-from ..data.pose.datamodule import MpiiDataConfig, PoseDataConfig
+from ..data.pose.datamodule import CocoFormatDataConfig, MpiiDataConfig, PoseDataConfig
 from ..data.segmentation.datamodule import CityscapesDataConfig, SegmentationDataConfig
 from ..synthetic.marker import settings_key
 from ..tasks.pose import PoseTaskConfig
@@ -34,6 +34,7 @@ def register_configs() -> None:
     cs.store(group="task", name="base_pose_task", node=PoseTaskConfig)
     cs.store(group="data", name="base_pose_data", node=PoseDataConfig)
     cs.store(group="data", name="base_mpii_data", node=MpiiDataConfig)
+    cs.store(group="data", name="base_coco_format_data", node=CocoFormatDataConfig)
     cs.store(group="task", name="base_segmentation_task", node=SegmentationTaskConfig)
     cs.store(group="data", name="base_segmentation_data", node=SegmentationDataConfig)
     cs.store(group="data", name="base_cityscapes_data", node=CityscapesDataConfig)

@@ -153,3 +153,46 @@ def load_coco(ann_file: str | os.PathLike[str]):
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         coco.createIndex()
     return coco
+
+
+def keypoint_categories(
+    data: dict, ann_file: str | os.PathLike[str], pick: Sequence[int | str] | None = None
+) -> list[dict]:
+    """The categories of a COCO file's keypoint instances, as ``{"id", "name", ...}`` dicts.
+
+    Without ``pick``: every category that lists keypoint names or has annotations with
+    keypoints (a file without ``categories`` gets one unnamed entry per category id its
+    annotations use). ``pick`` names categories by id or name. Raises ``ValueError``
+    naming the file and the field.
+    """
+    categories = data.get("categories")
+    annotations = data.get("annotations") or []
+    if categories is None:
+        ids = sorted({a.get("category_id", 1) for a in annotations if isinstance(a, dict)})
+        categories = [{"id": i, "name": str(i)} for i in ids or [1]]
+    if not isinstance(categories, list):
+        raise ValueError(f"{ann_file}: 'categories' must be a list")
+    for i, cat in enumerate(categories):
+        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
+            raise ValueError(f"{ann_file}: categories[{i}] needs an integer 'id', got {cat!r:.80}")
+    with_keypoints = {
+        a.get("category_id", 1)
+        for a in annotations
+        if isinstance(a, dict) and isinstance(a.get("keypoints"), list) and a["keypoints"]
+    }
+    if pick is None:
+        chosen = [c for c in categories if c.get("keypoints") or c["id"] in with_keypoints]
+        if not chosen:
+            raise ValueError(
+                f"{ann_file}: no category lists 'keypoints' names and no annotation holds "
+                "'keypoints'; this is not a keypoint file"
+            )
+        return chosen
+    chosen = []
+    for wanted in pick:
+        found = [c for c in categories if wanted in (c["id"], c.get("name"))]
+        if not found:
+            known = ", ".join(f"{c['id']} ({c.get('name', '?')})" for c in categories)
+            raise ValueError(f"{ann_file}: no category {wanted!r} in 'categories'; it has {known}")
+        chosen += [c for c in found if c not in chosen]
+    return chosen

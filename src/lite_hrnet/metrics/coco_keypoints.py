@@ -1,4 +1,9 @@
-"""COCO keypoint AP: rescoring, OKS-NMS and pycocotools ``COCOeval``, as a torchmetrics Metric."""
+"""COCO keypoint AP: rescoring, OKS-NMS and pycocotools ``COCOeval``, as a torchmetrics Metric.
+
+Any keypoint set: OKS uses the set's per-joint sigmas, or ``DEFAULT_OKS_SIGMA`` for every
+joint (with a warning: AP is then not comparable with published numbers). A file whose
+instances span several categories of one layout is scored category-agnostic.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,7 +23,8 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from ..codecs.geometry import PIXEL_STD
-from ..formats.coco import check_scorable, load_coco
+from ..formats.coco import check_scorable, keypoint_categories, load_coco
+from ..meta.keypoints import DEFAULT_OKS_SIGMA
 from .oks import oks_nms, rescore
 
 COCO_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -31,6 +38,7 @@ def coco_keypoint_results(
     sigmas: Sequence[float],
     score_threshold: float = 0.2,
     nms_threshold: float | None = 0.9,
+    category_id: int = 1,
 ) -> list[dict]:
     """Per-instance predictions -> a COCO results list, rescored and OKS-NMSed per image.
 
@@ -65,7 +73,7 @@ def coco_keypoint_results(
             results.append(
                 {
                     "image_id": int(image_id),
-                    "category_id": 1,
+                    "category_id": category_id,
                     "keypoints": keypoints[idx[j]].reshape(-1).round(3).tolist(),
                     "score": float(scores[j]),
                 }
@@ -73,8 +81,13 @@ def coco_keypoint_results(
     return results
 
 
-def coco_keypoint_eval(coco_gt, results: list[dict]) -> dict[str, float]:
-    """Run pycocotools ``COCOeval`` (iouType 'keypoints') and return its 10 numbers."""
+def coco_keypoint_eval(
+    coco_gt, results: list[dict], sigmas: Sequence[float] | None = None
+) -> dict[str, float]:
+    """Run pycocotools ``COCOeval`` (iouType 'keypoints') and return its 10 numbers.
+
+    ``sigmas`` (K,): the per-joint OKS sigmas (None: pycocotools' own, COCO's 17).
+    """
     from pycocotools.cocoeval import COCOeval
 
     if not results:
@@ -84,6 +97,8 @@ def coco_keypoint_eval(coco_gt, results: list[dict]) -> dict[str, float]:
         coco_dt = coco_gt.loadRes(results)
         ev = COCOeval(coco_gt, coco_dt, "keypoints")
         ev.params.useSegm = None
+        if sigmas is not None:
+            ev.params.kpt_oks_sigmas = np.asarray(sigmas, np.float64)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
@@ -97,6 +112,10 @@ class CocoKeypointAP(Metric):
     scales (B, 2) (box [w, h] / 200, whose product gives the official NMS area), box
     scores (B,), image ids (B,) and the dataset indices (B,). States are concatenated over
     DDP ranks; duplicated indices (DistributedSampler padding) are counted once.
+
+    ``sigmas`` None: every joint gets ``DEFAULT_OKS_SIGMA`` (warned once). ``categories``
+    (ids or names) picks the file's keypoint categories (default: all of them); with
+    several, ground truth of other categories is left out and the categories are pooled.
     """
 
     full_state_update = False
@@ -104,14 +123,23 @@ class CocoKeypointAP(Metric):
     def __init__(
         self,
         ann_file: str | os.PathLike[str],
-        sigmas: Sequence[float],
+        sigmas: Sequence[float] | None,
         score_threshold: float = 0.2,
         nms_threshold: float | None = 0.9,
         results_file: str | os.PathLike[str] | None = None,
+        categories: Sequence[int | str] | None = None,
     ) -> None:
         super().__init__()
         self.ann_file = str(ann_file)
-        self.sigmas = list(sigmas)
+        if sigmas is None:
+            warnings.warn(
+                f"the keypoint set of {self.ann_file} gives no OKS sigmas: COCO AP uses "
+                f"{DEFAULT_OKS_SIGMA} for every joint and is not comparable with published "
+                "numbers (give sigmas in the keypoint YAML file)",
+                stacklevel=2,
+            )
+        self.sigmas = None if sigmas is None else list(sigmas)
+        self.categories = None if categories is None else list(categories)
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.results_file = results_file
@@ -139,23 +167,69 @@ class CocoKeypointAP(Metric):
         idx = dim_zero_cat(self.indices).cpu().numpy()
         _, first = np.unique(idx, return_index=True)
         pick = lambda t: dim_zero_cat(t).cpu().numpy()[first]  # noqa: E731
+        keypoints = pick(self.keypoints)
+        if self._coco is None:
+            self._coco, self._category_id = _ground_truth(self.ann_file, self.categories)
+            check_scorable(self._coco, self.ann_file)
+        sigmas = self.sigmas
+        if sigmas is None:
+            sigmas = [DEFAULT_OKS_SIGMA] * keypoints.shape[1]
+        if len(sigmas) != keypoints.shape[1]:
+            raise ValueError(
+                f"{len(sigmas)} OKS sigmas for predictions of {keypoints.shape[1]} joints"
+            )
         results = coco_keypoint_results(
-            pick(self.keypoints),
+            keypoints,
             pick(self.image_ids),
             pick(self.box_scores),
             pick(self.areas),
-            self.sigmas,
+            sigmas,
             self.score_threshold,
             self.nms_threshold,
+            category_id=self._category_id,
         )
         if self.results_file is not None and _is_rank_zero():
             Path(self.results_file).parent.mkdir(parents=True, exist_ok=True)
             Path(self.results_file).write_text(json.dumps(results))
-        if self._coco is None:
-            self._coco = load_coco(self.ann_file)
-            check_scorable(self._coco, self.ann_file)
-        stats = coco_keypoint_eval(self._coco, results)
+        stats = coco_keypoint_eval(self._coco, results, sigmas)
         return {k: torch.tensor(v) for k, v in stats.items()}
+
+
+def _ground_truth(ann_file: str, categories: Sequence[int | str] | None) -> tuple[Any, int]:
+    """The pycocotools index ``COCOeval`` scores against, and the category id of results.
+
+    Keeps the annotations of the keypoint categories only; several categories are pooled
+    into the first one (``COCOeval``'s ``useCats=0`` does not reach its keypoint
+    similarity). Fills what ``COCOeval`` needs but a user's file may lack:
+    ``num_keypoints`` (the labelled joints) and ``area`` (the box's).
+    """
+    from pycocotools.coco import COCO
+
+    coco = load_coco(ann_file)
+    ids = [c["id"] for c in keypoint_categories(coco.dataset, ann_file, categories)]
+    anns = coco.dataset["annotations"]
+    complete = all("num_keypoints" in a and "area" in a for a in anns)
+    if ids == [1] and all(a.get("category_id", 1) == 1 for a in anns) and complete:
+        return coco, 1  # COCO's person files: as they are
+    kept = []
+    for ann in anns:
+        if ann.get("category_id", 1) not in ids:
+            continue
+        ann = {**ann, "category_id": ids[0]}
+        if "num_keypoints" not in ann:
+            ann["num_keypoints"] = int(np.count_nonzero(np.asarray(ann.get("keypoints", []))[2::3]))
+        if "area" not in ann and "bbox" in ann:
+            ann["area"] = float(ann["bbox"][2] * ann["bbox"][3])
+        kept.append(ann)
+    pooled = COCO()
+    pooled.dataset = {
+        **coco.dataset,
+        "annotations": kept,
+        "categories": [{"id": ids[0], "name": "+".join(str(i) for i in ids)}],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        pooled.createIndex()
+    return pooled, ids[0]
 
 
 def _is_rank_zero() -> bool:

@@ -61,7 +61,7 @@ def pckh(
 
 
 class MpiiPCKh(Metric):
-    """Collects keypoints (B, 16, 3) in image pixels with their record numbers (B,).
+    """Collects keypoints (B, K, 3) in image pixels with their record numbers (B,).
 
     ``update`` has the signature of ``CocoKeypointAP.update`` so that a task treats both
     alike; only the coordinates and ``image_ids`` matter here. An MPII instance's image id
@@ -94,8 +94,8 @@ class MpiiPCKh(Metric):
 
     def compute(self) -> dict[str, torch.Tensor]:
         gt = load_mpii_ground_truth(self.gt_file)
-        n = gt["pos_gt_src"].shape[2]
-        full = np.full((n, 16, 2), np.nan)
+        joints, _, n = gt["pos_gt_src"].shape
+        full = np.full((n, joints, 2), np.nan)
         if not (isinstance(self.records, list) and not self.records):  # a tensor once synced
             records = dim_zero_cat(self.records).cpu().numpy()
             if records.min() < 0 or records.max() >= n:

@@ -23,8 +23,7 @@ from ..data.pose.datamodule import (
 from ..inference.drawing import draw_skeletons
 from ..inference.pose import heatmaps_to_keypoints, predict_heatmaps, predict_people
 from ..meta.keypoints import KEYPOINT_SETS, KeypointSet
-from ..metrics.coco_keypoints import CocoKeypointAP
-from ..metrics.pckh import MpiiPCKh
+from ..metrics.pose_metrics import PoseMetrics, build_pose_metrics
 from ..models.factory import create_pose_model
 from ..models.hub import check_fits, pretrained_weights
 from .base import ModelConfig, TaskModule, fused_optimizer_kwargs
@@ -113,8 +112,8 @@ class PoseEstimationModule(TaskModule):
     Args:
         backbone: registered variant name, e.g. "lite_hrnet_18".
         backbone_overrides: ``LiteHRNetSpec`` fields to replace (width, num_modules, ...).
-        keypoint_set: the joints: a ``KeypointSet``, its ``keypoint_set_to_dict`` form, or
-            the name of a preset (``lite_hrnet.meta.keypoints.KEYPOINT_SETS``).
+        keypoint_set: the joints: a ``KeypointSet``, its ``to_dict()`` form, or the name of
+            a preset (``lite_hrnet.meta.keypoints.KEYPOINT_SETS``).
         checkpoint_path: weights of the whole pose model (an official file, or ours); one
             whose head has other joints fine-tunes, as ``backbone_checkpoint`` does.
         pretrained: a published tag (``lite_hrnet.list_pretrained()``); one whose head has
@@ -129,9 +128,10 @@ class PoseEstimationModule(TaskModule):
     decodes, draws and exports without its data. Batches are dicts from
     ``TopDownDataset``: ``image`` (B, 3, H, W), ``target`` (B, K, H/4, W/4),
     ``target_weight`` (B, K), plus ``center``/``scale`` (B, 2), ``score``, ``image_id``
-    and ``index`` (B,) for evaluation. The metric scores against the data module's
-    ``evaluation_file``; set ``results_file`` before a test to keep the COCO predictions
-    (in the COCO results format).
+    and ``index`` (B,), the labels ``joints`` (B, K, 2), ``joints_visible`` (B, K) and
+    ``bbox`` (B, 4) for evaluation. The metrics (``data.metrics``) score against the data
+    module's ``evaluation_file``; set ``results_file`` before a test to keep the COCO
+    predictions (COCO results format).
     """
 
     task_name = "pose"
@@ -163,7 +163,7 @@ class PoseEstimationModule(TaskModule):
             {
                 "backbone": backbone,
                 "backbone_overrides": backbone_overrides,
-                "keypoint_set": keypoint_set_to_dict(self.keypoints),
+                "keypoint_set": self.keypoints.to_dict(),
                 "checkpoint_path": checkpoint_path,
                 "pretrained": pretrained,
                 "backbone_checkpoint": backbone_checkpoint,
@@ -207,8 +207,12 @@ class PoseEstimationModule(TaskModule):
         heads = [v.shape[0] for k, v in state.items() if k.endswith("final_layer.weight")]
         if not heads:
             return {}
-        preset = next((s for s in KEYPOINT_SETS.values() if s.num_joints == heads[0]), None)
-        return {"keypoint_set": preset if preset is not None else unnamed_keypoint_set(heads[0])}
+        k = heads[0]
+        preset = next((s for s in KEYPOINT_SETS.values() if s.num_joints == k), None)
+        if preset is not None:
+            return {"keypoint_set": preset}
+        # Another set's head: K unnamed joints (a plain state dict carries no names).
+        return {"keypoint_set": KeypointSet(f"{k} joints", [str(i) for i in range(k)], named=False)}
 
     @classmethod
     def upgrade_hparams(
@@ -230,9 +234,15 @@ class PoseEstimationModule(TaskModule):
         return {**hparams, "codec": codec.to_dict()}
 
     # Prediction ----------------------------------------------------------------------
+    @property
+    def flip_test(self) -> bool:
+        """The flip test, where the codec asks for it and the keypoint set has flip pairs."""
+        return self.codec.flip_test and self.keypoints.has_flip_pairs
+
     def predict_heatmaps(self, images: torch.Tensor) -> torch.Tensor:
-        """Heatmaps (B, K, H/4, W/4), with the flip test when the codec asks for it."""
-        flip = self.flip_index if self.codec.flip_test else None
+        """Heatmaps (B, K, H/4, W/4), with the flip test when the codec asks for it and the
+        keypoint set has flip pairs."""
+        flip = self.flip_index if self.flip_test else None
         return predict_heatmaps(self, images, flip, self.codec.shift_heatmap)
 
     def predict_keypoints(
@@ -254,7 +264,7 @@ class PoseEstimationModule(TaskModule):
             scales,
             self.codec,
             num_joints=self.keypoints.num_joints,
-            flip_index=self.flip_index,
+            flip_index=self.flip_index if self.flip_test else None,
             device=self.device,
         )
 
@@ -267,15 +277,21 @@ class PoseEstimationModule(TaskModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["image"]))
         return loss
 
-    def build_metric(self, stage: str) -> CocoKeypointAP | MpiiPCKh | None:
+    def build_metric(self, stage: str) -> PoseMetrics | None:
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if not isinstance(datamodule, TopDownPoseDataModule):
             return None
-        ground_truth = datamodule.evaluation_file(stage)
-        if self.keypoints.sigmas is not None:
-            results = self.results_file if stage == "test" else None
-            return CocoKeypointAP(ground_truth, self.keypoints.sigmas, results_file=results)
-        return MpiiPCKh(ground_truth)
+        data = datamodule.cfg
+        return build_pose_metrics(
+            data.metrics,
+            self.keypoints,
+            datamodule.evaluation_file(stage),
+            results_file=self.results_file if stage == "test" else None,
+            categories=data.categories,
+            pck_threshold=data.pck_threshold,
+            auc_norm_factor=data.auc_norm_factor,
+            nme_joints=data.nme_joints,
+        )
 
     def evaluate(self, batch: dict[str, torch.Tensor], stage: str, metric: Any) -> None:
         heatmaps = self(batch["image"])
@@ -284,7 +300,7 @@ class PoseEstimationModule(TaskModule):
         if metric is None:
             return
         keypoints = self.predict_keypoints(batch["image"], batch["center"], batch["scale"])
-        metric.update(keypoints, batch["scale"], batch["score"], batch["image_id"], batch["index"])
+        metric.update(keypoints, batch)
 
     def summarize_metric(self, stage: str, result: dict[str, torch.Tensor]) -> dict[str, Any]:
         self.last_metrics = {k: float(v) for k, v in result.items()}
@@ -352,38 +368,13 @@ def default_codec(keypoint_set: str, **decoding: Any) -> HeatmapCodec:
     return data.heatmap_codec(**decoding)
 
 
-def keypoint_set_to_dict(keypoint_set: KeypointSet) -> dict[str, Any]:
-    """A keypoint set's facts (name, joint names, flip pairs, skeleton, ...) as plain lists,
-    as checkpoints store them."""
-    return {k: _lists(v) for k, v in asdict(keypoint_set).items()}
-
-
 def keypoint_set_from(value: str | KeypointSet | Mapping[str, Any]) -> KeypointSet:
-    """A ``KeypointSet`` from itself, its ``keypoint_set_to_dict`` form, or a preset's name."""
+    """A ``KeypointSet`` from itself, its ``to_dict()`` form, or a preset's name."""
     if isinstance(value, KeypointSet):
         return value
     if isinstance(value, str):
         check(value in KEYPOINT_SETS, "keypoint_set",
-              f"expected one of {sorted(KEYPOINT_SETS)}, got {value!r}")  # fmt: skip
+              f"expected one of {sorted(KEYPOINT_SETS)} or a keypoint set's dict, "
+              f"got {value!r}")  # fmt: skip
         return KEYPOINT_SETS[value]
-    known = {f.name for f in fields(KeypointSet)}
-    return KeypointSet(**{k: _tuples(v) for k, v in value.items() if k in known})
-
-
-def unnamed_keypoint_set(num_joints: int) -> KeypointSet:
-    """``num_joints`` joints known by their index only: no flip pairs, no skeleton."""
-    names = tuple(f"joint_{i}" for i in range(num_joints))
-    return KeypointSet(f"{num_joints}_joints", names, (), tuple(range(num_joints)), ())
-
-
-def _lists(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_lists(v) for v in value]
-    return value
-
-
-def _tuples(value: Any) -> Any:
-    """Lists (from YAML or a checkpoint) back into the tuples of a frozen dataclass."""
-    if isinstance(value, (list, tuple)):
-        return tuple(_tuples(v) for v in value)
-    return value
+    return KeypointSet.from_dict(value)

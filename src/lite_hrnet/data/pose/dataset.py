@@ -1,4 +1,9 @@
-"""A map-style dataset of person instances -> top-down training or test samples."""
+"""A map-style dataset of person instances -> top-down training or test samples.
+
+A sample holds the network's input and targets (``TopDownTransform``), where its crop
+came from (``center``, ``scale``, ``image_id``, ``index``, ``score``) and its labels in
+image pixels (``joints`` (K, 2), ``joints_visible`` (K,), ``bbox`` [x, y, w, h]).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ...codecs.geometry import PIXEL_STD
 from ..images import CorruptImageWarning, ImageReadError, read_rgb
 from .records import PoseInstance
 from .transforms import TopDownTransform
@@ -59,5 +65,18 @@ class TopDownDataset(Dataset):
             image_id=inst.image_id,
             index=index,
             score=np.float32(inst.score),
+            # The labels in image pixels, for the metrics that compare with them (PCK, NME).
+            joints=inst.joints.astype(np.float32),
+            joints_visible=(np.asarray(inst.visible) > 0).astype(np.float32),
+            bbox=instance_box(inst),
         )
         return out
+
+
+def instance_box(inst: PoseInstance) -> np.ndarray:
+    """The instance's box [x, y, w, h]: the file's, else the square of its scale (MPII:
+    scale x 200 pixels, grown x1.25 by the reader)."""
+    if inst.bbox is not None:
+        return inst.bbox.astype(np.float32)
+    w, h = np.asarray(inst.scale, np.float32) * PIXEL_STD
+    return np.array([inst.center[0] - w / 2, inst.center[1] - h / 2, w, h], np.float32)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,8 @@ from ...meta.keypoints import KeypointSet
 
 @dataclass
 class PoseInstance:
-    """One person to crop: joints (K, 2) [x, y] in image pixels, visible (K,) 0/1;
+    """One instance to crop: joints (K, 2) [x, y] in image pixels, visible (K,) 0/1, its
+    box [x, y, w, h] where the file gives one (PCK and NME measure errors by it), and
     ``image_size`` [W, H] as the annotation states it (None: not stated, as in MPII)."""
 
     image_path: str
@@ -35,6 +36,7 @@ class PoseInstance:
     scale: np.ndarray
     score: float = 1.0
     image_size: tuple[int, int] | None = None
+    bbox: np.ndarray | None = None
 
 
 def list_images(image_dir: str | os.PathLike[str]) -> set[str]:
@@ -61,17 +63,21 @@ def coco_ground_truth_instances(
     keypoint_set: KeypointSet,
     aspect_ratio: float,
     coco=None,
+    category_ids: Collection[int] = (1,),
     scored: bool = False,
 ) -> list[PoseInstance]:
-    """Non-crowd persons with at least one labelled joint, boxes cleaned as officially.
+    """Non-crowd instances of ``category_ids`` with at least one labelled joint, boxes
+    cleaned as officially.
 
     Boxes are clipped to the image; as in the official code, an annotation needs a positive
-    ``area`` and a clipped box with x2 >= x1 and y2 >= y1 (a 1-pixel-wide box is kept).
-    Labelled keypoints that lie outside their image are treated as unlabelled (counted, one
-    warning). People whose ``num_keypoints`` differs from their visibility flags are
-    counted in one warning; in a ``scored`` split (validation, test) those with
-    ``num_keypoints`` 0, whom ``COCOeval`` ignores, are left out too, so that the crops
-    are the people the metric scores, and a split with none left is an error.
+    ``area`` (the box's when the file gives none) and a clipped box with x2 >= x1 and
+    y2 >= y1 (a 1-pixel-wide box is kept). Labelled keypoints that lie outside their image
+    are treated as unlabelled (counted, one warning). An annotation whose keypoints are not
+    3K numbers for the K joints of ``keypoint_set`` is an error naming it. People whose
+    ``num_keypoints`` differs from their visibility flags are counted in one warning; in a
+    ``scored`` split (validation, test) those with ``num_keypoints`` 0, whom ``COCOeval``
+    ignores, are left out too, so that the crops are the people the metric scores, and a
+    split with none left is an error.
     """
     ann_file = Path(ann_file)
     coco = coco or load_coco(ann_file)
@@ -92,13 +98,15 @@ def coco_ground_truth_instances(
             missing_images.append(info["file_name"])
             continue
         for ann in anns:
-            if ann.get("category_id", 1) != 1 or ann.get("iscrowd", 0):
+            if ann.get("category_id", 1) not in category_ids or ann.get("iscrowd", 0):
                 continue
             kpts = np.asarray(ann.get("keypoints", []), np.float32)
             if kpts.size != 3 * k or "bbox" not in ann or len(ann["bbox"]) != 4:
                 raise ValueError(
-                    f"{ann_file}: annotation {ann.get('id')} needs {3 * k} keypoint values "
-                    f"and a 4-number bbox, got {kpts.size} and {ann.get('bbox')}"
+                    f"{ann_file}: annotation {ann.get('id')} needs {3 * k} keypoint values in "
+                    f"'keypoints' ([x, y, v] for each of the {k} joints of keypoint set "
+                    f"{keypoint_set.name!r}) and a 4-number 'bbox', got {kpts.size} and "
+                    f"{ann.get('bbox')}"
                 )
             kpts = kpts.reshape(k, 3)
             labelled = int((kpts[:, 2] > 0).sum())
@@ -111,7 +119,7 @@ def coco_ground_truth_instances(
             x1, y1 = max(0.0, x), max(0.0, y)
             x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
             y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
-            if ann.get("area", 0) <= 0 or x2 < x1 or y2 < y1:
+            if ann.get("area", w * h) <= 0 or x2 < x1 or y2 < y1:
                 continue
             visible = (kpts[:, 2] > 0).astype(np.float32)
             off = (visible > 0) & (
@@ -131,6 +139,7 @@ def coco_ground_truth_instances(
                     center,
                     scale,
                     image_size=(round(width), round(height)),
+                    bbox=np.array(ann["bbox"], np.float32),
                 )
             )
     _warn_skipped(

@@ -160,13 +160,19 @@ class TopDownTransform:
         flip = None
         if self.train:
             assert rng is not None, "training transforms need a random generator"
-            if rng.random() <= cfg.flip_prob:
+            # A set without flip pairs is not known to be mirror-symmetric: no flips.
+            if rng.random() <= cfg.flip_prob and self.keypoint_set.has_flip_pairs:
                 width = image.shape[1]
                 joints, visible = flip_joints(joints, visible, width, self.keypoint_set)
                 center = np.array([width - 1 - center[0], center[1]], np.float32)
                 # Folding the mirror into the affine warps the original pixels directly.
                 flip = np.array([[-1, 0, width - 1], [0, 1, 0]], np.float64)
-            if visible.sum() > cfg.half_body_min_joints and rng.random() < cfg.half_body_prob:
+            half_body = bool(self.keypoint_set.upper_body_ids)  # a set without halves: none
+            if (
+                half_body
+                and visible.sum() > cfg.half_body_min_joints
+                and rng.random() < cfg.half_body_prob
+            ):
                 half = half_body_box(joints, visible, self.keypoint_set, codec.aspect_ratio, rng)
                 if half is not None:
                     center, scale = half
@@ -193,6 +199,8 @@ class TopDownTransform:
             reseed_from_torch(self.photometric)
             crop = self.photometric(image=crop)["image"]
         target, weight = codec.encode(joints, visible)
+        if self.keypoint_set.joint_weights is not None:
+            weight = weight * np.asarray(self.keypoint_set.joint_weights, np.float32)
         return {
             "image": normalize_image(crop),
             "target": target,
