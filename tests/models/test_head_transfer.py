@@ -12,9 +12,11 @@ import pytest
 import torch
 
 import lite_hrnet
+from lite_hrnet.meta.cityscapes import NUM_CLASSES as CITYSCAPES_CLASSES
 from lite_hrnet.meta.keypoints import COCO, MPII
 from lite_hrnet.models.hub import MIRROR_ENV
-from lite_hrnet.models.metadata import COCO_HEAD, MPII_HEAD
+from lite_hrnet.models.metadata import CITYSCAPES_HEAD_CLASSES, COCO_HEAD, MPII_HEAD
+from lite_hrnet.models.registry import variant_info
 from lite_hrnet.tasks.pose import PoseEstimationModule
 from lite_hrnet.testing.weights import randomize
 from tests.models.test_hub import _register, _tiny_name, hub_cache, server, tiny_file
@@ -33,6 +35,12 @@ LOG = "lite_hrnet.models.head_transfer"
 
 def test_the_published_heads_name_the_data_sets_joints() -> None:
     assert COCO.joint_names == COCO_HEAD and MPII.joint_names == MPII_HEAD
+    assert CITYSCAPES_HEAD_CLASSES == CITYSCAPES_CLASSES
+
+
+def test_the_segmentation_head_defaults_to_the_variants_classes() -> None:
+    model = lite_hrnet.create_segmentation_model("lite_hrnet_18", width=0.25)
+    assert model.num_classes == variant_info("lite_hrnet_18").num_classes == CITYSCAPES_CLASSES
 
 
 @pytest.fixture

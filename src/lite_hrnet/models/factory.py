@@ -150,7 +150,7 @@ def _head_fits(
 
 def create_segmentation_model(
     name: str,
-    num_classes: int = 19,
+    num_classes: int | None = None,
     *,
     checkpoint_path: PathArg = None,
     backbone_checkpoint: PathArg = None,
@@ -161,7 +161,10 @@ def create_segmentation_model(
 ) -> SegmentationModel:
     """Backbone branches + HRNet segmentation head: (B, 3, H, W) -> logits
     (B, num_classes, H/4, W/4). ``backbone_checkpoint`` may be an official pose file, and
-    ``pretrained`` a published pose tag: both initialise the backbone alone."""
+    ``pretrained`` a published pose tag: both initialise the backbone alone.
+    ``num_classes`` None: the variant's default head (the paper's Cityscapes classes)."""
+    if num_classes is None:
+        num_classes = variant_info(name).num_classes
     backbone = create_backbone(
         name,
         features_only=True,

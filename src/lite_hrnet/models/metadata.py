@@ -24,6 +24,10 @@ MPII_HEAD = (
     "pelvis", "thorax", "upper_neck", "head_top", "right_wrist", "right_elbow",
     "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
 )  # fmt: skip
+# The paper's segmentation head: Cityscapes' 19 classes, a variant's default unless it says
+# otherwise (``lite_hrnet.meta.cityscapes`` declares the classes for the data; a test keeps
+# the two equal).
+CITYSCAPES_HEAD_CLASSES = 19
 # The paper's main COCO setting, (H, W): a variant's default input unless it says otherwise.
 PAPER_INPUT_SIZE = (256, 192)
 
@@ -89,13 +93,15 @@ class PretrainedWeights:
 @dataclass(frozen=True)
 class VariantInfo:
     """A registered variant: its architecture (``spec``), its default input (H, W) and
-    pose head (the joint names of ``create_pose_model(name)`` without ``num_joints``), its
+    pose head (the joint names of ``create_pose_model(name)`` without ``num_joints``) and
+    segmentation head (``create_segmentation_model(name)``'s classes), its
     published checkpoints (the first is the default of ``pretrained=True``), and, for the
     paper's variants, the paper's parameter count (millions, as printed) and results."""
 
     spec: LiteHRNetSpec
     input_size: tuple[int, int] = PAPER_INPUT_SIZE
     joint_names: tuple[str, ...] = COCO_HEAD
+    num_classes: int = CITYSCAPES_HEAD_CLASSES
     pretrained: tuple[PretrainedWeights, ...] = ()
     paper_params: float | None = None
     paper_results: tuple[PaperResult, ...] = ()

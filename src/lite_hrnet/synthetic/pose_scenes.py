@@ -126,7 +126,7 @@ def render_scene(
         xy = np.clip(fig.coco, 0, [w - 1, h - 1]).astype(int)
         own = ids[xy[:, 1], xy[:, 0]] == pid
         vis = np.where(inside, np.where(own & ~fig.self_occluded, 2, 1), 0)
-        vis[rng.random(17) < 0.03] = 0  # annotators skip a few joints
+        vis[rng.random(len(vis)) < 0.03] = 0  # annotators skip a few joints
         people.append(RenderedPerson(fig, vis, _inside(fig.mpii, w, h), ids == pid))
     return np.clip(image, 0, 255).astype(np.uint8), people
 
@@ -148,7 +148,7 @@ def _coco_annotation(person: RenderedPerson, ann_id: int, image_id: int) -> dict
     ]
     x, y, bw, bh = cv2.boundingRect(mask)
     vis = person.coco_visibility
-    keypoints = np.zeros((17, 3))
+    keypoints = np.zeros((COCO.num_joints, 3))
     keypoints[vis > 0, :2] = person.figure.coco[vis > 0]
     keypoints[:, 2] = vis
     return {
@@ -353,8 +353,9 @@ def ensure_synthetic_mpii(root: str | os.PathLike[str], cfg: PoseSceneConfig | N
 
 def _write_mpii_gt(path: Path, records: list[dict], head_boxes: list[list[float]]) -> None:
     """The official evaluation file: positions (16, 2, N), missing (16, N), heads (2, 2, N)."""
-    joints = np.array([r["joints"] for r in records], np.float64).reshape(-1, 16, 2)
-    missing = 1 - np.array([r["joints_vis"] for r in records]).reshape(-1, 16)
+    joints = np.array([r["joints"] for r in records], np.float64)
+    joints = joints.reshape(-1, MPII.num_joints, 2)
+    missing = 1 - np.array([r["joints_vis"] for r in records]).reshape(-1, MPII.num_joints)
     boxes = np.array(head_boxes, np.float64).reshape(-1, 2, 2)
     scipy.io.savemat(
         path,
