@@ -8,6 +8,7 @@ import json
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -18,7 +19,9 @@ from torch import nn
 import lite_hrnet
 from lite_hrnet.cli import export as export_cli
 from lite_hrnet.cli.main import main
+from lite_hrnet.codecs.heatmap_codec import HeatmapCodec
 from lite_hrnet.deploy.package import INFO_FILE, PackageError, load_package, read_package_info
+from lite_hrnet.meta.keypoints import KeypointSet
 
 pytestmark = pytest.mark.slow  # an AOTInductor compile
 
@@ -125,6 +128,38 @@ def test_predict_pose_with_a_package(
     assert "either --checkpoint or --package" in capsys.readouterr().err
 
 
+def test_predict_pose_with_a_package_that_stores_its_keypoint_set(
+    package_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A 17-joint set of its own without flip pairs (so no flip test), and a codec that
+    # decodes with DARK: the package's keypoints must be the plain package's with
+    # --no-flip --dark.
+    keypoints = KeypointSet("parts", [f"part_{i}" for i in range(17)], skeleton=[(0, 1)])
+    codec = HeatmapCodec.from_input_hw((64, 64), dark=True)
+    custom = tmp_path / "custom.pt2"
+    meta = {"keypoint_set": keypoints.to_dict(), "codec": codec.to_dict()}
+    _rewrite_info(package_path, custom, task_meta=meta)
+    image = np.random.default_rng(1).integers(0, 255, (80, 60, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / "thing.png"), image)
+    argv = ["predict", "pose", str(tmp_path / "thing.png")]
+
+    def predicted(package: Path, out: str, *flags: str) -> np.ndarray:
+        folder = tmp_path / out
+        assert main([*argv, "--package", str(package), "--output", str(folder), *flags]) == 0
+        return np.asarray(json.loads((folder / "keypoints.json").read_text())["thing.png"])
+
+    got = predicted(custom, "custom")
+    assert got.shape == (1, 17, 3)
+    np.testing.assert_allclose(got, predicted(package_path, "plain", "--no-flip", "--dark"))
+    assert not np.allclose(got, predicted(package_path, "flipped"))
+    five = KeypointSet("five", [f"p{i}" for i in range(5)])
+    _rewrite_info(package_path, tmp_path / "five.pt2", task_meta={"keypoint_set": five.to_dict()})
+    assert (
+        main([*argv, "--package", str(tmp_path / "five.pt2"), "--output", str(tmp_path / "o")]) == 2
+    )
+    assert "its keypoint set has 5 joints, its network 17 outputs" in capsys.readouterr().err
+
+
 def test_export_cli_writes_a_package_of_the_named_model(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -148,7 +183,7 @@ def test_export_cli_writes_a_package_of_the_named_model(
     assert not calls[-1]["autotune"]
 
 
-def _rewrite_info(source: Path, target: Path, drop: bool = False, **changes: str) -> None:
+def _rewrite_info(source: Path, target: Path, drop: bool = False, **changes: Any) -> None:
     """A copy of the package ``source`` with its info changed (or dropped)."""
     shutil.copy(source, target)
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:

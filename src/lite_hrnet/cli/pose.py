@@ -289,28 +289,45 @@ def run_pose_predict(args: argparse.Namespace) -> int:
 
 
 def _package_predictor(args: argparse.Namespace):
-    """``predict_people`` on a loaded package, its codec and its keypoint set; the keypoint
-    set is the preset with the package's number of joints."""
+    """``predict_people`` on a loaded package, its codec and its keypoint set: those the
+    package stores (exported from one of our checkpoints), else the preset with the
+    package's number of joints, else as many unnamed joints (no flip test)."""
     from functools import partial
 
     from ..codecs.heatmap_codec import HeatmapCodec
     from ..deploy.package import load_package
     from ..inference.pose import predict_people
-    from ..meta.keypoints import KEYPOINT_SETS
+    from ..meta.keypoints import KEYPOINT_SETS, KeypointSet
 
     package = load_package(args.package, input_size=args.input)
-    joints = package.info.outputs
-    keypoint_set = next((k for k in KEYPOINT_SETS.values() if k.num_joints == joints), None)
-    if package.info.task != "pose" or keypoint_set is None:
+    info, joints = package.info, package.info.outputs
+    if info.task != "pose" or joints < 1:
         raise ValueError(
-            f"--package {args.package}: a {package.info.task} package with {joints} outputs; "
-            f"predict pose needs a pose package of {' or '.join(KEYPOINT_SETS)} joints"
+            f"--package {args.package}: a {info.task} package with {joints} outputs; "
+            "predict pose needs a pose package"
         )
-    codec = HeatmapCodec.from_input_hw(
-        package.info.input_size, flip_test=args.flip is not False, dark=bool(args.dark)
-    )
+    meta = info.task_meta or {}
+    if "keypoint_set" in meta:
+        keypoint_set = KeypointSet.from_dict(meta["keypoint_set"])
+    else:
+        preset = (k for k in KEYPOINT_SETS.values() if k.num_joints == joints)
+        unnamed = KeypointSet(f"{joints} joints", [str(i) for i in range(joints)], named=False)
+        keypoint_set = next(preset, unnamed)
+    if keypoint_set.num_joints != joints:
+        raise ValueError(
+            f"--package {args.package}: its keypoint set has {keypoint_set.num_joints} "
+            f"joints, its network {joints} outputs"
+        )
+    if "codec" in meta:
+        codec = HeatmapCodec.from_dict(meta["codec"])
+        if codec.input_hw != tuple(info.input_size):  # exported at another size
+            codec = codec.with_input_hw(info.input_size)
+    else:
+        codec = HeatmapCodec.from_input_hw(info.input_size)
+    decoding = {k: v for k, v in (("flip_test", args.flip), ("dark", args.dark)) if v is not None}
+    codec = codec.replace(**decoding)
+    flip_index = keypoint_set.flip_index() if keypoint_set.has_flip_pairs else None
     predict = partial(
-        predict_people, package, codec=codec, num_joints=joints,
-        flip_index=keypoint_set.flip_index(),
+        predict_people, package, codec=codec, num_joints=joints, flip_index=flip_index,
     )  # fmt: skip
     return predict, codec, keypoint_set

@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -80,7 +81,10 @@ class PackageInfo:
     ``outputs`` is the number of joints (pose), classes (segmentation) or 0 (a backbone);
     ``input_size`` is (H, W); ``device`` the device type it runs on; ``batch1_graph``
     whether it holds a graph compiled for batch 1 besides the dynamic one; ``threads`` the
-    CPU thread count it was compiled for, the most it runs on (None: unknown, or a GPU).
+    CPU thread count it was compiled for, the most it runs on (None: unknown, or a GPU);
+    ``task_meta`` what the task needs besides the network, as plain JSON (pose: the
+    ``keypoint_set`` and the ``codec`` in their ``to_dict`` forms; None: exported without a
+    checkpoint that stores them).
     """
 
     variant: str
@@ -94,6 +98,7 @@ class PackageInfo:
     format: int = PACKAGE_FORMAT
     batch1_graph: bool = False
     threads: int | None = None
+    task_meta: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)
@@ -145,6 +150,7 @@ def export_package(
     max_batch: int = MAX_BATCH,
     autotune: bool = True,
     progress: Callable[[str], None] | None = None,
+    task_meta: dict[str, Any] | None = None,
 ) -> Path:
     """Compile ``model`` (images (B, 3, H, W) -> one tensor) ahead of time into the package
     ``path`` (a ``.pt2`` file) for images of ``input_size`` (H, W) and batches of 1 to
@@ -153,7 +159,7 @@ def export_package(
     The package is compiled for this process's CPU thread count (``torch.get_num_threads()``).
     ``autotune`` (CPU): time Inductor's GEMM kernels against ATen's for every matrix product,
     which makes the build slower and the package faster. ``progress`` is called with a line
-    before each graph is compiled.
+    before each graph is compiled. ``task_meta`` is stored as ``PackageInfo.task_meta``.
     """
     from torch._inductor import aot_compile
     from torch._inductor.package import package_aoti
@@ -176,6 +182,7 @@ def export_package(
         max_batch=max_batch,
         batch1_graph=True,
         threads=torch.get_num_threads() if on_cpu else None,
+        task_meta=task_meta,
     )
     lean = optimize_for_inference(model, compile=False)
     if on_cpu:  # as the in-process compiled path (``optimize``)
