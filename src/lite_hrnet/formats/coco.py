@@ -112,14 +112,12 @@ def _check_annotations(ann_file: Path, annotations: Any) -> None:
 
 
 def count_scorable(coco) -> int:
-    """The people ``COCOeval`` scores in a keypoint file: non-crowd persons (category 1)
-    with ``num_keypoints`` > 0 (it ignores the others)."""
+    """The instances ``COCOeval`` scores in a keypoint file: non-crowd ones with
+    ``num_keypoints`` > 0 (it ignores the others), of any category."""
     return sum(
         1
         for ann in coco.anns.values()
-        if ann.get("category_id", 1) == 1
-        and not ann.get("iscrowd", 0)
-        and ann.get("num_keypoints", 0) > 0
+        if not ann.get("iscrowd", 0) and ann.get("num_keypoints", 0) > 0
     )
 
 

@@ -167,7 +167,9 @@ class SegmentationTaskConfig:
 def _table_options(table: ClassTable) -> dict[str, Any]:
     """``SegmentationModule``'s class-table arguments (hyperparameters of checkpoints)."""
     values = table.as_dict()
-    return {"class_names": values.pop("names"), **values}
+    # Not "palette": Lightning refuses a hyperparameter that the data module's config also
+    # has with another value (the data's palette may be unset).
+    return {"class_names": values.pop("names"), "class_palette": values.pop("palette"), **values}
 
 
 def _class_table(
@@ -202,7 +204,8 @@ class SegmentationModule(TaskModule):
         class_names: one name per class, for the IoU table and logs. Without names and
             without ``num_classes``: the Cityscapes table; with ``num_classes`` alone:
             ``class_0``, ``class_1``, ...
-        palette: one [R, G, B] per class, for drawings (default: Pascal VOC's colour map).
+        class_palette: one [R, G, B] per class, for drawings (default: Pascal VOC's colour
+            map).
         ignore_index: the label of pixels without a class (loss and mIoU leave them out).
         label_ids: per class, the id the data set's masks store (predictions written back).
         **options: ``SegmentationTaskConfig`` fields (``num_classes``, ``lr``, ``ohem``,
@@ -224,7 +227,7 @@ class SegmentationModule(TaskModule):
         backbone_overrides: dict[str, Any] | None = None,
         backbone_checkpoint: str | None = None,
         class_names: Sequence[str] | None = None,
-        palette: Sequence[Sequence[int]] | None = None,
+        class_palette: Sequence[Sequence[int]] | None = None,
         ignore_index: int = 255,
         label_ids: Sequence[int] | None = None,
         **options: Any,
@@ -233,7 +236,7 @@ class SegmentationModule(TaskModule):
         self.cfg = config_with(SegmentationTaskConfig, options)
         self.cfg.validate()
         self.class_table = _class_table(
-            self.cfg.num_classes, class_names, palette, ignore_index, label_ids
+            self.cfg.num_classes, class_names, class_palette, ignore_index, label_ids
         )
         num_classes = self.cfg.num_classes = self.class_table.num_classes
         self.cfg.validate()  # the class weights against the number of classes
