@@ -24,7 +24,7 @@ def _compose(overrides: list[str]):
 
 
 def _tiny(root: Path) -> list[str]:
-    """The synthetic experiment on the session's tiny generated set (the same generator
+    """The synthetic experiment on the test run's tiny generated set (the same generator
     settings as TINY_STREET: other settings would write the shared set again)."""
     return [
         "experiment=synthetic_cityscapes", f"data.root={root}", "data.synthetic.seed=3",
