@@ -1,5 +1,5 @@
-"""``lite-hrnet export NAME``: write a model to ONNX (float32 or int8) or to an ahead-of-time
-package (.pt2)."""
+"""``lite-hrnet export NAME``: write a model to ONNX (float32 or int8), to an OpenVINO IR
+(float32, bf16 or int8) or to an ahead-of-time package (.pt2)."""
 
 from __future__ import annotations
 
@@ -42,14 +42,24 @@ def add_parser(sub: Any) -> None:
     )
     add_pretrained_argument(parser)
     parser.add_argument(
-        "--output", type=Path, required=True, help="the file to write (.onnx or .pt2)"
+        "--output",
+        type=Path,
+        required=True,
+        help="the file to write (.onnx, .pt2, or NAME.xml with NAME.bin for openvino)",
     )
     parser.add_argument(
         "--format",
-        choices=("onnx", "pt2"),
+        choices=("onnx", "openvino", "pt2"),
         default="onnx",
-        help="onnx, or pt2: an AOTInductor package of the optimised model for this torch "
-        "(lite_hrnet.deploy.load_package, predict --package; compiles for minutes)",
+        help="onnx; openvino: an IR converted from the ONNX graph (lite_hrnet.deploy."
+        "OpenVinoModel); or pt2: an AOTInductor package of the optimised model for this "
+        "torch (lite_hrnet.deploy.load_package, predict --package; compiles for minutes)",
+    )
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="openvino: store bf16 as the precision to run the IR in (OpenVinoModel sets "
+        "INFERENCE_PRECISION_HINT to it; f32 otherwise); with --int8, for the float ops",
     )
     parser.add_argument(
         "--no-autotune",
@@ -85,12 +95,15 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="export optimize_for_inference(model): BatchNorm folded, lean blocks",
     )
-    int8 = parser.add_argument_group("int8 (ONNX Runtime static quantisation, CPU)")
+    int8 = parser.add_argument_group(
+        "int8 (CPU: ONNX Runtime static quantisation, or NNCF with --format openvino)"
+    )
     int8.add_argument(
         "--int8",
         action="store_true",
-        help="quantise the --optimize graph to int8 (QDQ, per-channel weights), calibrated "
-        "on the person crops of --calibration or --calibration-root (one of them)",
+        help="quantise to int8 (per-channel weights), calibrated on the person crops of "
+        "--calibration or --calibration-root (one of them): the --optimize graph to ONNX "
+        "QDQ, or with --format openvino the graph as exported to FakeQuantize by NNCF",
     )
     source = int8.add_mutually_exclusive_group()
     source.add_argument(
@@ -124,7 +137,8 @@ def add_parser(sub: Any) -> None:
         "--calibration-method",
         choices=CALIBRATION_METHODS,
         default=DEFAULT_CALIBRATION_METHOD,
-        help=f"activation ranges from the calibration crops (default {DEFAULT_CALIBRATION_METHOD})",
+        help="activation ranges from the calibration crops (default "
+        f"{DEFAULT_CALIBRATION_METHOD}; ONNX only, NNCF takes its own)",
     )
     int8.add_argument(
         "--quantize-ops",
@@ -132,7 +146,7 @@ def add_parser(sub: Any) -> None:
         default=list(DEFAULT_OP_TYPES or ["all"]),
         metavar="OP",
         help="ONNX op types to quantise, e.g. Conv (default all: every op ONNX Runtime has "
-        "an int8 form of)",
+        "an int8 form of; ONNX only)",
     )
     int8.add_argument(
         "--keep-float",
@@ -160,10 +174,14 @@ def run(args: argparse.Namespace) -> int:
         # Without --joints or --keypoints: the head of the weights, else the variant's.
         model = create_pose_model(args.name, num_joints=args.joints, **weights)
         args.joints = model.num_joints
+    if args.bf16 and args.format != "openvino":
+        raise ValueError("--bf16 stores an OpenVINO IR's precision: use it with --format openvino")
     if args.format == "pt2":
         if args.int8:
             raise ValueError("--int8 quantises an ONNX graph: use it with --format onnx")
         return _export_package(args, model)
+    if args.format == "openvino":
+        return _export_openvino(args, model, data)
     if args.int8:
         return _export_int8(args, model, data)
     if args.optimize:
@@ -242,22 +260,11 @@ def _calibration_source(args: argparse.Namespace) -> PoseDataConfig | None:
 def _export_int8(args: argparse.Namespace, model: Any, data: PoseDataConfig | None) -> int:
     import tempfile
 
-    from ..data.pose.datamodule import pose_datamodule
     from ..deploy.quantize import quantize_onnx
 
-    if args.task != "pose" or args.joints == 0:
-        raise ValueError("--int8: pose models only (calibration crops come from a pose data set)")
     if "all" in args.quantize_ops and len(args.quantize_ops) > 1:
         raise ValueError(f"--quantize-ops: 'all' or op types, not both: {args.quantize_ops}")
-    if data is not None:
-        datamodule = pose_datamodule(data)
-        given = f"--calibration {' '.join(args.calibration)}"
-        batches = calibration_crops(datamodule, args.calibration_images, given)
-        source = f"the train split of {datamodule.root}"
-    else:
-        root, split = args.calibration_root, args.calibration_split
-        batches = calibration_batches(root, split, args.input, args.calibration_images)
-        source = f"{root}/{split}"
+    batches, source = _calibration_crops(args, data)
     # The eager rewrite, NCHW, as --optimize: ONNX Runtime chooses its own layout.
     lean = optimize_for_inference(model, compile=False, channels_last=False)
     opset = args.opset or (DYNAMO_MIN_OPSET if args.dynamo else DEFAULT_OPSET)
@@ -274,5 +281,64 @@ def _export_int8(args: argparse.Namespace, model: Any, data: PoseDataConfig | No
         f"{source}, input (batch, 3, {h}, {w}), "
         f"dynamic batch; {args.calibration_method} ranges, quantised ops: "
         f"{' '.join(args.quantize_ops)}, kept float32: {' '.join(args.keep_float) or 'nothing'})"
+    )
+    return 0
+
+
+def _calibration_crops(
+    args: argparse.Namespace, data: PoseDataConfig | None
+) -> tuple[list[Any], str]:
+    """The ``--int8`` calibration batches (N, 3, H, W) of ``--calibration`` or
+    ``--calibration-root``, and what they came from in words."""
+    from ..data.pose.datamodule import pose_datamodule
+
+    if args.task != "pose" or args.joints == 0:
+        raise ValueError("--int8: pose models only (calibration crops come from a pose data set)")
+    if data is not None:
+        datamodule = pose_datamodule(data)
+        given = f"--calibration {' '.join(args.calibration)}"
+        batches = calibration_crops(datamodule, args.calibration_images, given)
+        return batches, f"the train split of {datamodule.root}"
+    root, split = args.calibration_root, args.calibration_split
+    batches = calibration_batches(root, split, args.input, args.calibration_images)
+    return batches, f"{root}/{split}"
+
+
+def _export_openvino(args: argparse.Namespace, model: Any, data: PoseDataConfig | None) -> int:
+    from ..deploy.openvino import export_openvino
+
+    if args.output.suffix != ".xml":
+        raise ValueError(f"--output {args.output}: an OpenVINO IR is written as NAME.xml")
+    if args.dynamo:
+        raise ValueError("--dynamo: the IR is converted from the TorchScript exporter's graph")
+    onnx_only = {
+        "--calibration-method": args.calibration_method != DEFAULT_CALIBRATION_METHOD,
+        "--quantize-ops": args.quantize_ops != list(DEFAULT_OP_TYPES or ["all"]),
+    }
+    given = [flag for flag, changed in onnx_only.items() if changed]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)}: ONNX Runtime's quantiser only; --format openvino quantises "
+            "with NNCF's ranges (--keep-float applies to both)"
+        )
+    if args.optimize:
+        model = optimize_for_inference(model, compile=False, channels_last=False)
+    batches, source = _calibration_crops(args, data) if args.int8 else (None, "")
+    precision = "bf16" if args.bf16 else "f32"
+    path = export_openvino(
+        model, args.output, args.input, precision=precision, calibration=batches,
+        keep_float=args.keep_float, opset=args.opset or DEFAULT_OPSET,
+    )  # fmt: skip
+    h, w = args.input
+    kind = ", optimized" if args.optimize else ""
+    if batches is not None:
+        crops = sum(len(b) for b in batches)
+        kind += (
+            f", int8 (NNCF) calibrated on {crops} crops of {source}, kept float: "
+            f"{' '.join(args.keep_float) or 'nothing'}"
+        )
+    print(
+        f"wrote {path} and {path.with_suffix('.bin').name} ({args.name}{kind}, OpenVINO IR, "
+        f"runs in {precision}, input (batch, 3, {h}, {w}), dynamic batch)"
     )
     return 0
