@@ -47,6 +47,7 @@ from torch import nn
 import lite_hrnet
 from lite_hrnet.cli.args import input_size
 from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session, quiet_exporter
+from lite_hrnet.deploy.openvino import compile_openvino, export_openvino
 from lite_hrnet.deploy.package import export_package, load_package
 from lite_hrnet.deploy.quantize import quantize_onnx
 from lite_hrnet.tasks.base import fused_optimizer_kwargs
@@ -244,6 +245,7 @@ def inference_paths(
     threads: int,
     reference: bool = True,
     only: set[str] | None = None,
+    peers: list[Path] | None = None,
 ) -> dict[str, Callable[[], Any]]:
     """Callables running one forward of ``model`` on ``x`` per path (eager first).
 
@@ -251,7 +253,9 @@ def inference_paths(
     (a torch.export-based export at x's static shape). ``onnx_dir`` may already hold this
     model's ``model.onnx`` (dynamic batch), which is reused. ``only``: build the paths that
     take minutes to build (the package, int8) only if named there. Built outside inference
-    mode (the exporters trace the model); call them inside it.
+    mode (the exporters trace the model); call them inside it. ``peers``: other models'
+    ONNX files (e.g. RTMPose's), timed on the same ``x`` in ONNX Runtime and OpenVINO
+    (``peer_paths``).
     """
 
     def wanted(name: str) -> bool:
@@ -322,12 +326,97 @@ def inference_paths(
             export_onnx(nchw, path, input_size=tuple(x.shape[-2:]))
         session = onnxruntime_session(path, threads=threads)
         paths["onnxruntime, export --optimize"] = lambda: session.run(None, feed)
+        plain_path = onnx_dir / "model_plain.onnx"
+        if not plain_path.exists():
+            export_onnx(model, plain_path, input_size=tuple(x.shape[-2:]))
+        plain_session = onnxruntime_session(plain_path, threads=threads)
+        paths["onnxruntime, plain export"] = lambda: plain_session.run(None, feed)
         int8_path = onnx_dir / "model_int8.onnx"
         if wanted("onnxruntime, export --int8"):
             if not int8_path.exists():
                 quantize_onnx(path, int8_path, calibration_images(tuple(x.shape[-2:])))
             int8_session = onnxruntime_session(int8_path, threads=threads)
             paths["onnxruntime, export --int8"] = lambda: int8_session.run(None, feed)
+        paths.update(openvino_paths(model, x, onnx_dir, threads, wanted))
+        for peer in peers or []:
+            paths.update(peer_paths(peer, x, onnx_dir, threads))
+    return paths
+
+
+def _bf16_cpu() -> bool:
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def _openvino_call(path: Path, x: torch.Tensor, precision: str, threads: int) -> Callable:
+    compiled = compile_openvino(path, precision=precision, threads=threads)
+    request = compiled.create_infer_request()
+    array = x.numpy()
+    return lambda: request.infer({0: array}, share_inputs=True)
+
+
+def openvino_paths(
+    model: nn.Module, x: torch.Tensor, onnx_dir: Path, threads: int, wanted: Callable
+) -> dict[str, Callable[[], Any]]:
+    """OpenVINO on ``export --format openvino``'s IR of the plain graph in f32 and bf16
+    (where the CPU has bf16 units), its ``--optimize`` graph in f32, and its NNCF int8
+    (if ``wanted``), each with ``INFERENCE_PRECISION_HINT`` set."""
+    size = tuple(x.shape[-2:])
+    plain, lean = onnx_dir / "openvino.xml", onnx_dir / "openvino_optimized.xml"
+    if not plain.exists():
+        export_openvino(model, plain, size)
+        nchw = lite_hrnet.optimize_for_inference(model, compile=False, channels_last=False)
+        export_openvino(nchw, lean, size)
+    paths = {"openvino fp32, plain graph": _openvino_call(plain, x, "f32", threads)}
+    paths["openvino fp32, export --optimize graph"] = _openvino_call(lean, x, "f32", threads)
+    if _bf16_cpu():
+        paths["openvino bf16, plain graph"] = _openvino_call(plain, x, "bf16", threads)
+    if wanted("openvino int8"):
+        int8 = onnx_dir / "openvino_int8.xml"
+        if not int8.exists():
+            export_openvino(model, int8, size, calibration=calibration_images(size))
+        paths["openvino int8"] = _openvino_call(int8, x, "f32", threads)
+    return paths
+
+
+def peer_paths(
+    peer: Path, x: torch.Tensor, onnx_dir: Path, threads: int
+) -> dict[str, Callable[[], Any]]:
+    """Another model's ONNX file (input (1, 3, H, W) at ``x``'s H, W; e.g. RTMPose
+    exported by mmdeploy) in ONNX Runtime fp32 and OpenVINO fp32 and bf16, on ``x``. A
+    file with a fixed batch of 1 is given a dynamic batch first (a copy in ``onnx_dir``);
+    a peer whose graph cannot take ``x``'s batch is left out with a warning."""
+    import onnx
+
+    proto = onnx.load(str(peer))
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    if [d.dim_value for d in dims[1:]] != list(x.shape[1:]):
+        print(f"warning: {peer} takes {[d.dim_value for d in dims]}, not {list(x.shape)}")
+        return {}
+    copy_path = onnx_dir / f"peer_{peer.stem}.onnx"
+    if not copy_path.exists():
+        for value in (*proto.graph.input, *proto.graph.output):
+            value.type.tensor_type.shape.dim[0].dim_param = "batch"
+        onnx.save(proto, str(copy_path))
+    name, feed = peer.stem, {proto.graph.input[0].name: x.numpy()}
+    try:
+        session = onnxruntime_session(copy_path, threads=threads)
+        session.run(None, feed)
+        paths = {f"{name} (peer), onnxruntime fp32": lambda: session.run(None, feed)}
+        import openvino as ov
+
+        ir = onnx_dir / f"peer_{peer.stem}.xml"
+        if not ir.exists():
+            ov.save_model(ov.convert_model(str(copy_path)), str(ir), compress_to_fp16=False)
+        paths[f"{name} (peer), openvino fp32"] = _openvino_call(ir, x, "f32", threads)
+        if _bf16_cpu():
+            paths[f"{name} (peer), openvino bf16"] = _openvino_call(ir, x, "bf16", threads)
+        for call in paths.values():
+            call()
+    except Exception as e:  # a graph with its batch fixed inside (a Reshape to 1 x ...)
+        print(f"warning: {peer} at batch {len(x)}: {type(e).__name__}: {e}"[:300])
+        return {}
     return paths
 
 
@@ -396,6 +485,12 @@ def machine(device: torch.device, threads: int) -> dict[str, Any]:
         info["onnxruntime"] = onnxruntime.__version__
     except ImportError:
         pass
+    try:
+        import openvino
+
+        info["openvino"] = openvino.__version__.split("-")[0]
+    except ImportError:
+        pass
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -413,10 +508,14 @@ def run_inference(args: argparse.Namespace, device: torch.device) -> list[dict[s
                     reference = args.reference and batch in args.reference_batches
                     only = {"eager", *args.paths} if args.paths else None
                     paths = inference_paths(
-                        model, x, Path(tmp), compile, args.threads, reference, only
+                        model, x, Path(tmp), compile, args.threads, reference, only, args.peer
                     )
                     if args.paths:
-                        paths = {k: f for k, f in paths.items() if k in {"eager", *args.paths}}
+                        paths = {
+                            k: f
+                            for k, f in paths.items()
+                            if k in {"eager", *args.paths} or "(peer)" in k
+                        }
                     with torch.inference_mode():
                         result = interleaved(
                             paths, args.warmup, args.repeats, device, args.block, args.budget
@@ -497,6 +596,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         f"{m['cpu']}, {m['threads']} threads, torch {m['torch']}"
         + (f", onnxruntime {m['onnxruntime']}" if "onnxruntime" in m else "")
+        + (f", openvino {m['openvino']}" if "openvino" in m else "")
         + (f", {m['gpu']}" if "gpu" in m else "")
         + f", {m['date']}. Medians of up to {report['repeats']} timed runs per path, "
         f"in rounds of {report['block']} per path after {report['warmup']} untimed ones "
@@ -601,6 +701,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--paths", nargs="+", help="time only these inference paths (and eager); default: all"
     )
+    parser.add_argument(
+        "--peer",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="ONNX",
+        help="other models' ONNX files (input (1, 3, H, W) at --sizes), timed beside ours in "
+        "ONNX Runtime fp32 and OpenVINO fp32/bf16, e.g. RTMPose exported by mmdeploy",
+    )
     parser.add_argument("--train-batch", type=int, default=16)
     parser.add_argument("--train-models", nargs="+", help="default: the first of --models")
     parser.add_argument(
@@ -630,6 +739,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.models, args.sizes = args.models[:1], args.sizes[:1]
         args.warmup, args.repeats, args.budget = 2, 10, 8.0
         args.block_train, args.repeats_train = 1, 3
+    missing = [str(p) for p in args.peer if not p.is_file()]
+    if missing:
+        parser.error(f"--peer: no such file: {' '.join(missing)}")
     args.compile_sizes = args.compile_sizes or args.sizes[:1]
     args.train_models = args.train_models or args.models[:1]
     args.train_sizes = args.train_sizes or args.sizes[:1]

@@ -32,6 +32,7 @@ def test_bench_writes_ratios_against_eager(tmp_path: Path) -> None:
     assert {(p, b) for p in expected for b in (1, 2)} <= paths
     assert ("onnxruntime, export --optimize", 2) in paths
     assert ("onnxruntime, export --int8", 2) in paths
+    assert ("openvino fp32, plain graph", 2) in paths and ("openvino int8", 2) in paths
     assert all(r["speedup"] == 1.0 for r in saved["inference"] if r["path"] == "eager")
     assert all(r["speedup_over"][r["path"]] == 1.0 for r in saved["inference"])
     assert all(r["latency_ms"] > 0 and r["repeats"] >= 3 for r in saved["inference"])
@@ -39,6 +40,37 @@ def test_bench_writes_ratios_against_eager(tmp_path: Path) -> None:
     markdown = (tmp_path / "cpu.md").read_text()
     assert "| lite_hrnet_18 | 32x32 | optimized, eager |" in markdown
     assert "2 threads" in markdown and "## Training" in markdown
+
+
+def test_bench_times_a_peer_onnx_beside_ours(tmp_path: Path) -> None:
+    import onnx
+
+    import lite_hrnet
+    from lite_hrnet.deploy.onnx import export_onnx
+
+    # A peer as mmdeploy writes one: a fixed batch of 1, its own input name.
+    peer = export_onnx(lite_hrnet.create_backbone("naive_lite_hrnet_18"), tmp_path / "p.onnx",
+                       input_size=(32, 32))  # fmt: skip
+    proto = onnx.load(str(peer))
+    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.save(proto, str(peer))
+    report = bench.main(
+        ["--models", "lite_hrnet_18", "--sizes", "32x32", "--batches", "1", "2",
+         "--no-compile", "--no-reference", "--no-data", "--no-train", "--warmup", "1",
+         "--repeats", "3", "--paths", "openvino fp32, plain graph", "--peer", str(peer),
+         "--out", str(tmp_path)]
+    )  # fmt: skip
+    paths = {(r["path"], r["batch"]) for r in report["inference"]}
+    for batch in (1, 2):
+        assert ("openvino fp32, plain graph", batch) in paths
+        assert ("p (peer), onnxruntime fp32", batch) in paths
+        assert ("p (peer), openvino fp32", batch) in paths
+    assert (
+        "| lite_hrnet_18 | 32x32 | p (peer), onnxruntime fp32 |"
+        in (tmp_path / "cpu.md").read_text()
+    )
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--peer", str(tmp_path / "missing.onnx")])
 
 
 def test_bench_times_training_alone(tmp_path: Path) -> None:
