@@ -49,7 +49,7 @@ from lite_hrnet.cli.args import input_size
 from lite_hrnet.deploy.onnx import export_onnx, onnxruntime_session, quiet_exporter
 from lite_hrnet.deploy.openvino import compile_openvino, export_openvino
 from lite_hrnet.deploy.package import export_package, load_package
-from lite_hrnet.deploy.quantize import quantize_onnx
+from lite_hrnet.deploy.quantize import DEFAULT_KEEP_FLOAT, quantize_onnx
 from lite_hrnet.tasks.base import fused_optimizer_kwargs
 from lite_hrnet.tasks.compile import compile_for_training
 from lite_hrnet.testing.official import official_forward
@@ -361,7 +361,8 @@ def openvino_paths(
 ) -> dict[str, Callable[[], Any]]:
     """OpenVINO on ``export --format openvino``'s IR of the plain graph in f32 and bf16
     (where the CPU has bf16 units), its ``--optimize`` graph in f32, and its NNCF int8
-    (if ``wanted``), each with ``INFERENCE_PRECISION_HINT`` set."""
+    with the default float scopes and with every op int8 (each if ``wanted``), each with
+    ``INFERENCE_PRECISION_HINT`` set (f32 for int8's float ops)."""
     size = tuple(x.shape[-2:])
     plain, lean = onnx_dir / "openvino.xml", onnx_dir / "openvino_optimized.xml"
     if not plain.exists():
@@ -372,11 +373,17 @@ def openvino_paths(
     paths["openvino fp32, export --optimize graph"] = _openvino_call(lean, x, "f32", threads)
     if _bf16_cpu():
         paths["openvino bf16, plain graph"] = _openvino_call(plain, x, "bf16", threads)
-    if wanted("openvino int8"):
-        int8 = onnx_dir / "openvino_int8.xml"
-        if not int8.exists():
-            export_openvino(model, int8, size, calibration=calibration_images(size))
-        paths["openvino int8"] = _openvino_call(int8, x, "f32", threads)
+    # int8 with the default float scopes (last stage, pose head), and with every op int8.
+    for name, keep_float in (
+        ("openvino int8", DEFAULT_KEEP_FLOAT),
+        ("openvino int8, every op", ()),
+    ):
+        if wanted(name):
+            int8 = onnx_dir / f"openvino_int8_{len(keep_float)}.xml"
+            if not int8.exists():
+                export_openvino(model, int8, size, calibration=calibration_images(size),
+                                keep_float=keep_float)  # fmt: skip
+            paths[name] = _openvino_call(int8, x, "f32", threads)
     return paths
 
 

@@ -12,9 +12,9 @@ int8 (``quantize_openvino``) is NNCF's post-training quantisation: FakeQuantize 
 per-channel weight scales and activation ranges from the same calibration crops as the
 ONNX int8 path (``cli/calibration.py``), the same scopes kept in float as there (the
 last stage and the pose head, ``quantize.DEFAULT_KEEP_FLOAT``) through an ``IgnoredScope``
-of name patterns, and NNCF's default preset (symmetric weights and activations, its
-CPU-friendly "performance" choice) with the model type left generic (a convolutional
-network; NNCF's transformer type would quantise MatMuls and keep other ops float).
+of name patterns, and NNCF's default preset ("performance": symmetric weights and
+activations) with no model type (NNCF's only one, transformer, adds SmoothQuant and
+attention-specific ignored patterns that have nothing to act on in a convolutional net).
 """
 
 from __future__ import annotations
