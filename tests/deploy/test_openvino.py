@@ -57,6 +57,18 @@ def test_float32_ir_and_onnx_equal_eager(name: str, tmp_path: Path) -> None:
             _assert_close(ort(x), expected)
 
 
+def test_optimized_graph_shuffles_in_one_openvino_node(tmp_path: Path) -> None:
+    # The lean blocks' shuffles export in the form OpenVINO fuses (ShuffleChannels), so
+    # that it keeps its channels-last layout through them instead of reordering.
+    model = randomize(lite_hrnet.create_pose_model("lite_hrnet_18", **ONE_STAGE)).eval()
+    lean = lite_hrnet.optimize_for_inference(model, compile=False, channels_last=False)
+    ir = export_openvino(lean, tmp_path / "lean.xml", input_size=(64, 32))
+    runtime = OpenVinoModel(ir).compiled.get_runtime_model()
+    kinds = [op.get_rt_info()["layerType"].astype(str) for op in runtime.get_ordered_ops()]
+    # The stem's and every shuffle unit's and block's shuffle: one node each.
+    assert kinds.count("ShuffleChannels") >= 3
+
+
 @pytest.fixture(scope="module")
 def tiny_pose() -> torch.nn.Module:
     """A tiny pose model whose heatmaps have real peaks (``variance_preserving``)."""

@@ -7,7 +7,8 @@ blocks compute the same function with far fewer of them:
   nearest upsampling runs once per level instead of once per term at the finest size.
 - The spatial-weighting gates of all branches run as one block-diagonal two-layer MLP on
   the concatenated pooled vectors: 2 convolutions per block instead of 2 per branch.
-- ``channel_shuffle(cat(a, b), 2)`` becomes one ``stack`` (one copy instead of two), and
+- ``channel_shuffle(cat(a, b), 2)`` becomes one ``stack`` (one copy instead of two; for
+  OpenVINO the pattern it fuses into one node, ``transpose_shuffles``), and
   channel halves one ``split``; every reshape has constant sizes (-1 for the batch), so the
   ONNX graph carries no shape arithmetic. On channels-last tensors the stack runs on the
   NHWC views, so that every convolution gets a channels-last input (a mixed layout costs
@@ -18,6 +19,9 @@ Each lean block takes over the children of the block it replaces, by their offic
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -43,11 +47,34 @@ def _upsample(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return x if s == 1 else F.interpolate(x, scale_factor=float(s), mode="nearest")
 
 
+_transpose_shuffles = False
+
+
+@contextmanager
+def transpose_shuffles() -> Iterator[None]:
+    """Within it, the lean blocks' channel shuffles run (and trace) as Concat -> Reshape ->
+    Transpose -> Reshape, the pattern OpenVINO fuses into one ShuffleChannels node in its
+    own channels-last layout; the stacked form made it reorder to NCHW and back around
+    every shuffle. For the OpenVINO export only: ONNX Runtime runs the two forms alike in
+    float32 and the stacked one a little faster in int8 (benchmarks/README.md)."""
+    global _transpose_shuffles
+    previous, _transpose_shuffles = _transpose_shuffles, True
+    try:
+        yield
+    finally:
+        _transpose_shuffles = previous
+
+
 def _shuffle_cat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``channel_shuffle(torch.cat((a, b), 1), 2)``, channels a0, b0, a1, b1, ...: one copy
     instead of two, and constant reshape sizes (-1 for the dynamic batch) in ONNX.
+
+    Within ``transpose_shuffles()`` it is the textbook form instead, for OpenVINO.
     """
     c, h, w = (int(v) for v in a.shape[1:])
+    if _transpose_shuffles:
+        pairs = torch.cat((a, b), dim=1).reshape(-1, 2, c, h, w)
+        return pairs.transpose(1, 2).reshape(-1, 2 * c, h, w)
     if channels_innermost(a):  # stacking the NHWC views keeps the output channels-last
         nhwc = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)), dim=4)
         return nhwc.reshape(-1, h, w, 2 * c).permute(0, 3, 1, 2)

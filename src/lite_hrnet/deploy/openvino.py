@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .lean_blocks import transpose_shuffles
 from .onnx import DEFAULT_OPSET, export_onnx
 from .quantize import DEFAULT_KEEP_FLOAT
 
@@ -93,7 +94,9 @@ def export_openvino(
     _check_precision(precision)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_size, opset=opset)
+        # The lean blocks' shuffles in the form OpenVINO fuses into ShuffleChannels nodes.
+        with transpose_shuffles():
+            onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_size, opset=opset)
         ir = ov.convert_model(str(onnx_path))
         _name_ops_as_onnx(ir, onnx_path)
     if calibration is not None:
