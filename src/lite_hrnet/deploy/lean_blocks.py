@@ -55,8 +55,8 @@ def transpose_shuffles() -> Iterator[None]:
     """Within it, the lean blocks' channel shuffles run (and trace) as Concat -> Reshape ->
     Transpose -> Reshape, the pattern OpenVINO fuses into one ShuffleChannels node in its
     own channels-last layout; the stacked form made it reorder to NCHW and back around
-    every shuffle. For the OpenVINO export only: ONNX Runtime runs the two forms alike in
-    float32 and the stacked one a little faster in int8 (benchmarks/README.md)."""
+    every shuffle. For the OpenVINO export only: ONNX Runtime gains nothing from it, in
+    float32 or int8 (``python -m benchmarks.shuffle_form``)."""
     global _transpose_shuffles
     previous, _transpose_shuffles = _transpose_shuffles, True
     try:
