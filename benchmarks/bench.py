@@ -359,8 +359,8 @@ def _openvino_call(path: Path, x: torch.Tensor, precision: str, threads: int) ->
 def openvino_paths(
     model: nn.Module, x: torch.Tensor, onnx_dir: Path, threads: int, wanted: Callable
 ) -> dict[str, Callable[[], Any]]:
-    """OpenVINO on ``export --format openvino``'s IR of the plain graph in f32 and bf16
-    (where the CPU has bf16 units), its ``--optimize`` graph in f32, and its NNCF int8
+    """OpenVINO on ``export --format openvino``'s IRs of the plain and ``--optimize``
+    graphs in f32 and bf16 (bf16 where the CPU has bf16 units), and the plain graph's NNCF int8
     with the default float scopes and with every op int8 (each if ``wanted``), each with
     ``INFERENCE_PRECISION_HINT`` set (f32 for int8's float ops)."""
     size = tuple(x.shape[-2:])
@@ -373,6 +373,7 @@ def openvino_paths(
     paths["openvino fp32, export --optimize graph"] = _openvino_call(lean, x, "f32", threads)
     if _bf16_cpu():
         paths["openvino bf16, plain graph"] = _openvino_call(plain, x, "bf16", threads)
+        paths["openvino bf16, export --optimize graph"] = _openvino_call(lean, x, "bf16", threads)
     # int8 with the default float scopes (last stage, pose head), and with every op int8.
     for name, keep_float in (
         ("openvino int8", DEFAULT_KEEP_FLOAT),
