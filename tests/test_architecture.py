@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "data": {"codecs", "meta", "formats", "checks", "synthetic"},
     "tasks": {"models", "deploy", "inference", "metrics", "data", "codecs", "meta", "checks"},
     "config": {"tasks", "data", "synthetic", "checks"},
-    "training": {"config", "metrics", "models"},
+    "training": {"config", "tasks", "data", "metrics", "models"},
     "reporting": {"training"},
     "cli": {
         "models",

@@ -228,11 +228,11 @@ def run_pose_predict(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from ..codecs.crops import boxes_to_centers_scales
     from ..data.images import CorruptImageWarning, ImageReadError, read_rgb
     from ..formats.boxes import clip_boxes, read_boxes_file
     from ..formats.json_files import json_numbers
     from ..inference.drawing import draw_skeletons, save_rgb
-    from ..inference.pose import boxes_to_centers_scales
 
     weights_given = args.checkpoint is not None or args.pretrained is not None
     if weights_given == (args.package is not None):
