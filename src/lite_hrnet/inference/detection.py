@@ -77,6 +77,13 @@ class PersonDetector:
         names = [o.name for o in session.get_outputs()]
         self._has_labels = "labels" in names
         self._outputs = ["dets", "labels"] if self._has_labels else ["dets"]
+        # What each uint8 value becomes per BGR channel (3, 256), computed in float64 and
+        # then rounded to float32 as rtmlib does, so looking values up gives its inputs
+        # bit for bit, without float64 arrays the size of the input on every call.
+        values = np.tile(np.arange(256, dtype=np.float64), (3, 1))
+        if family.mean is not None:
+            values = (values - np.array(family.mean)[:, None]) / np.array(family.std)[:, None]
+        self._pixel_values = values.astype(np.float32)
 
     def __repr__(self) -> str:
         h, w = self.input_size
@@ -86,23 +93,26 @@ class PersonDetector:
         """(H, W, 3) uint8 RGB -> the network input (1, 3, h, w) float32 and the resize
         ratio (input pixels per image pixel)."""
         _check_image(image)
-        bgr = image[..., ::-1]
         h, w = self.input_size
-        if bgr.shape[:2] == (h, w):
-            padded, ratio = np.array(bgr), 1.0
+        if image.shape[:2] == (h, w):
+            padded, ratio = np.ascontiguousarray(image[..., ::-1]), 1.0
         else:
-            ratio = min(h / bgr.shape[0], w / bgr.shape[1])
-            new_w = max(1, int(bgr.shape[1] * ratio))
-            new_h = max(1, int(bgr.shape[0] * ratio))
+            ratio = min(h / image.shape[0], w / image.shape[1])
+            new_w = max(1, int(image.shape[1] * ratio))
+            new_h = max(1, int(image.shape[0] * ratio))
+            # Bilinear resizing treats channels alike, so resizing the RGB image and then
+            # swapping the channels of the small result equals resizing the BGR image,
+            # without copying the whole frame channel-swapped first.
             resized = cv2.resize(
-                np.ascontiguousarray(bgr), (new_w, new_h), interpolation=cv2.INTER_LINEAR
+                np.ascontiguousarray(image), (new_w, new_h), interpolation=cv2.INTER_LINEAR
             )
             padded = np.full((h, w, 3), self.family.pad_value, dtype=np.uint8)
-            padded[:new_h, :new_w] = resized
-        pixels: np.ndarray = padded
-        if self.family.mean is not None:
-            pixels = (padded - np.array(self.family.mean)) / np.array(self.family.std)
-        return np.ascontiguousarray(pixels.transpose(2, 0, 1)[None], dtype=np.float32), ratio
+            padded[:new_h, :new_w] = resized[..., ::-1]
+        planes = np.ascontiguousarray(padded.transpose(2, 0, 1))
+        batch = np.empty((1, 3, h, w), dtype=np.float32)
+        for c in range(3):
+            np.take(self._pixel_values[c], planes[c], out=batch[0, c])
+        return batch, ratio
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         batch, ratio = self.preprocess(image)
