@@ -117,6 +117,7 @@ def test_nothing_found_is_an_empty_0x5_array(tmp_path: Path) -> None:
     [
         ({"score_threshold": float("nan")}, "score_threshold"),
         ({"max_people": 0}, "max_people"),
+        ({"max_people": 2.5}, "max_people"),
         ({"min_box_size": -1.0}, "min_box_size"),
         ({"device": "tpu"}, "device"),
         ({"family": "detr"}, "family"),
@@ -125,6 +126,15 @@ def test_nothing_found_is_an_empty_0x5_array(tmp_path: Path) -> None:
 def test_bad_options_are_named(tmp_path: Path, options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _fixed(tmp_path, DETS, LABELS, **options)
+
+
+def test_cuda_without_its_provider_says_what_to_install(tmp_path: Path) -> None:
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has the CUDA provider")
+    with pytest.raises(RuntimeError, match="onnxruntime-gpu"):
+        _fixed(tmp_path, DETS, LABELS, device="cuda:0")
 
 
 def test_bad_images_are_named(tmp_path: Path) -> None:

@@ -156,7 +156,9 @@ def load_detector(
     (its default otherwise). ``check_hash``, ``progress``: for the download."""
     if not score_threshold >= 0:  # NaN included
         raise ValueError(f"score_threshold must be >= 0, got {score_threshold}")
-    if max_people is not None and (isinstance(max_people, bool) or max_people < 1):
+    if max_people is not None and (
+        isinstance(max_people, bool) or not isinstance(max_people, int) or max_people < 1
+    ):
         raise ValueError(f"max_people must be None or >= 1, got {max_people}")
     if not min_box_size >= 0:
         raise ValueError(f"min_box_size must be >= 0, got {min_box_size}")
