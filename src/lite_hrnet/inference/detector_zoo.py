@@ -149,7 +149,7 @@ def download_detector(
             progress=progress, limits=limits, advice=advice, hash_source="expected",
         )  # fmt: skip
     unpack_onnx(zip_path, onnx_path, name=tag)
-    zip_path.unlink()
+    zip_path.unlink(missing_ok=True)  # another process may have unpacked it too
     return onnx_path
 
 
