@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"models"},
     "synthetic": {"meta", "checks"},
     "metrics": {"codecs", "meta", "formats"},
-    "inference": {"codecs", "meta"},
+    "inference": {"codecs", "meta", "models"},
     "data": {"codecs", "meta", "formats", "checks", "synthetic"},
     "tasks": {"models", "deploy", "inference", "metrics", "data", "codecs", "meta", "checks"},
     "config": {"tasks", "data", "synthetic", "checks"},
