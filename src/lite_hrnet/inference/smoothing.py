@@ -63,10 +63,12 @@ class OneEuroFilter:
         if not dt > 0:
             raise ValueError(f"time stamps must increase: {time_s} s after {self.time_s} s")
         a_d = _alpha(self.d_cutoff, dt)
-        self.speed = a_d * (x - self.value) / dt + (1 - a_d) * self.speed
+        self.speed = self.speed + a_d * ((x - self.value) / dt - self.speed)
         cutoff = self.min_cutoff + self.beta * np.linalg.norm(self.speed, axis=-1, keepdims=True)
         a = _alpha(cutoff, dt)
-        self.value = a * x + (1 - a) * self.value
+        self.value = self.value + a * (
+            x - self.value
+        )  # = a x + (1 - a) x_hat: a constant stays put
         self.time_s = float(time_s)
         return self.value.copy()
 
