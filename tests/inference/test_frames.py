@@ -185,7 +185,8 @@ class FakeCamera:
 
     def get(self, prop: int) -> float:
         h, w = self.frames[0].shape[:2]
-        return {cv2.CAP_PROP_FPS: self.fps, cv2.CAP_PROP_FRAME_WIDTH: w}.get(prop, h)
+        known = {cv2.CAP_PROP_FPS: self.fps, cv2.CAP_PROP_FRAME_WIDTH: w}
+        return known.get(prop, h if prop == cv2.CAP_PROP_FRAME_HEIGHT else -1.0)
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         if self.frames:
@@ -218,6 +219,31 @@ def test_a_camera_is_read_through_the_capture_factory(
     assert source.measured_fps is not None and source.measured_fps > 0
     assert source.problems.ended_early is not None
     assert CAMERA_MISSES > 1  # a single empty read does not end the stream
+
+
+def test_a_stream_url_goes_to_opencv_as_it_is(
+    clip: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[int | str] = []
+
+    def factory(source: int | str) -> FakeCamera:
+        opened.append(source)
+        return FakeCamera(clip[:4, ..., ::-1], fps=12)
+
+    monkeypatch.setattr(frames_module, "capture_factory", factory)
+    source = open_frames("rtsp://camera.local:554/stream")
+    assert (source.name, source.fps, source.size) == (
+        "rtsp://camera.local:554/stream",
+        12,
+        (128, 96),
+    )
+    read = list(source)
+    assert len(read) == 4 and source.frame_count is None and not source.problems
+    assert read[1].name == "rtsp://camera.local:554/stream#1"
+    assert opened == ["rtsp://camera.local:554/stream"] * 2  # properties, then the frames
+    monkeypatch.setattr(frames_module, "capture_factory", lambda s: FakeCamera(clip, False))
+    with pytest.raises(ValueError, match=r"rtsp://camera\.local:554/stream: cannot open"):
+        open_frames("rtsp://camera.local:554/stream")
 
 
 def test_a_camera_that_cannot_be_opened_is_a_clear_error(

@@ -125,13 +125,14 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
 
 
 class VideoFileSource(FrameSource):
-    """The frames of a video file, decoded by OpenCV (FFmpeg). Time stamps are
-    ``index / fps`` (a constant frame rate, as OpenCV reports it)."""
+    """The frames of a video file or a stream URL (``rtsp://``, ``http://``), decoded by
+    OpenCV (FFmpeg). Time stamps are ``index / fps`` (a constant frame rate, as OpenCV
+    reports it)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         super().__init__()
-        self.path = path
-        self.name = path.name
+        self.path = path  # a Path, or the URL as given
+        self.name = path.name if isinstance(path, Path) else str(path)
         capture = self._open()
         try:
             fps = float(capture.get(cv2.CAP_PROP_FPS))
@@ -293,10 +294,12 @@ class CameraSource(FrameSource):
 
 def open_frames(source: str | os.PathLike[str] | int, fps: float | None = None) -> FrameSource:
     """The frames of ``source``: a camera index (int, or a string of digits), a folder of
-    images or a video file. ``fps`` sets the rate of a folder or a camera (a video file
-    has its own)."""
+    images, a video file or a stream URL (``scheme://...``, opened by OpenCV as it is).
+    ``fps`` sets the rate of a folder or a camera (a video has its own)."""
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
         return CameraSource(int(source), fps)
+    if isinstance(source, str) and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", source):
+        return VideoFileSource(source)
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such video file, image folder or camera")
