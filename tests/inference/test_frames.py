@@ -139,6 +139,8 @@ def test_a_folder_is_read_in_natural_order_at_the_given_rate(
     np.testing.assert_array_equal(np.stack([f.image for f in read]), clip)  # PNG: lossless
     assert open_frames(tmp_path / "frames", fps=5).fps == 5
     assert list(open_frames(tmp_path / "frames", fps=5))[4].time_s == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="fps 0 must be > 0"):
+        open_frames(tmp_path / "frames", fps=0)
 
 
 def test_a_corrupt_or_odd_sized_image_in_a_folder_is_counted_warned_and_skipped(

@@ -101,11 +101,6 @@ class FrameSource:
     def _frames(self) -> Iterator[Frame]:
         raise NotImplementedError
 
-    def __len__(self) -> int:
-        if self.frame_count is None:
-            raise TypeError(f"{self.name}: the number of frames is not known")
-        return self.frame_count
-
     def close(self) -> None:
         """Release the device or file (a camera); iterating ends."""
 
@@ -296,6 +291,8 @@ def open_frames(source: str | os.PathLike[str] | int, fps: float | None = None) 
     """The frames of ``source``: a camera index (int, or a string of digits), a folder of
     images, a video file or a stream URL (``scheme://...``, opened by OpenCV as it is).
     ``fps`` sets the rate of a folder or a camera (a video has its own)."""
+    if fps is not None and not fps > 0:
+        raise ValueError(f"{source}: fps {fps} must be > 0")
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
         return CameraSource(int(source), fps)
     if isinstance(source, str) and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", source):
