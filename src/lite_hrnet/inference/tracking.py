@@ -4,10 +4,12 @@ frames before (one-to-one, Hungarian), so that a person keeps one id while in vi
 
 Similarity of a track and a person: OKS (object keypoint similarity, as COCO's) of their
 keypoints when both have at least ``MIN_SHARED_JOINTS`` joints above the score threshold,
-else the IoU of their boxes. A track that was not matched for some frames is first moved by
-its recent velocity, so that two people who cross, or one hidden for a moment, are matched
-where they should be by now. Boxes are [x, y, w, h] in image pixels; keypoints (N, K, 3)
-[x, y, score].
+else the IoU of their boxes. The tracks and people that this leaves unmatched are then
+matched by the IoU of their boxes alone: OKS falls fast with distance, so a person who
+moved far between two frames (fast, or the first step, before a velocity is known) is
+still found. Every track is first moved by its recent velocity, so that two people who
+cross, or one hidden for a moment, are looked for where they should be by now. Boxes are
+[x, y, w, h] in image pixels; keypoints (N, K, 3) [x, y, score].
 
 Also ``boxes_from_keypoints``: the boxes of the people found in one frame, to crop the next
 frames with instead of running a person detector on every frame (as rtmlib's PoseTracker).
@@ -38,9 +40,16 @@ BOX_PADDING = 1.25
 _VELOCITY_WEIGHT = 0.5
 
 
+def _valid(boxes: np.ndarray) -> np.ndarray:
+    """Boxes (N, 4) float64 with negative widths and heights (noisy input) made 0."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], 0)
+    return boxes
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4), [x, y, w, h] -> (N, M)."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    a, b = _valid(a), _valid(b)
     x1 = np.maximum(a[:, None, 0], b[None, :, 0])
     y1 = np.maximum(a[:, None, 1], b[None, :, 1])
     x2 = np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2])
@@ -63,7 +72,8 @@ def keypoint_similarity(
     (as COCO's ``oks_iou``). Returns OKS (N, M) and the number of shared joints (N, M)."""
     seen = (a[:, None, :, 2] > threshold) & (b[None, :, :, 2] > threshold)
     d2 = ((a[:, None, :, :2] - b[None, :, :, :2]) ** 2).sum(-1)
-    area = (np.asarray(areas_a)[:, None] + np.asarray(areas_b)[None, :]) / 2 + np.spacing(1)
+    # at least 1 px^2: a box of no area must not make every distance infinitely far
+    area = np.maximum((np.asarray(areas_a)[:, None] + np.asarray(areas_b)[None, :]) / 2, 1.0)
     e = d2 / ((2 * np.asarray(sigmas)) ** 2)[None, None] / area[..., None] / 2
     shared = seen.sum(-1)
     oks = (np.exp(-e) * seen).sum(-1) / np.maximum(shared, 1)
@@ -150,9 +160,7 @@ class Tracker:
     def update(self, boxes: np.ndarray, keypoints: np.ndarray | None = None) -> np.ndarray:
         """The ids (N,) int64 of this frame's people, boxes (N, 4) [x, y, w, h] and keypoints
         (N, K, 3) [x, y, score] or None (boxes only)."""
-        from scipy.optimize import linear_sum_assignment
-
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        boxes = _valid(boxes)
         if keypoints is not None:
             keypoints = np.asarray(keypoints, np.float64)
             if keypoints.ndim != 3 or keypoints.shape[0] != len(boxes) or keypoints.shape[2] < 3:
@@ -163,13 +171,18 @@ class Tracker:
                 raise ValueError(
                     f"{len(self.sigmas)} OKS sigmas for keypoints of {keypoints.shape[1]} joints"
                 )
-        scores = self.similarity(boxes, keypoints)
-        rows, cols = linear_sum_assignment(scores, maximize=True)
+        pairs = _match(self.similarity(boxes, keypoints), self.match_threshold)
+        if keypoints is not None:  # a second pass over what is left, by the boxes alone
+            left_tracks = sorted(set(range(len(self.tracks))) - {r for r, _ in pairs})
+            left_people = sorted(set(range(len(boxes))) - {c for _, c in pairs})
+            if left_tracks and left_people:
+                predicted = np.stack([self.tracks[r].predicted()[0] for r in left_tracks])
+                iou = box_iou(predicted, boxes[left_people])
+                pairs += [
+                    (left_tracks[i], left_people[j]) for i, j in _match(iou, self.match_threshold)
+                ]
         ids = np.zeros(len(boxes), np.int64)
-        matched = set()
-        for r, c in zip(rows, cols):
-            if scores[r, c] < self.match_threshold:
-                continue
+        for r, c in pairs:
             track = self.tracks[r]
             old_center = track.box[:2] + track.box[2:] / 2
             new_center = boxes[c, :2] + boxes[c, 2:] / 2
@@ -179,7 +192,7 @@ class Tracker:
             track.keypoints = None if keypoints is None else keypoints[c].copy()
             track.missed = 0
             ids[c] = track.track_id
-            matched.add(r)
+        matched = {r for r, _ in pairs}
         kept = []
         for r, track in enumerate(self.tracks):
             if r not in matched:
@@ -193,6 +206,15 @@ class Tracker:
             ids[c] = self.next_id
             self.next_id += 1
         return ids
+
+
+def _match(scores: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """The one-to-one pairs (row, column) of ``scores`` (R, C) with the highest total
+    (Hungarian algorithm), less those below ``threshold``."""
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(scores, maximize=True)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if scores[r, c] >= threshold]
 
 
 def boxes_from_keypoints(
