@@ -193,3 +193,17 @@ def test_bad_input_is_a_clear_error() -> None:
         Tracker(sigmas=np.full(16, 0.07)).update(np.zeros((1, 4)), np.zeros((1, 17, 3)))
     with pytest.raises(ValueError, match="max_age"):
         Tracker(max_age=-1)
+
+
+def test_boxes_of_no_or_negative_size_are_matched_without_nan() -> None:
+    """A person clipped away at the border leaves a box of no area; noise can make it
+    negative. OKS then has a scale of at least 1 px^2, IoU sees an empty box: no match, no
+    NaN in the Hungarian matching."""
+    pose = np.concatenate([np.full((1, 17, 2), 5.0), np.ones((1, 17, 1))], -1)
+    tracker = Tracker()
+    first = tracker.update(np.array([[0.0, 0, 0, 0]]), pose)
+    moved = pose + np.array([3.0, 0, 0])
+    scores = tracker.similarity(np.array([[0.0, 0, -2, 3]]), moved)
+    assert np.isfinite(scores).all() and (scores >= 0).all() and (scores <= 1).all()
+    assert first.tolist() == [1]
+    assert tracker.update(np.array([[0.0, 0, -2, 3]]), moved).tolist() == [2]  # no scale: new
