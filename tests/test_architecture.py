@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "inference": {"codecs", "meta"},
     "data": {"codecs", "meta", "formats", "checks", "synthetic"},
     "tasks": {"models", "deploy", "inference", "metrics", "data", "codecs", "meta", "checks"},
-    "config": {"tasks", "data", "synthetic", "checks"},
+    "config": {"tasks", "data", "synthetic", "checks", "sharing"},
     "sharing": {"models", "meta", "codecs"},
     "timm": {"models"},
     "training": {"config", "metrics", "models", "sharing"},

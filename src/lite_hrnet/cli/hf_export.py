@@ -14,7 +14,7 @@ from typing import Any
 from ..meta.class_table import ClassTable
 from ..models.checkpoint import read_checkpoint_file
 from ..sharing import save_pretrained
-from ..sharing.model_card import write_model_card
+from ..sharing.model_card import data_line, write_model_card
 from ..training.jobs import SUMMARY_FILE
 from ..training.resume_config import CONFIG_KEY
 from .output_folder import output_folder
@@ -47,7 +47,7 @@ def export_hf(args: argparse.Namespace, model: Any) -> int:
     card = write_model_card(
         folder,
         summary=summary,
-        dataset=_dataset(training, extras),
+        dataset=data_line(training, extras.get("keypoint_set"), extras.get("class_table")),
         command=["lite-hrnet", *sys.argv[1:]] if sys.argv[1:] else None,
     )
     print(f"wrote {folder} (config.json, model.safetensors, {card.name}; {args.name})")
@@ -74,22 +74,3 @@ def _run_summary(checkpoint: Path | None) -> dict[str, Any] | None:
                 print(f"{path}: not read ({e}); the card has no results", file=sys.stderr)
                 return None
     return None
-
-
-def _dataset(training: dict[str, Any] | None, extras: dict[str, Any]) -> str | None:
-    """One line on the data: the run's data format and root, the joints or classes."""
-    parts = []
-    if training:
-        kind = training.get("data.format") or training.get("task.name")
-        root = training.get("data.root")
-        if kind or root:
-            parts.append(f"Trained on {kind or 'data'}" + (f" at `{root}`" if root else "") + ".")
-    keypoints = extras.get("keypoint_set")
-    if keypoints:
-        parts.append(
-            f"Keypoint set {keypoints['name']!r} ({len(keypoints['joint_names'])} joints)."
-        )
-    table = extras.get("class_table")
-    if table is not None:
-        parts.append(f"{table.num_classes} classes: {', '.join(table.names)}.")
-    return " ".join(parts) or None

@@ -124,3 +124,24 @@ def _results_lines(summary: Mapping[str, Any] | None) -> list[str]:
     if summary.get("stopped_by_max_time"):
         lines += ["", "The run was stopped by its time limit before the end of its schedule."]
     return [*lines, "", "Measured by the training run (`summary.json`).", ""]
+
+
+def data_line(
+    training: Mapping[str, Any] | None,
+    keypoint_set: Mapping[str, Any] | None = None,
+    class_table: Any = None,
+) -> str | None:
+    """One line on the data for a card: the run's data format and root (``training`` is
+    the run's flattened config), the keypoint set (its ``to_dict``) or the ``ClassTable``."""
+    parts = []
+    if training:
+        kind = training.get("data.format") or training.get("task.name")
+        root = training.get("data.root")
+        if kind or root:
+            parts.append(f"Trained on {kind or 'data'}" + (f" at `{root}`" if root else "") + ".")
+    if keypoint_set:
+        names = keypoint_set["joint_names"]
+        parts.append(f"Keypoint set {keypoint_set['name']!r} ({len(names)} joints).")
+    if class_table is not None:
+        parts.append(f"{class_table.num_classes} classes: {', '.join(class_table.names)}.")
+    return " ".join(parts) or None
