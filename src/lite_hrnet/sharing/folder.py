@@ -37,8 +37,9 @@ WEIGHTS_FILE = "model.safetensors"
 FOLDER_FORMAT = 1
 LIBRARY_NAME = "lite-hrnet"
 TASKS = ("pose", "segmentation", "backbone")
-# Spec fields that are run-time settings, not architecture: never stored.
-_RUNTIME_FIELDS = ("with_cp", "with_head")
+# Spec fields that are training settings or set by the task model, not architecture: never
+# stored (``with_head``: a segmentation backbone drops the head itself).
+_RUNTIME_FIELDS = ("with_cp", "norm_eval", "with_head")
 _KEYS = {
     "library_name", "format", "architecture", "task", "num_joints", "keypoint_set", "codec",
     "num_classes", "head_channels", "class_table", "mean", "std", "training",
@@ -113,8 +114,11 @@ def _config_of(model: nn.Module, keypoint_set: Any, codec: Any, class_table: Any
                 )
             config["keypoint_set"] = keypoints.to_dict()
         if codec is not None:
-            config["codec"] = codec if isinstance(codec, Mapping) else codec.to_dict()
-            config["codec"] = dict(config["codec"])
+            if isinstance(codec, Mapping):  # checked as loading will check it
+                from ..codecs.heatmap_codec import HeatmapCodec
+
+                codec = HeatmapCodec.from_dict(codec)
+            config["codec"] = codec.to_dict()
     elif isinstance(model, SegmentationModel):
         head_channels = model.decode_head.conv[0].out_channels
         config.update(task="segmentation", num_classes=model.num_classes)
