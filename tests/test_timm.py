@@ -85,6 +85,16 @@ def test_pretrained_tags_load_the_published_file(tmp_path: Path, monkeypatch) ->
     assert torch.equal(tagged.state_dict()[key], files["mpii_256x256"].backbone.state_dict()[key])
 
 
+def test_a_local_file_given_to_timm_loads(tmp_path: Path) -> None:
+    pose = randomize(lite_hrnet.create_pose_model("naive_lite_hrnet_18", 5, **TINY_BACKBONE))
+    torch.save(pose.state_dict(), tmp_path / "pose.pth")
+    model = timm.create_model("naive_lite_hrnet_18", pretrained=True, features_only=True,
+                              pretrained_cfg_overlay={"file": str(tmp_path / "pose.pth")},
+                              **TINY_BACKBONE)  # fmt: skip
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(model(X), pose.backbone.forward_features(X)))
+
+
 def test_gradient_checkpointing_gives_the_same_gradients() -> None:
     model = randomize(timm.create_model("lite_hrnet_18", **TINY_BACKBONE)).train()
     grads = []

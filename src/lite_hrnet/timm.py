@@ -12,7 +12,8 @@ pretrained tags::
     timm.create_model("lite_hrnet_18.coco_256x192", pretrained=True, features_only=True)
 
 ``pretrained=True`` loads the variant's default (first) published weights, a tag its
-named ones, through ``lite_hrnet.models.hub`` (torch hub cache, hash-checked). Keyword
+named ones, through ``lite_hrnet.models.hub`` (torch hub cache, hash-checked), or timm's
+``pretrained_cfg_overlay=dict(file=PATH)`` (any file ``load_checkpoint`` reads). Keyword
 arguments other than timm's are ``LiteHRNetSpec`` fields (``width``, ``num_modules``...).
 Variants registered after the import: call ``register_in_timm()`` again.
 
@@ -74,7 +75,7 @@ def _entry_point(variant: str) -> Callable[..., LiteHRNet]:
         in_chans: int = 3,
         num_classes: int = 0,
         output_stride: int = 32,
-        cache_dir: Any = None,
+        cache_dir: Any = None,  # unused: published weights live in lite-hrnet's cache (TORCH_HOME)
         device: Any = None,
         dtype: Any = None,
         **spec_overrides: Any,
@@ -95,8 +96,9 @@ def _entry_point(variant: str) -> Callable[..., LiteHRNet]:
         model = build_variant(
             variant, features_only=features_only, out_indices=out_indices, **spec_overrides
         )
-        if pretrained:
-            load_checkpoint(model, download_pretrained(variant, cfg.tag or True))
+        if pretrained:  # a local file given to timm (pretrained_cfg_overlay=dict(file=...)) first
+            path = cfg.file or download_pretrained(variant, cfg.tag or True)
+            load_checkpoint(model, path)
         model.pretrained_cfg = model.default_cfg = cfg.to_dict()
         if device is not None or dtype is not None:
             model.to(device=device, dtype=dtype)
