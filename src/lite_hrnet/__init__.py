@@ -23,6 +23,10 @@ from .models import (
     register_variant,
 )
 
+# Registers the ".safetensors" reader and the "hf-hub:" weights source of the factories;
+# safetensors and huggingface_hub are imported when used.
+from .sharing import from_pretrained, load_pretrained_folder, save_pretrained
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -37,10 +41,13 @@ __all__ = [
     "create_backbone",
     "create_pose_model",
     "create_segmentation_model",
+    "from_pretrained",
     "list_models",
     "list_pretrained",
     "load_checkpoint",
+    "load_pretrained_folder",
     "optimize_for_inference",
     "register_model",
     "register_variant",
+    "save_pretrained",
 ]

@@ -34,7 +34,7 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +87,28 @@ def _env_number(name: str, default: float) -> float:
 
 class WeightsDownloadError(OSError):
     """Published weights that could not be fetched or failed their check."""
+
+
+# Weights named by a source, ``"hf-hub:org/name"``: the prefix's resolver gives the local
+# weights file. ``lite_hrnet.sharing`` registers "hf-hub:" on import (``import lite_hrnet``
+# does it), so that this layer needs neither huggingface_hub nor the upper layers.
+_SOURCES: dict[str, Callable[[str], Path]] = {}
+
+
+def register_weights_source(prefix: str, resolve: Callable[[str], Path]) -> None:
+    """Resolve ``pretrained="<prefix><rest>"`` with ``resolve(<rest>)`` -> local weights file."""
+    _SOURCES[prefix] = resolve
+
+
+def weights_source_file(pretrained: object) -> Path | None:
+    """The local weights file of a source name such as ``"hf-hub:org/name"`` (fetched by
+    its resolver), or None for a tag, True, False or None."""
+    if not isinstance(pretrained, str):
+        return None
+    for prefix, resolve in _SOURCES.items():
+        if pretrained.startswith(prefix):
+            return resolve(pretrained[len(prefix) :])
+    return None
 
 
 def list_pretrained(pattern: str = "*") -> list[str]:
