@@ -8,7 +8,7 @@ EXTRAS ?= train,infer,dev
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell echo '$(TORCH) $(EXTRAS)' | cksum | cut -d' ' -f1)
 
-.PHONY: install test test-fast lint format summary bench train train-seg clean
+.PHONY: install test test-fast test-timm lint format summary bench train train-seg clean
 
 install: $(STAMP)
 
@@ -42,6 +42,26 @@ format: install
 test: install lint
 	$(BIN)/python -m pytest -q
 	LITE_HRNET_NOTEBOOK_FAST=1 $(BIN)/python -m pytest -q --nbmake --nbmake-timeout=600 notebooks
+	$(MAKE) test-timm
+
+# timm and segmentation_models_pytorch import torchvision, and no torchvision build imports
+# beside the CPU torch 2.13.0 wheel. Their tests (tests/test_timm.py, skipped in .venv) run
+# in a second venv on torch 2.14.1 + torchvision 0.29.1, which this machine's pip takes from
+# its disk (CUDA builds, run on the CPU).
+TIMM_VENV  ?= .venv-timm
+TIMM_TORCH ?= torch==2.14.1 torchvision==0.29.1
+TIMM_STAMP := $(TIMM_VENV)/.installed-$(shell echo '$(TIMM_TORCH)' | cksum | cut -d' ' -f1)
+
+$(TIMM_STAMP): pyproject.toml
+	test -x $(TIMM_VENV)/bin/python || $(PYTHON) -m venv $(TIMM_VENV)
+	$(TIMM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TIMM_VENV)/bin/python -m pip install --quiet $(TIMM_TORCH)
+	$(TIMM_VENV)/bin/python -m pip install --quiet -e ".[train,timm,hub,dev]" $(TIMM_TORCH)
+	rm -f $(TIMM_VENV)/.installed-*
+	touch $@
+
+test-timm: $(TIMM_STAMP)
+	LITE_HRNET_REQUIRE_TIMM=1 $(TIMM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_timm.py
 
 # The quick set while working: without the tests marked slow, ddp or notebooks.
 test-fast: install
@@ -75,4 +95,4 @@ train-seg: install
 	$(BIN)/lite-hrnet train experiment=synthetic_cityscapes
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TIMM_VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
