@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"models"},
     "synthetic": {"meta", "checks"},
     "metrics": {"codecs", "meta", "formats"},
-    "inference": {"codecs", "meta"},
+    "inference": {"models", "deploy", "codecs", "meta", "formats", "checks"},
     "data": {"codecs", "meta", "formats", "checks", "synthetic"},
     "tasks": {"models", "deploy", "inference", "metrics", "data", "codecs", "meta", "checks"},
     "config": {"tasks", "data", "synthetic", "checks"},
@@ -49,7 +49,7 @@ ALLOWED: dict[str, set[str]] = {
         "reporting",
     },
     "conf": set(),  # the Hydra YAML, a package so that config_module= finds it
-    "__init__": {"models", "deploy", "meta"},
+    "__init__": {"models", "deploy", "meta", "inference"},
 }
 STDLIB = set(sys.stdlib_module_names)
 

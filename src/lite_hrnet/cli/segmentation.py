@@ -230,12 +230,12 @@ def segmentation_classes(checkpoint: Path | None) -> int:
     its classifier's rows); the Cityscapes table's without a checkpoint."""
     if checkpoint is None:
         return CITYSCAPES_CLASSES
+    from ..inference.checkpoints import segmentation_options_from_state_dict
     from ..models.checkpoint import read_checkpoint_file, read_state_dict
-    from ..tasks.segmentation import SegmentationModule
 
     obj = read_checkpoint_file(checkpoint)
     hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
     if isinstance(hparams, dict) and hparams.get("class_names"):
         return len(hparams["class_names"])
-    options = SegmentationModule.options_from_state_dict(read_state_dict(checkpoint))
+    options = segmentation_options_from_state_dict(read_state_dict(checkpoint))
     return options.get("num_classes", CITYSCAPES_CLASSES)
