@@ -8,6 +8,9 @@ import os
 import cv2
 import numpy as np
 
+# An image given to predict on: (H, W, 3) uint8 RGB, or its file.
+Image = np.ndarray | str | os.PathLike[str]
+
 
 class ImageReadError(OSError):
     """An image file is missing or cannot be decoded."""
@@ -34,3 +37,16 @@ def read_image(path: str | os.PathLike[str], flags: int = cv2.IMREAD_UNCHANGED) 
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode an image file to (H, W, 3) uint8 RGB, or raise ``ImageReadError`` naming it."""
     return cv2.cvtColor(read_image(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def as_rgb(image: Image) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB array as it is, or an image file decoded to one; a
+    ValueError for other arrays."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_rgb(image)
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise ValueError(
+            f"images: (H, W, 3) uint8 RGB arrays or files, got {array.dtype} {array.shape}"
+        )
+    return array

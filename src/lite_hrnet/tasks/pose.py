@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import numpy as np
@@ -27,6 +27,9 @@ from ..metrics.pose_metrics import PoseMetrics, build_pose_metrics
 from ..models.factory import create_pose_model
 from ..models.hub import check_fits, pretrained_weights
 from .base import ModelConfig, TaskModule, fused_optimizer_kwargs
+
+if TYPE_CHECKING:
+    from ..inference.estimator import PoseEstimator
 
 
 @dataclass
@@ -199,6 +202,23 @@ class PoseEstimationModule(TaskModule):
         self.hparams.update(
             {"codec": codec.to_dict(), **{k: getattr(codec, k) for k in _TASK_DECODING}}
         )
+
+    @classmethod
+    def for_estimator(cls, estimator: PoseEstimator) -> PoseEstimationModule:
+        """A module that scores ``estimator``: its network (a checkpoint's, an ONNX
+        Runtime model, a bfloat16 copy), keypoint set and codec, for an evaluation with
+        the task's metrics; its data settings are those of the checkpoint's run."""
+        source = estimator.source
+        read = source.checkpoint
+        module = cls(
+            backbone=source.variant or "lite_hrnet_18",
+            backbone_overrides=read.backbone_overrides if read else None,
+            keypoint_set=estimator.keypoint_set,
+            codec=estimator.codec,
+        )
+        module.model = estimator.network
+        module.datamodule_hparams = dict(read.datamodule_hparams) if read else {}
+        return module.eval()
 
     # Prediction ----------------------------------------------------------------------
     @property

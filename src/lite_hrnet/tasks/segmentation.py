@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import numpy as np
@@ -38,6 +38,9 @@ from ..metrics.tables import format_iou_table
 from ..models.factory import create_segmentation_model
 from ..models.heads import DEFAULT_HEAD_CHANNELS
 from .base import ModelConfig, TaskModule, fused_optimizer_kwargs
+
+if TYPE_CHECKING:
+    from ..inference.segmenter import Segmenter
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -235,6 +238,26 @@ class SegmentationModule(TaskModule):
             None if weights is None else torch.tensor(weights, dtype=torch.float),
             persistent=False,
         )
+
+    @classmethod
+    def for_segmenter(cls, segmenter: Segmenter) -> SegmentationModule:
+        """A module that scores ``segmenter``: its network, class table and test-time
+        settings (scales, flip, window), for an evaluation with the task's metric; its
+        data settings are those of the checkpoint's run."""
+        source = segmenter.source
+        read = source.checkpoint
+        table = segmenter.class_table
+        module = cls(
+            backbone=source.variant or "lite_hrnet_18",
+            backbone_overrides=read.backbone_overrides if read else None,
+            num_classes=table.num_classes,
+            head_channels=read.head_channels() if read else DEFAULT_HEAD_CHANNELS,
+            **class_table_options(table),
+            **segmenter.settings(),
+        )
+        module.model = segmenter.network
+        module.datamodule_hparams = dict(read.datamodule_hparams) if read else {}
+        return module.eval()
 
     @property
     def input_multiple(self) -> int:
