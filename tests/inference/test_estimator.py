@@ -5,9 +5,16 @@ errors."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import http.server
 import importlib.util
+import subprocess
 import sys
+import threading
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -21,6 +28,8 @@ from lite_hrnet.formats.images import ImageReadError
 from lite_hrnet.inference.estimator import Person, PoseEstimator
 from lite_hrnet.inference.pose import boxes_to_centers_scales, predict_people
 from lite_hrnet.meta.keypoints import COCO, MPII
+from lite_hrnet.models.hub import MIRROR_ENV
+from lite_hrnet.models.variants import VARIANTS, PretrainedWeights
 from lite_hrnet.tasks.pose import PoseEstimationModule
 from lite_hrnet.testing.weights import randomize
 from tests.support import TINY_BACKBONE
@@ -85,6 +94,51 @@ def test_every_source_predicts_what_the_predict_path_does(kind, module, full_mod
     got = est(image, BOXES)
     assert len(got) == 2
     np.testing.assert_allclose(_keypoints(got), expected, rtol=1e-5, atol=1e-4)
+
+
+@pytest.fixture
+def published(files: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A tag of lite_hrnet_18 at ``SIZE`` whose file (the official one of ``files``) a
+    loopback server holds, the hub cache empty: the tag's full name."""
+    served = tmp_path / "served"
+    served.mkdir()
+    data = files["pth"].read_bytes()
+    name = f"tiny-{hashlib.sha256(data).hexdigest()[:8]}_20260101.pth"
+    (served / name).write_bytes(data)
+    handler = functools.partial(_QuietFiles, directory=str(served))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    info = VARIANTS["lite_hrnet_18"]
+    weights = PretrainedWeights(
+        "test_tiny", f"https://example.invalid/{name}", "coco", SIZE, COCO.joint_names, "AP", 0.0
+    )
+    pretrained = (*info.pretrained, weights)
+    monkeypatch.setitem(VARIANTS, "lite_hrnet_18", dataclasses.replace(info, pretrained=pretrained))
+    monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{httpd.server_address[1]}")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    yield "lite_hrnet_18.test_tiny"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_tag_downloads_and_predicts_at_its_input(published, full_module, capsys) -> None:
+    est = PoseEstimator(published)
+    assert est.codec == full_module.codec and est.source.variant == "lite_hrnet_18"
+    assert est.source.path.name.startswith("tiny-") and est.source.path.is_file()
+    image = _image(13)
+    expected = _reference(full_module, image, BOXES)
+    np.testing.assert_allclose(_keypoints(est(image, BOXES)), expected, rtol=1e-5, atol=1e-4)
+    short = PoseEstimator("test_tiny", model="lite_hrnet_18")  # from the cache now
+    assert short.source.path == est.source.path
+    with pytest.raises(ValueError, match="trained at input 64x32, not 96x64"):
+        PoseEstimator(published, input_size=(96, 64))
 
 
 @pytest.mark.slow  # an ONNX export and session
@@ -268,3 +322,13 @@ def test_the_package_exposes_the_classes_lazily() -> None:
     assert "PoseEstimator" not in lite_hrnet.__all__  # `import *` stays within the core
     with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
         lite_hrnet.Nothing  # noqa: B018
+
+
+def test_without_opencv_the_classes_name_the_extra_to_install() -> None:
+    code = (
+        "import sys; sys.modules['cv2'] = None; import lite_hrnet\n"
+        "try:\n    lite_hrnet.Segmenter\nexcept ImportError as e:\n    print(e)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "lite_hrnet.Segmenter needs OpenCV" in out.stdout
+    assert "pip install 'lite-hrnet[train]'" in out.stdout
