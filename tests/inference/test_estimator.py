@@ -155,8 +155,9 @@ def test_an_onnx_file_predicts_alike_alone_or_with_the_checkpoints_settings(
     np.testing.assert_allclose(_keypoints(alone(image, BOXES)), expected, rtol=1e-4, atol=1e-3)
     runtime = PoseEstimator(files["ckpt"], onnx=onnx_file)
     np.testing.assert_allclose(_keypoints(runtime(image, BOXES)), expected, rtol=1e-4, atol=1e-3)
-    with pytest.raises(ValueError, match=r"takes 64x32 images, the settings 96x64"):
-        PoseEstimator(files["ckpt"], onnx=onnx_file, input_size=(96, 64))
+    for source, options in ((files["ckpt"], {"onnx": onnx_file}), (onnx_file, {})):
+        with pytest.raises(ValueError, match=r"takes 64x32 images, the settings 96x64"):
+            PoseEstimator(source, input_size=(96, 64), **options)
 
 
 @pytest.mark.slow  # the conftest's package (an AOTInductor compile, once per run)

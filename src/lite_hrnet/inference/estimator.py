@@ -20,6 +20,7 @@ from ..codecs.heatmap_codec import HeatmapCodec
 from ..codecs.scores import KEYPOINT_SCORE_THRESHOLD, rescore
 from ..formats.images import Image, as_rgb
 from ..meta.keypoints import KeypointSet
+from .checkpoints import POSE
 from .pose import boxes_to_centers_scales, predict_people_batched
 from .sources import Source, load_runtime, pose_source, runtime_fits
 
@@ -33,7 +34,7 @@ class Person:
     (``person.keypoints`` or ``person["keypoints"]``).
 
     Attributes:
-        box: [x, y, w, h] in image pixels, the crop the keypoints were found in.
+        box: (4,) float32 [x, y, w, h] in image pixels, the box the person was cropped from.
         score: the person's score (see ``PoseEstimator``).
         keypoints: (K, 3) [x, y, score] in image pixels.
         track_id: the track it belongs to when tracking, else None.
@@ -128,6 +129,7 @@ class PoseEstimator:
         self.codec: HeatmapCodec = codec.replace(**decoding)
         self.keypoint_set: KeypointSet = self.source.keypoint_set
         self.device = torch.device(device)
+        runtime_fits(self.source.network, self.source.path, self.codec.input_hw)
         self.network = self._runtime(self.source.network, dtype, onnx)
         self.detector = _detector(detector)
         self.max_batch_size = max_batch_size
@@ -138,7 +140,7 @@ class PoseEstimator:
             if dtype is not None:
                 raise ValueError("onnx= and dtype=: one runtime or the other")
             path = Path(onnx)
-            runtime = load_runtime(path, None, "pose")
+            runtime = load_runtime(path, None, POSE)
             runtime_fits(runtime, path, self.codec.input_hw)
             return runtime
         if not isinstance(network, torch.nn.Module) or hasattr(network, "session"):
@@ -221,16 +223,6 @@ class PoseEstimator:
         box_score = float(box[4]) if len(box) > 4 else 1.0
         score = rescore(keypoints[:, 2], box_score, self.score_threshold)
         return Person(box[:4].astype(np.float32), score, keypoints)
-
-    def keypoints(self, image: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
-        """Keypoints (N, K, 3) for crops of (center, scale) (N, 2) of one image, as the
-        data sets give people (``PoseInstance.center``/``scale``)."""
-        (points,) = predict_people_batched(
-            self.network, [as_rgb(image)], [centers], [scales], self.codec,
-            num_joints=self.keypoint_set.num_joints, flip_index=self.flip_index,
-            device=self.device, max_batch_size=self.max_batch_size,
-        )  # fmt: skip
-        return points
 
     def __repr__(self) -> str:
         h, w = self.codec.input_hw

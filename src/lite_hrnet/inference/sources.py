@@ -27,6 +27,7 @@ from ..models.checkpoint import load_checkpoint
 from ..models.factory import create_pose_model, create_segmentation_model
 from ..models.hub import check_fits, download_pretrained, pretrained_weights
 from ..models.registry import list_models
+from ..models.variants import PretrainedWeights
 from .checkpoints import (
     POSE,
     SEGMENTATION,
@@ -41,7 +42,7 @@ Source = str | os.PathLike[str] | nn.Module
 PACKAGE_SUFFIX = ".pt2"
 ONNX_SUFFIX = ".onnx"
 # Suffixes that make a missing source a missing file rather than an unknown tag.
-_FILE_SUFFIXES = (".ckpt", ".pth", ".pt", ".bin", ".safetensors", PACKAGE_SUFFIX, ONNX_SUFFIX)
+_FILE_SUFFIXES = (".ckpt", ".pth", ".pt", PACKAGE_SUFFIX, ONNX_SUFFIX)
 
 
 @dataclass
@@ -73,7 +74,7 @@ class SegmentationSource:
     checkpoint: TaskCheckpoint | None = None
 
 
-def resolve_tag(source: str, model: str | None = None) -> tuple[str, Any] | None:
+def resolve_tag(source: str, model: str | None = None) -> tuple[str, PretrainedWeights] | None:
     """(variant, ``PretrainedWeights``) of a published tag: ``variant.tag``, or a short
     tag of ``model``; None when ``source`` looks like a file name (a path, a file suffix).
     A short tag without ``model`` raises a ValueError asking for the variant."""
@@ -142,7 +143,7 @@ def load_runtime(path: Path, input_size: Sequence[int] | None, task: str) -> Any
     return OnnxRuntimeModel(path)
 
 
-def runtime_fits(network: Any, path: Path, input_hw: Sequence[int]) -> None:
+def runtime_fits(network: Any, path: Path | None, input_hw: Sequence[int]) -> None:
     """A ValueError when the ONNX model or package ``path`` takes another input (H, W)."""
     fixed = _network_input_hw(network)
     if fixed is not None and tuple(fixed) != tuple(input_hw):
