@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
-EXTRAS ?= train,dev
+EXTRAS ?= train,infer,dev
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell echo '$(TORCH) $(EXTRAS)' | cksum | cut -d' ' -f1)
 
@@ -12,12 +12,18 @@ STAMP  := $(VENV)/.installed-$(shell echo '$(TORCH) $(EXTRAS)' | cksum | cut -d'
 
 install: $(STAMP)
 
+# rtmlib, the reference the person detector's tests compare with, comes with dev but without
+# its dependencies: it asks for opencv-python and opencv-contrib-python, whose cv2 would
+# overwrite opencv-python-headless's (and they need libGL); what it imports is installed.
+RTMLIB := "rtmlib==0.0.16"
+
 # Re-installs only when pyproject.toml, TORCH or EXTRAS change.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	case ",$(EXTRAS)," in *,dev,*) $(BIN)/python -m pip install --quiet --no-deps $(RTMLIB);; esac
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -9,7 +9,6 @@ import dataclasses
 import functools
 import hashlib
 import http.server
-import importlib.util
 import subprocess
 import sys
 import threading
@@ -23,10 +22,11 @@ import pytest
 import torch
 
 import lite_hrnet
+from lite_hrnet.codecs.crops import boxes_to_centers_scales
 from lite_hrnet.codecs.heatmap_codec import HeatmapCodec
 from lite_hrnet.formats.images import ImageReadError
 from lite_hrnet.inference.estimator import Person, PoseEstimator
-from lite_hrnet.inference.pose import boxes_to_centers_scales, predict_people
+from lite_hrnet.inference.pose import predict_people
 from lite_hrnet.meta.keypoints import COCO, MPII
 from lite_hrnet.models.hub import MIRROR_ENV
 from lite_hrnet.models.variants import VARIANTS, PretrainedWeights
@@ -265,13 +265,6 @@ def test_a_detector_tag_loads_through_load_detector(module, monkeypatch) -> None
     np.testing.assert_array_equal(person.box, [0, 0, 10, 20])
 
 
-def test_a_detector_tag_without_the_detection_module_is_a_clear_import_error(module) -> None:
-    if importlib.util.find_spec("lite_hrnet.inference.detection") is not None:
-        pytest.skip("lite_hrnet.inference.detection is there")
-    with pytest.raises(ImportError, match="detector='yolo': detector tags cannot load"):
-        PoseEstimator(module, detector="yolo")
-
-
 def test_an_empty_detection_gives_no_people(module) -> None:
     est = PoseEstimator(module, detector=lambda image: np.zeros((0, 5), np.float32))
     assert est(_image(9)) == []
@@ -332,4 +325,4 @@ def test_without_opencv_the_classes_name_the_extra_to_install() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "lite_hrnet.Segmenter needs OpenCV" in out.stdout
-    assert "pip install 'lite-hrnet[train]'" in out.stdout
+    assert "pip install 'lite-hrnet[infer]'" in out.stdout

@@ -1,5 +1,5 @@
-"""``lite-hrnet export NAME``: write a model to ONNX (float32 or int8) or to an ahead-of-time
-package (.pt2)."""
+"""``lite-hrnet export NAME``: write a model to ONNX (float32 or int8), to an ahead-of-time
+package (.pt2) or to a Hugging Face folder (hf)."""
 
 from __future__ import annotations
 
@@ -42,14 +42,19 @@ def add_parser(sub: Any) -> None:
     )
     add_pretrained_argument(parser)
     parser.add_argument(
-        "--output", type=Path, required=True, help="the file to write (.onnx or .pt2)"
+        "--output",
+        type=Path,
+        required=True,
+        help="the file to write (.onnx or .pt2), the folder for --format hf",
     )
     parser.add_argument(
         "--format",
-        choices=("onnx", "pt2"),
+        choices=("onnx", "pt2", "hf"),
         default="onnx",
         help="onnx, or pt2: an AOTInductor package of the optimised model for this torch "
-        "(lite_hrnet.deploy.load_package, predict --package; compiles for minutes)",
+        "(lite_hrnet.deploy.load_package, predict --package; compiles for minutes), or hf: "
+        "a folder of config.json, model.safetensors and a model card "
+        "(lite_hrnet.from_pretrained; huggingface-cli upload pushes it)",
     )
     parser.add_argument(
         "--no-autotune",
@@ -146,7 +151,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     args.joints = head_joints(args)
-    output_file(args.output)
+    if args.format != "hf":
+        output_file(args.output)
     data = _calibration_source(args)
     weights = {"checkpoint_path": args.checkpoint, "pretrained": args.pretrained}
     if args.pretrained:
@@ -160,6 +166,12 @@ def run(args: argparse.Namespace) -> int:
         # Without --joints or --keypoints: the head of the weights, else the variant's.
         model = create_pose_model(args.name, num_joints=args.joints, **weights)
         args.joints = model.num_joints
+    if args.format == "hf":
+        from .hf_export import export_hf
+
+        if args.int8 or args.optimize:
+            raise ValueError("--int8 and --optimize rewrite an ONNX graph: not with --format hf")
+        return export_hf(args, model)
     if args.format == "pt2":
         if args.int8:
             raise ValueError("--int8 quantises an ONNX graph: use it with --format onnx")

@@ -165,7 +165,8 @@ def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
         "--detector",
         metavar="TAG",
         default="none",
-        help="person detector for images without --boxes (none: the whole image)",
+        help="person detector for images without --boxes, e.g. rtmdet_nano "
+        "(lite_hrnet.inference.detection.list_detectors()); none: the whole image",
     )
     parser.add_argument("--output", type=Path, default=Path("predictions"), help="output folder")
     parser.add_argument("--threshold", type=float, default=0.3, help="joint score to draw")

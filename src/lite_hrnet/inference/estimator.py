@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..codecs.crops import boxes_to_centers_scales
 from ..codecs.heatmap_codec import HeatmapCodec
 from ..codecs.scores import KEYPOINT_SCORE_THRESHOLD, rescore
 from ..formats.images import Image, as_rgb
 from ..meta.keypoints import KeypointSet
 from .checkpoints import POSE
-from .pose import boxes_to_centers_scales, predict_people_batched
+from .pose import predict_people_batched
 from .sources import Source, load_runtime, pose_source, runtime_fits
 
 Detector = Callable[[np.ndarray], np.ndarray]
@@ -73,7 +74,8 @@ class PoseEstimator:
             (see ``inference.sources``).
         detector: None (the given boxes, else the whole image), a callable image
             (H, W, 3) uint8 RGB -> boxes (N, 4 or 5) [x, y, w, h(, score)], or a detector
-            tag (``inference.detection.load_detector``).
+            tag or file, loaded by ``inference.detection.load_detector`` with its defaults
+            (pass ``load_detector(tag, ...)`` for others).
         device: the torch device the network runs on.
         model: the variant of a plain state dict or of a short tag (default: the
             registry's match).

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import cv2
 import numpy as np
 import torch
 
-from ..codecs.geometry import box_to_center_scale, get_affine_transform
+from ..codecs.crops import crop_for_inference
 from ..codecs.heatmap_codec import HeatmapCodec
-from ..codecs.image import normalize_image
 
 HeatmapModel = Callable[[torch.Tensor], torch.Tensor]
 
@@ -47,26 +45,6 @@ def heatmaps_to_keypoints(
     hm = heatmaps.float().cpu().numpy()
     keypoints = codec.decode_to_image(hm, centers.cpu().numpy(), scales.cpu().numpy())
     return torch.from_numpy(keypoints)
-
-
-def crop_for_inference(
-    image: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: Sequence[int]
-) -> np.ndarray:
-    """The test-time crop: (H, W, 3) uint8 RGB -> (3, h, w) normalised, ``input_size`` (h, w)."""
-    h, w = input_size
-    matrix = get_affine_transform(center, scale, 0.0, (w, h))
-    return normalize_image(cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR))
-
-
-def boxes_to_centers_scales(
-    boxes_xywh: np.ndarray, codec: HeatmapCodec
-) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (N, 4) [x, y, w, h] -> centers (N, 2), scales (N, 2), grown to the aspect
-    ratio of the codec's input."""
-    pairs = [box_to_center_scale(b, codec.aspect_ratio) for b in boxes_xywh]
-    if not pairs:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
-    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
 @torch.no_grad()
