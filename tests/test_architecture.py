@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"models"},
     "synthetic": {"meta", "checks"},
     "metrics": {"codecs", "meta", "formats"},
-    "inference": {"models", "deploy", "codecs", "meta", "formats", "checks"},
+    "inference": {"models", "deploy", "sharing", "codecs", "meta", "formats", "checks"},
     "data": {"codecs", "meta", "formats", "checks", "synthetic"},
     "tasks": {"models", "deploy", "inference", "metrics", "data", "codecs", "meta", "checks"},
     "config": {"tasks", "data", "synthetic", "checks", "sharing"},

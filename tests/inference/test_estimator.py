@@ -64,7 +64,10 @@ def files(
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, ckpt)
     official = folder / "official.pth"  # the official layout: backbone.*, keypoint_head.*
     torch.save({"state_dict": full_module.model.state_dict(), "meta": {"epoch": 210}}, official)
-    return {"ckpt": ckpt, "pth": official}
+    folder_source = lite_hrnet.save_pretrained(
+        module.model, folder / "saved", keypoint_set=module.keypoints, codec=module.codec
+    )
+    return {"ckpt": ckpt, "pth": official, "folder": folder_source}
 
 
 def _image(seed: int = 0, shape: tuple[int, int] = (80, 60)) -> np.ndarray:
@@ -81,7 +84,7 @@ def _keypoints(people: list[Person]) -> np.ndarray:
     return np.stack([p.keypoints for p in people])
 
 
-@pytest.mark.parametrize("kind", ["ckpt", "pth", "module"])
+@pytest.mark.parametrize("kind", ["ckpt", "pth", "folder", "module"])
 def test_every_source_predicts_what_the_predict_path_does(kind, module, full_module, files) -> None:
     source = module if kind == "module" else files[kind]
     module = full_module if kind == "pth" else module

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from lite_hrnet import create_segmentation_model
+from lite_hrnet import create_segmentation_model, save_pretrained
 from lite_hrnet.codecs.image import normalize_image
 from lite_hrnet.inference.drawing import overlay
 from lite_hrnet.inference.segmenter import Segmenter
 from lite_hrnet.meta.cityscapes import CLASS_TABLE as CITYSCAPES
+from lite_hrnet.meta.class_table import ClassTable
 from lite_hrnet.tasks.segmentation import SegmentationModule
 from lite_hrnet.testing.weights import randomize
 from tests.support import TINY_BACKBONE
@@ -79,7 +80,7 @@ def test_options_replace_the_checkpoints_settings(ckpt) -> None:
     assert whole(image).shape == (70, 100)
 
 
-def test_a_module_and_a_plain_state_dict_segment_alike(tmp_path: Path) -> None:
+def test_a_module_a_plain_state_dict_and_a_saved_folder_segment_alike(tmp_path: Path) -> None:
     network = randomize(create_segmentation_model("lite_hrnet_18", 19), seed=5).eval()
     path = tmp_path / "plain.pth"
     torch.save(network.state_dict(), path)
@@ -89,6 +90,11 @@ def test_a_module_and_a_plain_state_dict_segment_alike(tmp_path: Path) -> None:
     reference = SegmentationModule.from_checkpoint(path).eval()
     np.testing.assert_array_equal(from_file(image), _evaluated(reference, image))
     np.testing.assert_array_equal(from_module(image), from_file(image))
+    table = ClassTable.build([f"part_{i}" for i in range(19)])
+    saved = save_pretrained(network, tmp_path / "saved", class_table=table)
+    from_folder = Segmenter(saved)
+    assert from_folder.class_table == table
+    np.testing.assert_array_equal(from_folder(image), from_file(image))
 
 
 @pytest.mark.slow  # an ONNX export and session

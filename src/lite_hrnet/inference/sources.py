@@ -3,10 +3,12 @@
 A source is a published tag (``lite_hrnet_18.coco_256x192``, ``lite_hrnet.list_pretrained()``;
 a short tag with the variant given), one of our Lightning ``.ckpt`` files, a plain,
 official or mmpose ``.pth`` (its variant matched by the registry unless given), an
-AOTInductor package ``.pt2`` (``deploy.package``), an ONNX file (run in ONNX Runtime) or a
-``torch.nn.Module``. ``pose_source`` gives the network with its keypoint set and
-``HeatmapCodec``; ``segmentation_source`` the network with its ``ClassTable`` and
-test-time settings. What the source does not store comes from the registry's recipe.
+AOTInductor package ``.pt2`` (``deploy.package``), an ONNX file (run in ONNX Runtime), a
+saved folder (``config.json`` + ``model.safetensors``, ``lite_hrnet.save_pretrained``) or
+``"hf-hub:org/name"``, or a ``torch.nn.Module``. ``pose_source`` gives the network with
+its keypoint set and ``HeatmapCodec``; ``segmentation_source`` the network with its
+``ClassTable`` and test-time settings. What the source does not store comes from the
+registry's recipe.
 """
 
 from __future__ import annotations
@@ -42,7 +44,26 @@ Source = str | os.PathLike[str] | nn.Module
 PACKAGE_SUFFIX = ".pt2"
 ONNX_SUFFIX = ".onnx"
 # Suffixes that make a missing source a missing file rather than an unknown tag.
-_FILE_SUFFIXES = (".ckpt", ".pth", ".pt", PACKAGE_SUFFIX, ONNX_SUFFIX)
+_FILE_SUFFIXES = (".ckpt", ".pth", ".pt", ".safetensors", PACKAGE_SUFFIX, ONNX_SUFFIX)
+
+
+def _saved_folder(source: str | os.PathLike[str]) -> bool:
+    """Whether ``source`` is a saved folder or names one on the Hugging Face Hub."""
+    from ..sharing import CONFIG_FILE, HF_HUB_PREFIX
+
+    text = os.fspath(source)
+    return text.startswith(HF_HUB_PREFIX) or (Path(text).expanduser() / CONFIG_FILE).is_file()
+
+
+def _load_folder(source: str | os.PathLike[str], task: str) -> tuple[nn.Module, dict[str, Any]]:
+    """The model and ``config.json`` of a saved folder, refused when of another task."""
+    from ..models.checkpoint import CheckpointError
+    from ..sharing import load_pretrained_folder
+
+    network, config = load_pretrained_folder(source)
+    if config["task"] != task:
+        raise CheckpointError(f"{source}: a saved {config['task']} model, not a {task} one")
+    return network, config
 
 
 @dataclass
@@ -170,6 +191,14 @@ def pose_source(
     wanted = keypoint_set_from(keypoint_set) if keypoint_set is not None else None
     if isinstance(source, nn.Module):
         return _module_pose_source(source, wanted)
+    if _saved_folder(source):
+        network, config = _load_folder(source, POSE)
+        stored = KeypointSet.from_dict(config["keypoint_set"]) if "keypoint_set" in config else None
+        keypoints = wanted or stored or keypoint_set_for_joints(network.num_joints)
+        codec = config.get("codec")
+        codec = HeatmapCodec.from_dict(codec) if codec else recipe_codec(keypoints.name)
+        variant = config["architecture"]["variant"]
+        return PoseSource(network, keypoints, codec, Path(os.fspath(source)), variant)
     text = os.fspath(source)
     path = Path(text).expanduser()
     if not path.exists() and isinstance(source, str):
@@ -273,6 +302,12 @@ def segmentation_source(
         if not isinstance(table, ClassTable):
             table = class_table_from(num_classes or getattr(source, "num_classes", None))
         return SegmentationSource(source.eval(), table)
+    if _saved_folder(source):
+        network, config = _load_folder(source, SEGMENTATION)
+        stored = config.get("class_table")
+        table = ClassTable.from_dict(stored) if stored else class_table_from(network.num_classes)
+        variant = config["architecture"]["variant"]
+        return SegmentationSource(network, table, {}, Path(os.fspath(source)), variant)
     path = Path(os.fspath(source)).expanduser()
     suffix = path.suffix.lower()
     if suffix in (PACKAGE_SUFFIX, ONNX_SUFFIX):
