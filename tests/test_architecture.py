@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"models"},
     "synthetic": {"meta", "checks"},
     "metrics": {"codecs", "meta", "formats"},
-    "inference": {"codecs", "meta", "models"},
+    "inference": {"models", "deploy", "sharing", "codecs", "meta", "formats", "checks"},
     "data": {"codecs", "meta", "formats", "checks", "synthetic"},
     "tasks": {"models", "deploy", "inference", "metrics", "data", "codecs", "meta", "checks"},
     "config": {"tasks", "data", "synthetic", "checks", "sharing"},
@@ -52,7 +52,7 @@ ALLOWED: dict[str, set[str]] = {
         "sharing",
     },
     "conf": set(),  # the Hydra YAML, a package so that config_module= finds it
-    "__init__": {"models", "deploy", "meta", "sharing"},
+    "__init__": {"models", "deploy", "meta", "sharing", "inference"},
 }
 STDLIB = set(sys.stdlib_module_names)
 

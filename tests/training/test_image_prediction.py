@@ -20,10 +20,10 @@ import torch.distributed as dist
 
 from lite_hrnet import create_pose_model
 from lite_hrnet.codecs.crops import boxes_to_centers_scales
+from lite_hrnet.codecs.heatmap_codec import recipe_codec
 from lite_hrnet.data.images import CorruptImageWarning, read_rgb
 from lite_hrnet.inference.pose import predict_people
 from lite_hrnet.meta.keypoints import KEYPOINT_SETS
-from lite_hrnet.tasks.pose import default_codec
 from lite_hrnet.tasks.pose_prediction import PosePredictionModule
 from lite_hrnet.training.image_prediction import predict_images
 from tests.support import script_env
@@ -52,7 +52,7 @@ def _module(weights: Path | None = None) -> PosePredictionModule:
     network = create_pose_model("lite_hrnet_18", num_joints=17).eval()
     if weights is not None:
         network.load_state_dict(torch.load(weights, weights_only=True))
-    codec = default_codec("coco", flip_test=True).with_input_hw((64, 64))
+    codec = recipe_codec("coco", flip_test=True).with_input_hw((64, 64))
     flip = KEYPOINT_SETS["coco"].flip_index()
     return PosePredictionModule(network, codec, num_joints=17, flip_index=flip)
 

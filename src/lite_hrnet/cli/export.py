@@ -189,18 +189,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pose_meta(checkpoint: Path | None) -> dict[str, Any] | None:
+def _pose_meta(checkpoint: Path | None, variant: str) -> dict[str, Any] | None:
     """The keypoint set and the codec a pose checkpoint of ours stores (``to_dict`` forms),
     for a package to predict with; None for other files."""
     if checkpoint is None:
         return None
-    from ..models.checkpoint import read_checkpoint_file
+    from ..inference.checkpoints import POSE, read_task_checkpoint
 
-    obj = read_checkpoint_file(checkpoint)
-    hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
-    if not isinstance(hparams, dict) or not isinstance(hparams.get("keypoint_set"), dict):
+    read = read_task_checkpoint(checkpoint, POSE, variant)
+    if read.hparams is None:
         return None
-    return {k: hparams[k] for k in ("keypoint_set", "codec") if isinstance(hparams.get(k), dict)}
+    return {"keypoint_set": read.keypoint_set().to_dict(), "codec": read.codec().to_dict()}
 
 
 def _export_package(args: argparse.Namespace, model: Any) -> int:
@@ -210,7 +209,7 @@ def _export_package(args: argparse.Namespace, model: Any) -> int:
     path = export_package(
         model.eval(), args.output, input_size=args.input, variant=args.name, task=task,
         outputs=outputs, autotune=args.autotune, progress=_say,
-        task_meta=_pose_meta(args.checkpoint) if task == "pose" else None,
+        task_meta=_pose_meta(args.checkpoint, args.name) if task == "pose" else None,
     )  # fmt: skip
     print(f"wrote {path} ({args.name}, {task}, AOTInductor, input (batch, 3, {h}, {w}))")
     return 0
