@@ -1,6 +1,6 @@
-"""Pose over many images with Lightning's predict loop: one process equals the per-image
-path (``predict_people``); two gloo ranks together equal one process; unreadable images
-are skipped and named."""
+"""Pose over many images with Lightning's predict loop: one process equals
+``PoseEstimator``; two gloo ranks together equal one process; unreadable images are
+skipped and named."""
 
 from __future__ import annotations
 
@@ -19,11 +19,8 @@ import torch
 import torch.distributed as dist
 
 from lite_hrnet import create_pose_model
-from lite_hrnet.codecs.crops import boxes_to_centers_scales
-from lite_hrnet.codecs.heatmap_codec import recipe_codec
-from lite_hrnet.data.images import CorruptImageWarning, read_rgb
-from lite_hrnet.inference.pose import predict_people
-from lite_hrnet.meta.keypoints import KEYPOINT_SETS
+from lite_hrnet.data.images import CorruptImageWarning
+from lite_hrnet.inference.estimator import PoseEstimator
 from lite_hrnet.tasks.pose_prediction import PosePredictionModule
 from lite_hrnet.training.image_prediction import predict_images
 from tests.support import script_env
@@ -47,14 +44,16 @@ def _images(folder: Path) -> list[Path]:
     return paths
 
 
-def _module(weights: Path | None = None) -> PosePredictionModule:
+def _estimator(weights: Path | None = None) -> PoseEstimator:
     torch.manual_seed(0)
     network = create_pose_model("lite_hrnet_18", num_joints=17).eval()
     if weights is not None:
         network.load_state_dict(torch.load(weights, weights_only=True))
-    codec = recipe_codec("coco", flip_test=True).with_input_hw((64, 64))
-    flip = KEYPOINT_SETS["coco"].flip_index()
-    return PosePredictionModule(network, codec, num_joints=17, flip_index=flip)
+    return PoseEstimator(network, keypoint_set="coco", input_size=(64, 64), flip_test=True)
+
+
+def _module(weights: Path | None = None) -> PosePredictionModule:
+    return PosePredictionModule.for_estimator(_estimator(weights))
 
 
 def _predict(module, images, out, **options):
@@ -63,11 +62,14 @@ def _predict(module, images, out, **options):
     return predict_images(module, images, keys, out, boxes, images_per_batch=1, **options)
 
 
-def test_one_process_equals_the_per_image_path(tmp_path: Path) -> None:
+def test_one_process_equals_the_pose_estimator(tmp_path: Path) -> None:
     images = _images(tmp_path / "images")
-    module = _module()
+    estimator = _estimator()
     with pytest.warns(CorruptImageWarning, match=r"bad\.png"):
-        result = _predict(module, images, tmp_path / "out", num_workers=2)
+        result = _predict(
+            PosePredictionModule.for_estimator(estimator), images, tmp_path / "out",
+            num_workers=2,
+        )  # fmt: skip
     assert result.skipped.keys() == {"bad.png"}
     assert result.predicted == ["a.png", "b.png", "c.png", "d.png", "e.png"]
     written = json.loads(result.path.read_text())
@@ -75,14 +77,8 @@ def test_one_process_equals_the_per_image_path(tmp_path: Path) -> None:
     for path in images:
         if path.name == "bad.png":
             continue
-        image = read_rgb(path)
-        h, w = image.shape[:2]
-        xywh = np.asarray(BOXES.get(path.name, [[0, 0, w, h]]), np.float32).reshape(-1, 4)
-        centers, scales = boxes_to_centers_scales(xywh, module.codec)
-        expected = predict_people(
-            module.network, image, centers, scales, module.codec, num_joints=17,
-            flip_index=module.flip_index,
-        )  # fmt: skip
+        people = estimator(path, boxes=BOXES.get(path.name))
+        expected = np.stack([p.keypoints for p in people]) if people else []
         assert np.array(written[path.name]).reshape(-1, 17, 3) == pytest.approx(expected)
     assert len(written["b.png"]) == 2 and written["d.png"] == []
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..codecs.heatmap_codec import HeatmapCodec
+from ..inference.estimator import PoseEstimator
 from ..inference.pose import heatmaps_to_keypoints, predict_heatmaps
 
 
@@ -31,6 +32,17 @@ class PosePredictionModule(L.LightningModule):
         super().__init__()
         self.network, self.codec, self.num_joints = network, codec, num_joints
         self.flip_index = list(flip_index) if flip_index is not None else None
+
+    @classmethod
+    def for_estimator(cls, estimator: PoseEstimator) -> PosePredictionModule:
+        """The network, codec and flip index of a ``PoseEstimator``, as it predicts."""
+        flip = estimator.flip_index
+        return cls(
+            estimator.network,
+            estimator.codec,
+            num_joints=estimator.keypoint_set.num_joints,
+            flip_index=None if flip is None else [int(i) for i in flip],
+        )
 
     @torch.no_grad()
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
