@@ -4,13 +4,18 @@
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
-EXTRAS ?= train,dev
+EXTRAS ?= train,infer,dev
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell echo '$(TORCH) $(EXTRAS)' | cksum | cut -d' ' -f1)
 
-.PHONY: install test test-fast lint format summary bench train train-seg clean
+.PHONY: install test test-fast test-timm lint format summary bench train train-seg clean
 
 install: $(STAMP)
+
+# rtmlib, the reference the person detector's tests compare with, comes with dev but without
+# its dependencies: it asks for opencv-python and opencv-contrib-python, whose cv2 would
+# overwrite opencv-python-headless's (and they need libGL); what it imports is installed.
+RTMLIB := "rtmlib==0.0.16"
 
 # Re-installs only when pyproject.toml, TORCH or EXTRAS change.
 $(STAMP): pyproject.toml
@@ -18,6 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	case ",$(EXTRAS)," in *,dev,*) $(BIN)/python -m pip install --quiet --no-deps $(RTMLIB);; esac
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -36,6 +42,26 @@ format: install
 test: install lint
 	$(BIN)/python -m pytest -q
 	LITE_HRNET_NOTEBOOK_FAST=1 $(BIN)/python -m pytest -q --nbmake --nbmake-timeout=600 notebooks
+	$(MAKE) test-timm
+
+# timm and segmentation_models_pytorch import torchvision, and no torchvision build imports
+# beside the CPU torch 2.13.0 wheel. Their tests (tests/test_timm.py, skipped in .venv) run
+# in a second venv on torch 2.14.1 + torchvision 0.29.1, which this machine's pip takes from
+# its disk (CUDA builds, run on the CPU).
+TIMM_VENV  ?= .venv-timm
+TIMM_TORCH ?= torch==2.14.1 torchvision==0.29.1
+TIMM_STAMP := $(TIMM_VENV)/.installed-$(shell echo '$(TIMM_TORCH)' | cksum | cut -d' ' -f1)
+
+$(TIMM_STAMP): pyproject.toml
+	test -x $(TIMM_VENV)/bin/python || $(PYTHON) -m venv $(TIMM_VENV)
+	$(TIMM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TIMM_VENV)/bin/python -m pip install --quiet $(TIMM_TORCH)
+	$(TIMM_VENV)/bin/python -m pip install --quiet -e ".[train,timm,hub,dev]" $(TIMM_TORCH)
+	rm -f $(TIMM_VENV)/.installed-*
+	touch $@
+
+test-timm: $(TIMM_STAMP)
+	LITE_HRNET_REQUIRE_TIMM=1 $(TIMM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_timm.py
 
 # The quick set while working: without the tests marked slow, ddp or notebooks.
 test-fast: install
@@ -69,4 +95,4 @@ train-seg: install
 	$(BIN)/lite-hrnet train experiment=synthetic_cityscapes
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TIMM_VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

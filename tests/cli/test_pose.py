@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import types
 import warnings
 from pathlib import Path
 
@@ -176,3 +178,22 @@ def test_an_output_that_cannot_be_a_folder_is_one_line(kind, pose_weights, tmp_p
         {"file": ("exists and is not a folder (name a folder)",),
          "read-only": ("read-only file system", "permission denied")}[kind]
     )  # fmt: skip
+
+
+def test_a_detector_tag_reaches_the_estimator(pose_weights, tmp_path, monkeypatch) -> None:
+    """``--detector TAG`` loads through ``inference.detection.load_detector`` (a stand-in
+    here) and its boxes are the people of images without ``--boxes``."""
+    loaded: list[str] = []
+
+    def load_detector(spec: str, **options):
+        loaded.append(spec)
+        return lambda image: np.array([[1, 2, 20, 30, 0.9], [5, 5, 10, 10, 0.4]], np.float32)
+
+    detection = types.ModuleType("lite_hrnet.inference.detection")
+    detection.load_detector = load_detector
+    monkeypatch.setitem(sys.modules, "lite_hrnet.inference.detection", detection)
+    image = _image(tmp_path / "in" / "a.png", 0)
+    assert _predict([image], pose_weights, tmp_path / "out", ["--detector", "stand-in"]) == 0
+    assert loaded == ["stand-in"]
+    results = json.loads((tmp_path / "out" / "keypoints.json").read_text())
+    assert np.shape(results["a.png"]) == (2, 17, 3)

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from lite_hrnet.codecs.scores import rescore
 from lite_hrnet.meta.keypoints import COCO
 from lite_hrnet.metrics.coco_keypoints import CocoKeypointAP, coco_keypoint_eval
-from lite_hrnet.metrics.oks import oks_iou, oks_nms, rescore
+from lite_hrnet.metrics.oks import oks_iou, oks_nms
 from lite_hrnet.metrics.pckh import pckh
 
 SIGMAS = np.array(COCO.sigmas)

@@ -228,3 +228,17 @@ def test_compile_has_no_graph_breaks(name: str) -> None:
     explanation = torch._dynamo.explain(model)(torch.randn(1, 3, 64, 64))
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
+
+
+def test_set_grad_checkpointing_switches_every_block_and_keeps_the_gradients() -> None:
+    model = randomize(lite_hrnet.create_backbone("lite_hrnet_18", width=0.25)).train()
+    x = torch.randn(1, 3, 64, 64)
+    grads = []
+    for enable in (False, True):
+        model.set_grad_checkpointing(enable)
+        model.zero_grad()
+        model(x).square().mean().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    switched = [m.with_cp for m in model.modules() if hasattr(m, "with_cp")]
+    assert model.spec.with_cp and switched and all(switched)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))

@@ -347,3 +347,24 @@ def test_a_segmentation_model_of_any_class_count_starts_from_a_pose_tag(
     assert torch.equal(model.backbone.state_dict()[key], saved["backbone." + key])
     assert model.decode_head.classifier.out_channels == num_classes
     assert model(torch.zeros(1, 3, 64, 64)).shape == (1, num_classes, 16, 16)
+
+
+def test_a_registered_weights_source_feeds_the_factories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pretrained="<prefix>name"`` goes to the prefix's resolver (``lite_hrnet.sharing``
+    registers "hf-hub:"); the file it returns loads as ``checkpoint_path``."""
+    model = randomize(lite_hrnet.create_backbone("lite_hrnet_18", **TINY_BACKBONE))
+    torch.save(model.state_dict(), tmp_path / "w.pth")
+    asked = []
+    monkeypatch.setitem(
+        hub._SOURCES, "test-src:", lambda name: asked.append(name) or tmp_path / "w.pth"
+    )
+    loaded = lite_hrnet.create_backbone(
+        "lite_hrnet_18", pretrained="test-src:org/w", **TINY_BACKBONE
+    )
+    assert asked == ["org/w"]
+    key = "stem.conv1.conv.weight"
+    assert torch.equal(loaded.state_dict()[key], model.state_dict()[key])
+    assert hub.weights_source_file("coco_256x192") is None
+    assert hub.weights_source_file(True) is None

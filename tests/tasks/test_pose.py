@@ -98,7 +98,7 @@ def test_predictions_decode_with_the_codec() -> None:
     centers, scales = np.array([[30.0, 40.0]], np.float32), np.array([[0.4, 0.4]], np.float32)
     keypoints = module.predict_people(image, centers, scales)
     assert keypoints.shape == (1, COCO.num_joints, 3)
-    from lite_hrnet.inference.pose import crop_for_inference
+    from lite_hrnet.codecs.crops import crop_for_inference
 
     crop = torch.from_numpy(crop_for_inference(image, centers[0], scales[0], (64, 64)))[None]
     with torch.no_grad():

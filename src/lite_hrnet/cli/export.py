@@ -1,5 +1,6 @@
 """``lite-hrnet export NAME``: write a model to ONNX (float32 or int8), to an OpenVINO IR
-(float32, bf16 or int8) or to an ahead-of-time package (.pt2)."""
+(float32, bf16 or int8), to an ahead-of-time package (.pt2) or to a Hugging Face folder
+(hf)."""
 
 from __future__ import annotations
 
@@ -45,15 +46,18 @@ def add_parser(sub: Any) -> None:
         "--output",
         type=Path,
         required=True,
-        help="the file to write (.onnx, .pt2, or NAME.xml with NAME.bin for openvino)",
+        help="the file to write (.onnx, .pt2, or NAME.xml with NAME.bin for openvino), the "
+        "folder for --format hf",
     )
     parser.add_argument(
         "--format",
-        choices=("onnx", "openvino", "pt2"),
+        choices=("onnx", "openvino", "pt2", "hf"),
         default="onnx",
         help="onnx; openvino: an IR converted from the ONNX graph (lite_hrnet.deploy."
-        "OpenVinoModel); or pt2: an AOTInductor package of the optimised model for this "
-        "torch (lite_hrnet.deploy.load_package, predict --package; compiles for minutes)",
+        "OpenVinoModel); pt2: an AOTInductor package of the optimised model for this torch "
+        "(lite_hrnet.deploy.load_package, predict --package; compiles for minutes); or hf: "
+        "a folder of config.json, model.safetensors and a model card "
+        "(lite_hrnet.from_pretrained; huggingface-cli upload pushes it)",
     )
     parser.add_argument(
         "--bf16",
@@ -160,7 +164,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     args.joints = head_joints(args)
-    output_file(args.output)
+    if args.format != "hf":
+        output_file(args.output)
     data = _calibration_source(args)
     weights = {"checkpoint_path": args.checkpoint, "pretrained": args.pretrained}
     if args.pretrained:
@@ -176,6 +181,12 @@ def run(args: argparse.Namespace) -> int:
         args.joints = model.num_joints
     if args.bf16 and args.format != "openvino":
         raise ValueError("--bf16 stores an OpenVINO IR's precision: use it with --format openvino")
+    if args.format == "hf":
+        from .hf_export import export_hf
+
+        if args.int8 or args.optimize:
+            raise ValueError("--int8 and --optimize rewrite an ONNX graph: not with --format hf")
+        return export_hf(args, model)
     if args.format == "pt2":
         if args.int8:
             raise ValueError("--int8 quantises an ONNX graph: use it with --format onnx")
@@ -195,18 +206,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pose_meta(checkpoint: Path | None) -> dict[str, Any] | None:
+def _pose_meta(checkpoint: Path | None, variant: str) -> dict[str, Any] | None:
     """The keypoint set and the codec a pose checkpoint of ours stores (``to_dict`` forms),
     for a package to predict with; None for other files."""
     if checkpoint is None:
         return None
-    from ..models.checkpoint import read_checkpoint_file
+    from ..inference.checkpoints import POSE, read_task_checkpoint
 
-    obj = read_checkpoint_file(checkpoint)
-    hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
-    if not isinstance(hparams, dict) or not isinstance(hparams.get("keypoint_set"), dict):
+    read = read_task_checkpoint(checkpoint, POSE, variant)
+    if read.hparams is None:
         return None
-    return {k: hparams[k] for k in ("keypoint_set", "codec") if isinstance(hparams.get(k), dict)}
+    return {"keypoint_set": read.keypoint_set().to_dict(), "codec": read.codec().to_dict()}
 
 
 def _export_package(args: argparse.Namespace, model: Any) -> int:
@@ -216,7 +226,7 @@ def _export_package(args: argparse.Namespace, model: Any) -> int:
     path = export_package(
         model.eval(), args.output, input_size=args.input, variant=args.name, task=task,
         outputs=outputs, autotune=args.autotune, progress=_say,
-        task_meta=_pose_meta(args.checkpoint) if task == "pose" else None,
+        task_meta=_pose_meta(args.checkpoint, args.name) if task == "pose" else None,
     )  # fmt: skip
     print(f"wrote {path} ({args.name}, {task}, AOTInductor, input (batch, 3, {h}, {w}))")
     return 0

@@ -11,14 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .args import (
-    add_pretrained_argument,
-    collect_images,
-    download_weights,
-    input_size,
-    output_names,
-    resolve_pretrained,
-)
+from .args import add_pretrained_argument, collect_images, input_size, output_names
 from .keypoints_file import KeypointsFile
 from .output_folder import output_folder
 
@@ -65,57 +58,32 @@ def add_pose_eval_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load_module(args: argparse.Namespace, keypoint_set: str | None):
-    """The pose module of ``--checkpoint`` or ``--pretrained``, its codec as trained (as
-    stored in the checkpoint), with ``--input``, ``--flip`` and ``--dark`` replacing parts."""
-    from ..meta.keypoints import KEYPOINT_SETS
-    from ..models.hub import check_fits
-    from ..tasks.pose import PoseEstimationModule
-
-    overrides = {}
-    if keypoint_set is not None:
-        overrides["keypoint_set"] = keypoint_set
-    if (args.checkpoint is None) == (args.pretrained is None):
-        raise ValueError("pass --checkpoint FILE or --pretrained TAG (one of them)")
-    tag_size = None
-    if args.pretrained is not None:
-        args.model, weights = resolve_pretrained(args.pretrained, args.model)
-        joints = KEYPOINT_SETS[keypoint_set].num_joints if keypoint_set else None
-        check_fits(args.model, weights, joints, args.input)
-        tag_size = weights.input_size
-        args.checkpoint = download_weights(args.model, weights)
-    module = PoseEstimationModule.from_checkpoint(
-        str(args.checkpoint), backbone=args.model, **overrides
-    )
-    # What the command line leaves out stays as the checkpoint has it.
-    codec = module.codec
-    size = args.input or tag_size
-    if size is not None and tuple(size) != codec.input_hw:  # its own heatmap size and sigma
-        codec = codec.with_input_hw(size)
-    decoding = {k: v for k, v in (("flip_test", args.flip), ("dark", args.dark)) if v is not None}
-    module.codec = codec.replace(**decoding)
-    _swap_runtime(module, args, module.codec.input_hw)
-    return module.eval()
-
-
-def _swap_runtime(module: Any, args: argparse.Namespace, size: tuple[int, int]) -> None:
-    """``--onnx`` or ``--bf16``: the module's network replaced, so that eval and predict
-    score it with the same decoding and metric."""
+def _estimator(args: argparse.Namespace, keypoint_set: str | None, **options: Any):
+    """The ``PoseEstimator`` of ``--checkpoint``, ``--pretrained`` or ``--package`` with
+    the command line's overrides (what it leaves out stays as the source has it)."""
     import torch
 
-    from ..deploy.optimize import optimize_for_inference
-    from ..deploy.quantize import OnnxRuntimeModel
+    from ..inference.estimator import PoseEstimator
 
-    if getattr(args, "onnx", None) is not None:
-        model = OnnxRuntimeModel(args.onnx)
-        if tuple(model.input_shape[2:]) != size:
-            raise ValueError(
-                f"--onnx {args.onnx} takes {model.input_shape} images, the "
-                f"evaluation {size[0]}x{size[1]}: export it with --input {size[0]}x{size[1]}"
-            )
-        module.model = model
-    elif getattr(args, "bf16", False):
-        module.model = optimize_for_inference(module.model, compile=False, dtype=torch.bfloat16)
+    if args.checkpoint is not None and args.pretrained is not None:
+        raise ValueError("pass --checkpoint FILE or --pretrained TAG (one of them)")
+    source = getattr(args, "package", None) or args.checkpoint or args.pretrained
+    if source is None:
+        raise ValueError("pass --checkpoint FILE or --pretrained TAG (one of them)")
+    estimator = PoseEstimator(
+        source,
+        model=args.model,
+        keypoint_set=keypoint_set,
+        input_size=args.input,
+        flip_test=args.flip,
+        dark=args.dark,
+        dtype=torch.bfloat16 if args.bf16 else None,
+        onnx=args.onnx,
+        **options,
+    )
+    if args.pretrained is not None:
+        print(f"weights {args.pretrained}: {estimator.source.path}")
+    return estimator
 
 
 # Data settings of a checkpoint's training run that its evaluation keeps (unless given);
@@ -137,12 +105,15 @@ def _trained_data_options(stored: dict[str, Any], fmt: str, data_root: Path) -> 
 
 def run_pose_eval(args: argparse.Namespace) -> int:
     from ..data.pose.datamodule import CocoKeypointsDataModule, MpiiDataModule
+    from ..tasks.pose import PoseEstimationModule
     from ..training.evaluation import describe_data, evaluate, results_name
     from .args import evaluation_trainer
 
-    module = _load_module(args, args.data)
     if args.data != "coco" and args.detections:
         raise ValueError("--detections: person detections are COCO-only")
+    estimator = _estimator(args, args.data)
+    module = PoseEstimationModule.for_estimator(estimator)
+    weights = estimator.source.path
     kind = CocoKeypointsDataModule if args.data == "coco" else MpiiDataModule
     options = _trained_data_options(module.datamodule_hparams, args.data, args.data_root)
     options.update(
@@ -162,7 +133,7 @@ def run_pose_eval(args: argparse.Namespace) -> int:
         f"decoding {'DARK' if codec.dark else 'quarter offset'}"
     )
     # The predictions of --onnx or --bf16 get their own file, next to what ran.
-    ran = args.onnx or args.checkpoint
+    ran = args.onnx or weights
     tag = "_bf16" if args.bf16 else ""
     output = args.output
     if output is None and args.data == "coco":
@@ -172,7 +143,7 @@ def run_pose_eval(args: argparse.Namespace) -> int:
         runtime = f" in ONNX Runtime ({args.onnx})"
     elif args.bf16:
         runtime = " in bfloat16"
-    title = f"{describe_data(cfg)}, {args.checkpoint}{runtime}"
+    title = f"{describe_data(cfg)}, {weights}{runtime}"
     evaluate(module, dm, evaluation_trainer("auto"), title, output)
     return 0
 
@@ -189,6 +160,13 @@ def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
         "--boxes",
         type=Path,
         help='JSON {"image file name": [[x, y, w, h], ...]}; default: the whole image',
+    )
+    parser.add_argument(
+        "--detector",
+        metavar="TAG",
+        default="none",
+        help="person detector for images without --boxes, e.g. rtmdet_nano "
+        "(lite_hrnet.inference.detection.list_detectors()); none: the whole image",
     )
     parser.add_argument("--output", type=Path, default=Path("predictions"), help="output folder")
     parser.add_argument("--threshold", type=float, default=0.3, help="joint score to draw")
@@ -232,18 +210,14 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     from ..formats.boxes import clip_boxes, read_boxes_file
     from ..formats.json_files import json_numbers
     from ..inference.drawing import draw_skeletons, save_rgb
-    from ..inference.pose import boxes_to_centers_scales
 
     weights_given = args.checkpoint is not None or args.pretrained is not None
     if weights_given == (args.package is not None):
         raise ValueError(
             "predict pose: give either --checkpoint or --package (or --pretrained TAG)"
         )
-    if args.package is not None:
-        predict, codec, keypoint_set = _package_predictor(args)
-    else:
-        module = _load_module(args, None)
-        predict, codec, keypoint_set = module.predict_people, module.codec, module.keypoints
+    detector = None if args.detector.lower() == "none" else args.detector
+    estimator = _estimator(args, None, detector=detector)
     images = collect_images(args.images)
     names = output_names(images)
     boxes = _boxes_for(read_boxes_file(args.boxes) if args.boxes else {}, names, args.boxes)
@@ -259,16 +233,19 @@ def run_pose_predict(args: argparse.Namespace) -> int:
                 warnings.warn(f"{e}; skipped", CorruptImageWarning, stacklevel=1)
                 continue
             h, w = image.shape[:2]
-            xywh = np.asarray([[0, 0, w, h]], np.float64)
+            xywh = None  # the detector's boxes, else the whole image
             if path in boxes:
                 xywh, changed, dropped = clip_boxes(boxes[path], w, h)
                 clipped, empty = clipped + changed, empty + dropped
                 empty_in += [key] if dropped else []
-            centers, scales = boxes_to_centers_scales(xywh.astype(np.float32), codec)
-            keypoints = predict(image, centers, scales)
+            people = estimator.predict_image(image, xywh)
+            keypoints = np.zeros((0, estimator.keypoint_set.num_joints, 3), np.float32)
+            if people:
+                keypoints = np.stack([person.keypoints for person in people])
             results_file.add(key, json_numbers(keypoints, 2))
             out = args.output / f"{stem}_pose.png"
-            save_rgb(str(out), draw_skeletons(image, keypoints, keypoint_set, args.threshold))
+            drawn = draw_skeletons(image, keypoints, estimator.keypoint_set, args.threshold)
+            save_rgb(str(out), drawn)
             print(f"{path} -> {out} ({len(keypoints)} people)")
     skipped = len(names) - len(results)
     print(
@@ -286,48 +263,3 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     if not results:
         raise ValueError(f"none of the {len(names)} images could be decoded")
     return 0
-
-
-def _package_predictor(args: argparse.Namespace):
-    """``predict_people`` on a loaded package, its codec and its keypoint set: those the
-    package stores (exported from one of our checkpoints), else the preset with the
-    package's number of joints, else as many unnamed joints (no flip test)."""
-    from functools import partial
-
-    from ..codecs.heatmap_codec import HeatmapCodec
-    from ..deploy.package import load_package
-    from ..inference.pose import predict_people
-    from ..meta.keypoints import KEYPOINT_SETS, KeypointSet
-
-    package = load_package(args.package, input_size=args.input)
-    info, joints = package.info, package.info.outputs
-    if info.task != "pose" or joints < 1:
-        raise ValueError(
-            f"--package {args.package}: a {info.task} package with {joints} outputs; "
-            "predict pose needs a pose package"
-        )
-    meta = info.task_meta or {}
-    if "keypoint_set" in meta:
-        keypoint_set = KeypointSet.from_dict(meta["keypoint_set"])
-    else:
-        preset = (k for k in KEYPOINT_SETS.values() if k.num_joints == joints)
-        unnamed = KeypointSet(f"{joints} joints", [str(i) for i in range(joints)], named=False)
-        keypoint_set = next(preset, unnamed)
-    if keypoint_set.num_joints != joints:
-        raise ValueError(
-            f"--package {args.package}: its keypoint set has {keypoint_set.num_joints} "
-            f"joints, its network {joints} outputs"
-        )
-    if "codec" in meta:
-        codec = HeatmapCodec.from_dict(meta["codec"])
-        if codec.input_hw != tuple(info.input_size):  # exported at another size
-            codec = codec.with_input_hw(info.input_size)
-    else:
-        codec = HeatmapCodec.from_input_hw(info.input_size)
-    decoding = {k: v for k, v in (("flip_test", args.flip), ("dark", args.dark)) if v is not None}
-    codec = codec.replace(**decoding)
-    flip_index = keypoint_set.flip_index() if keypoint_set.has_flip_pairs else None
-    predict = partial(
-        predict_people, package, codec=codec, num_joints=joints, flip_index=flip_index,
-    )  # fmt: skip
-    return predict, codec, keypoint_set

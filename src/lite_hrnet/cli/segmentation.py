@@ -19,8 +19,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..meta.cityscapes import NUM_CLASSES as CITYSCAPES_CLASSES
 from .args import collect_images, input_size, output_names
 from .output_folder import output_folder
@@ -101,35 +99,34 @@ def add_segmentation_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.5, help="mask opacity in the overlay")
 
 
-def load_segmentation_module(args: argparse.Namespace):
-    """The ``SegmentationModule`` of ``--checkpoint`` with this command's inference
-    settings, in eval mode on ``--device``."""
-    from ..tasks.segmentation import SegmentationModule
+def build_segmenter(args: argparse.Namespace):
+    """The ``Segmenter`` of ``--checkpoint`` with this command's inference settings (what
+    the command line leaves out stays as the checkpoint has it), on ``--device``."""
+    from ..inference.segmenter import Segmenter
 
-    # What the command line leaves out stays as the checkpoint has it.
-    overrides: dict[str, Any] = {}
-    if args.scales is not None:
-        overrides["val_scales"] = list(args.scales)
-    if args.flip is not None:
-        overrides["val_flip"] = args.flip
-    if args.window is not None:
-        overrides["val_window"] = list(args.window)
-        overrides["val_stride"] = list(args.stride) if args.stride else None
-    if args.num_classes:
-        overrides["num_classes"] = args.num_classes
-    module = SegmentationModule.from_checkpoint(args.checkpoint, backbone=args.model, **overrides)
-    return module.eval().to(args.device)
+    return Segmenter(
+        args.checkpoint,
+        args.device,
+        model=args.model,
+        num_classes=args.num_classes,
+        window=args.window,
+        stride=args.stride,
+        scales=args.scales,
+        flip=args.flip,
+        base_size=args.base_size,
+    )
 
 
 def run_segmentation_eval(args: argparse.Namespace) -> int:
     """Evaluate ``--checkpoint`` on ``--data-root``/``--split`` with the checkpoint's own
     data and test settings unless given; print the IoU table and write the results JSON."""
+    from ..tasks.segmentation import SegmentationModule
     from ..training.evaluation import describe_data, evaluate
     from .args import evaluation_trainer
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    module = load_segmentation_module(args)
+    module = SegmentationModule.for_segmenter(build_segmenter(args)).to(args.device)
     trained = module.datamodule_hparams.get("base_size")
     base_size = args.base_size or trained
     dm = _evaluation_datamodule(
@@ -159,17 +156,14 @@ def run_segmentation_eval(args: argparse.Namespace) -> int:
 def run_segmentation_predict(args: argparse.Namespace) -> int:
     """Write ``<stem>_overlay.png`` and ``<stem>_labelIds.png`` for every input image."""
     import numpy as np
-    import torch.nn.functional as F
 
-    from ..codecs.image import normalize_image
     from ..data.images import CorruptImageWarning, ImageReadError, read_rgb
-    from ..inference.drawing import overlay, save_image, save_rgb
+    from ..inference.drawing import save_image, save_rgb
 
     if not 0 <= args.alpha <= 1:
         raise ValueError(f"--alpha must be in 0..1, got {args.alpha}")
     images = collect_images(args.images)
-    module = load_segmentation_module(args)
-    table = module.class_table
+    segmenter = build_segmenter(args)
     output_folder(args.output)
     names = output_names(images)  # inputs that share a stem get distinct outputs
     written = 0
@@ -179,16 +173,12 @@ def run_segmentation_predict(args: argparse.Namespace) -> int:
         except ImageReadError as e:
             warnings.warn(f"{e}; skipped", CorruptImageWarning, stacklevel=1)
             continue
-        x = torch.from_numpy(normalize_image(image))[None].to(args.device)
-        if args.base_size is not None:
-            x = F.interpolate(x, size=args.base_size, mode="bilinear", align_corners=False)
-        with torch.no_grad():
-            probs = module.predict_probabilities(x, image.shape[:2])
-        classes = probs[0].argmax(dim=0).cpu().numpy().astype(np.uint8)
+        classes = segmenter(image)
         stem = name.removesuffix("_leftImg8bit")
-        drawn = overlay(image, classes, args.alpha, palette=table.palette)
+        drawn = segmenter.overlay(image, classes, args.alpha)
         save_rgb(str(args.output / f"{stem}_overlay.png"), drawn)
-        save_image(str(args.output / f"{stem}_labelIds.png"), table.to_label_ids(classes))
+        label_ids = segmenter.class_table.to_label_ids(classes.astype(np.uint8))
+        save_image(str(args.output / f"{stem}_labelIds.png"), label_ids)
         written += 1
     print(f"wrote {written} of {len(names)} predictions to {args.output}")
     if written == 0:
@@ -230,12 +220,12 @@ def segmentation_classes(checkpoint: Path | None) -> int:
     its classifier's rows); the Cityscapes table's without a checkpoint."""
     if checkpoint is None:
         return CITYSCAPES_CLASSES
+    from ..inference.checkpoints import segmentation_options_from_state_dict
     from ..models.checkpoint import read_checkpoint_file, read_state_dict
-    from ..tasks.segmentation import SegmentationModule
 
     obj = read_checkpoint_file(checkpoint)
     hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
     if isinstance(hparams, dict) and hparams.get("class_names"):
         return len(hparams["class_names"])
-    options = SegmentationModule.options_from_state_dict(read_state_dict(checkpoint))
+    options = segmentation_options_from_state_dict(read_state_dict(checkpoint))
     return options.get("num_classes", CITYSCAPES_CLASSES)

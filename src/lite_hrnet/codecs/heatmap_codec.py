@@ -20,6 +20,9 @@ from .heatmap import decode_heatmaps, encode_heatmaps, sigma_for_heatmap
 # The network's output stride: heatmaps are a quarter of the input in each direction.
 HEATMAP_STRIDE = 4
 DARK_KERNEL = 11  # DARK's blur kernel for sigma 2 (the 256x192 recipe)
+# The official recipes' input (H, W) per data format: the data configs' defaults, and the
+# codec of a checkpoint that stored neither a codec nor its data's input size.
+RECIPE_INPUT_HW: dict[str, tuple[int, int]] = {"coco": (256, 192), "mpii": (256, 256)}
 
 
 @dataclass(frozen=True)
@@ -144,3 +147,12 @@ class HeatmapCodec:
 
 # The fields that change the decoding only: a codec's test-time options.
 DECODING_OPTIONS = ("flip_test", "shift_heatmap", "dark", "dark_kernel")
+
+
+def recipe_codec(keypoint_set: str, **decoding: Any) -> HeatmapCodec:
+    """The recipe's codec for a keypoint set's data when nothing else says: MPII's input
+    for the ``mpii`` set, the COCO-format one's for any other; ``decoding`` as in
+    ``from_input_hw``."""
+    return HeatmapCodec.from_input_hw(
+        RECIPE_INPUT_HW.get(keypoint_set, RECIPE_INPUT_HW["coco"]), **decoding
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..checks import check
+from ..sharing.hf_hub import check_repo_id
 from ..tasks.base import ModelConfig
 
 
@@ -166,6 +167,10 @@ class TrainConfig:
     resume: bool = False
     # Continue from this training checkpoint (any of ours); takes precedence over resume.
     ckpt_path: str | None = None
+    # A Hugging Face model repository, "org/name": at the end of the run the best checkpoint
+    # is saved as a folder (config.json, model.safetensors, README.md) and uploaded there
+    # (the token: HF_TOKEN or `hf auth login`). null: no upload.
+    push_to_hub: str | None = None
 
     def __post_init__(self) -> None:
         self.resolve_monitor()
@@ -178,6 +183,11 @@ class TrainConfig:
         check(self.monitor_mode in ("min", "max"), "monitor_mode", "min or max")
         check(self.ckpt_path is None or os.path.isfile(os.path.expanduser(self.ckpt_path)),
               "ckpt_path", f"no checkpoint file at {self.ckpt_path}")  # fmt: skip
+        if self.push_to_hub is not None:
+            try:
+                check_repo_id(self.push_to_hub)
+            except (ValueError, ImportError) as e:  # a bad name; huggingface_hub missing
+                check(False, "push_to_hub", str(e))
 
     def resolve_monitor(self) -> None:
         """Fill ``monitor`` and ``monitor_mode`` where the config leaves them None."""

@@ -1,4 +1,5 @@
-"""Image files read with errors that name the file, and the warning of a skipped sample."""
+"""Image headers read without decoding, and the warning of a skipped sample; the decoding
+itself is ``formats.images``'s (re-exported here for the data sets)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,21 @@ import os
 import struct
 from typing import NamedTuple
 
-import cv2
-import numpy as np
+from ..formats.images import ImageReadError, read_image, read_rgb
+
+__all__ = [
+    "CorruptImageWarning",
+    "ImageReadError",
+    "PngHeader",
+    "read_image",
+    "read_image_size",
+    "read_png_header",
+    "read_rgb",
+]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # PNG colour types: 0 grey, 2 RGB, 3 palette, 4 grey + alpha, 6 RGBA.
 PNG_GREY = 0
-
-
-class ImageReadError(OSError):
-    """An image file is missing or cannot be decoded."""
 
 
 class CorruptImageWarning(UserWarning):
@@ -57,26 +63,3 @@ def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
                 return image.size
     except (OSError, ValueError, Image.DecompressionBombError):  # UnidentifiedImageError: OSError
         return None
-
-
-def read_image(path: str | os.PathLike[str], flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
-    """Decode an image file with OpenCV ``flags`` (as stored by default), or raise
-    ``ImageReadError`` naming it (also for a header that claims more pixels than OpenCV
-    decodes, ``CV_IO_MAX_IMAGE_PIXELS``)."""
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as e:
-        raise ImageReadError(f"image not found or unreadable: {path} ({e.strerror})") from None
-    try:
-        image = cv2.imdecode(data, flags) if data.size else None
-    except cv2.error as e:  # OpenCV asserts on impossible headers
-        reason = e.err or str(e).strip().splitlines()[-1]
-        raise ImageReadError(f"cannot decode image (OpenCV: {reason}): {path}") from None
-    if image is None:
-        raise ImageReadError(f"cannot decode image (corrupt or not an image): {path}")
-    return image
-
-
-def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
-    """Decode an image file to (H, W, 3) uint8 RGB, or raise ``ImageReadError`` naming it."""
-    return cv2.cvtColor(read_image(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import cv2
 import numpy as np
 import torch
 
-from ..codecs.geometry import box_to_center_scale, get_affine_transform
+from ..codecs.crops import crop_for_inference
 from ..codecs.heatmap_codec import HeatmapCodec
-from ..codecs.image import normalize_image
 
 HeatmapModel = Callable[[torch.Tensor], torch.Tensor]
 
@@ -49,26 +47,6 @@ def heatmaps_to_keypoints(
     return torch.from_numpy(keypoints)
 
 
-def crop_for_inference(
-    image: np.ndarray, center: np.ndarray, scale: np.ndarray, input_size: Sequence[int]
-) -> np.ndarray:
-    """The test-time crop: (H, W, 3) uint8 RGB -> (3, h, w) normalised, ``input_size`` (h, w)."""
-    h, w = input_size
-    matrix = get_affine_transform(center, scale, 0.0, (w, h))
-    return normalize_image(cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR))
-
-
-def boxes_to_centers_scales(
-    boxes_xywh: np.ndarray, codec: HeatmapCodec
-) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (N, 4) [x, y, w, h] -> centers (N, 2), scales (N, 2), grown to the aspect
-    ratio of the codec's input."""
-    pairs = [box_to_center_scale(b, codec.aspect_ratio) for b in boxes_xywh]
-    if not pairs:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
-    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
-
-
 @torch.no_grad()
 def predict_people(
     model: HeatmapModel,
@@ -85,15 +63,50 @@ def predict_people(
     (H, W, 3) uint8 RGB, given as centers/scales (N, 2), cropped at the codec's input size
     and decoded by it; the flip test (with ``flip_index`` (K,)) when the codec asks for it
     and a flip index is known."""
-    if len(centers) == 0:
-        return np.zeros((0, num_joints, 3), np.float32)
+    (keypoints,) = predict_people_batched(
+        model, [image], [centers], [scales], codec,
+        num_joints=num_joints, flip_index=flip_index, device=device,
+    )  # fmt: skip
+    return keypoints
+
+
+@torch.no_grad()
+def predict_people_batched(
+    model: HeatmapModel,
+    images: Sequence[np.ndarray],
+    centers: Sequence[np.ndarray],
+    scales: Sequence[np.ndarray],
+    codec: HeatmapCodec,
+    *,
+    num_joints: int,
+    flip_index: Sequence[int] | torch.Tensor | None = None,
+    device: torch.device | str = "cpu",
+    max_batch_size: int | None = None,
+) -> list[np.ndarray]:
+    """``predict_people`` for several images at once: per image, keypoints (N_i, K, 3)
+    of its centers/scales (N_i, 2). The crops of all images go through the network
+    together, in batches of at most ``max_batch_size`` (None: one batch)."""
     size = codec.input_hw
-    crops = np.stack([crop_for_inference(image, c, s, size) for c, s in zip(centers, scales)])
+    crops = [
+        crop_for_inference(image, c, s, size)
+        for image, cs, ss in zip(images, centers, scales)
+        for c, s in zip(cs, ss)
+    ]
+    counts = [len(c) for c in centers]
+    if not crops:
+        return [np.zeros((0, num_joints, 3), np.float32) for _ in counts]
     flip = flip_index if codec.flip_test else None
-    heatmaps = predict_heatmaps(
-        model, torch.from_numpy(crops).to(device), flip, codec.shift_heatmap
-    )
+    step = max_batch_size or len(crops)
+    heatmaps = torch.cat([
+        predict_heatmaps(
+            model, torch.from_numpy(np.stack(crops[i : i + step])).to(device), flip,
+            codec.shift_heatmap,
+        )
+        for i in range(0, len(crops), step)
+    ])  # fmt: skip
+    all_centers = np.concatenate([np.asarray(c).reshape(-1, 2) for c in centers])
+    all_scales = np.concatenate([np.asarray(s).reshape(-1, 2) for s in scales])
     keypoints = heatmaps_to_keypoints(
-        heatmaps, torch.as_tensor(centers), torch.as_tensor(scales), codec
-    )
-    return keypoints.numpy()
+        heatmaps, torch.as_tensor(all_centers), torch.as_tensor(all_scales), codec
+    ).numpy()
+    return np.split(keypoints, np.cumsum(counts)[:-1])

@@ -23,9 +23,10 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from ..codecs.geometry import PIXEL_STD
+from ..codecs.scores import KEYPOINT_SCORE_THRESHOLD, rescore
 from ..formats.coco import check_scorable, keypoint_categories, load_coco
 from ..meta.keypoints import DEFAULT_OKS_SIGMA
-from .oks import oks_nms, rescore
+from .oks import oks_nms
 
 COCO_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
@@ -36,7 +37,7 @@ def coco_keypoint_results(
     box_scores: np.ndarray,
     areas: np.ndarray,
     sigmas: Sequence[float],
-    score_threshold: float = 0.2,
+    score_threshold: float = KEYPOINT_SCORE_THRESHOLD,
     nms_threshold: float | None = 0.9,
     category_id: int = 1,
 ) -> list[dict]:
@@ -124,7 +125,7 @@ class CocoKeypointAP(Metric):
         self,
         ann_file: str | os.PathLike[str],
         sigmas: Sequence[float] | None,
-        score_threshold: float = 0.2,
+        score_threshold: float = KEYPOINT_SCORE_THRESHOLD,
         nms_threshold: float | None = 0.9,
         results_file: str | os.PathLike[str] | None = None,
         categories: Sequence[int | str] | None = None,

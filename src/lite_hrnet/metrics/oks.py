@@ -1,4 +1,4 @@
-"""Object keypoint similarity, OKS-NMS and the official instance rescoring (numpy)."""
+"""Object keypoint similarity and OKS-NMS (numpy)."""
 
 from __future__ import annotations
 
@@ -36,9 +36,3 @@ def oks_nms(
         overlap = oks_iou(keypoints[i], keypoints[order[1:]], areas[i], areas[order[1:]], sigmas)
         order = order[np.where(overlap <= threshold)[0] + 1]
     return keep
-
-
-def rescore(keypoint_scores: np.ndarray, box_score: float, threshold: float = 0.2) -> float:
-    """Instance score = box score x mean of the keypoint scores above ``threshold``."""
-    valid = keypoint_scores[keypoint_scores > threshold]
-    return float(box_score * (valid.mean() if valid.size else 0.0))

@@ -146,6 +146,14 @@ class LiteHRNet(nn.Module):
                     m.eval()
         return self
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Gradient checkpointing of the blocks on or off (the spec's ``with_cp``, timm's
+        switch): less memory in training, one more forward of each block in backward."""
+        self.spec = self.spec.replace(with_cp=enable)
+        for module in self.modules():
+            if hasattr(module, "with_cp"):
+                module.with_cp = enable
+
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         if x.shape[-2] % self.input_multiple or x.shape[-1] % self.input_multiple:
             raise ValueError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,17 @@ _SHOWN = 5
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be read, or does not fit the model."""
+
+
+# Readers of other file formats by suffix (".safetensors": ``lite_hrnet.sharing`` registers
+# it on import), so that this layer imports torch alone. A reader returns what ``torch.load``
+# would: a state dict, or a mapping with one under "state_dict" (and "hyper_parameters").
+_READERS: dict[str, Callable[[Path], Any]] = {}
+
+
+def register_checkpoint_reader(suffix: str, reader: Callable[[Path], Any]) -> None:
+    """Read files ending in ``suffix`` (e.g. ".safetensors") with ``reader(path)``."""
+    _READERS[suffix.lower()] = reader
 
 
 def load_checkpoint(
@@ -89,6 +100,9 @@ def read_checkpoint_file(path: str | PathLike[str]) -> Any:
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if not path.is_file():
         raise CheckpointError(f"{path}: is not a file")
+    reader = _READERS.get(path.suffix.lower())
+    if reader is not None:
+        return reader(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for corrupt or unsafe files

@@ -8,10 +8,10 @@ from os import PathLike
 from typing import Any
 
 from .backbone import LiteHRNet
-from .checkpoint import head_joints, load_checkpoint
+from .checkpoint import head_joints, load_checkpoint, read_state_dict
 from .head_transfer import checkpoint_joint_names, joint_names_of, transfer_head_rows
 from .heads import DEFAULT_HEAD_CHANNELS, PoseModel, SegmentationModel
-from .hub import download_pretrained, pretrained_weights
+from .hub import download_pretrained, pretrained_weights, weights_source_file
 from .registry import model_entrypoint, variant_info
 
 # Every factory takes the variant name, then keyword arguments only: ``checkpoint_path``
@@ -21,7 +21,8 @@ from .registry import model_entrypoint, variant_info
 # backbone and the head rows of the joints it shares, ``head_transfer.py``); the task models
 # also take ``backbone_checkpoint``, which initialises the backbone (and, for pose, the head
 # rows of shared joints); the rest replace fields of the variant's ``LiteHRNetSpec``
-# (width, num_modules, ...).
+# (width, num_modules, ...). ``pretrained`` may also name a saved folder on a hub,
+# "hf-hub:org/name" (``lite_hrnet.sharing``): its weights file loads as ``checkpoint_path``.
 
 PathArg = str | PathLike[str] | None
 PretrainedArg = str | bool | None
@@ -35,7 +36,9 @@ def _weights_file(
         return checkpoint_path
     if checkpoint_path is not None:
         raise ValueError("pass checkpoint_path or pretrained, not both")
-    return download_pretrained(name, pretrained, check_hash=check_hash)
+    return weights_source_file(pretrained) or download_pretrained(
+        name, pretrained, check_hash=check_hash
+    )
 
 
 def create_backbone(
@@ -91,6 +94,11 @@ def create_pose_model(
     names other joints, which fine-tunes from it as ``backbone_checkpoint`` does.
     """
     names = joint_names_of(keypoint_set)
+    hub_file = weights_source_file(pretrained)
+    if hub_file is not None:  # a saved pose model: as checkpoint_path, fine-tunes the same
+        if checkpoint_path is not None or backbone_checkpoint is not None:
+            raise ValueError("pass one of checkpoint_path, backbone_checkpoint, pretrained")
+        checkpoint_path, pretrained = hub_file, None
     if names is not None:
         if num_joints is not None and num_joints != len(names):
             raise ValueError(
@@ -162,7 +170,22 @@ def create_segmentation_model(
     """Backbone branches + HRNet segmentation head: (B, 3, H, W) -> logits
     (B, num_classes, H/4, W/4). ``backbone_checkpoint`` may be an official pose file, and
     ``pretrained`` a published pose tag: both initialise the backbone alone.
-    ``num_classes`` None: the variant's default head (the paper's Cityscapes classes)."""
+    ``num_classes`` None: the variant's default head (the paper's Cityscapes classes).
+    ``pretrained="hf-hub:org/name"``: a saved segmentation model loads whole (as
+    ``checkpoint_path``), a saved pose model or backbone initialises the backbone."""
+    hub_file = weights_source_file(pretrained)
+    if hub_file is not None:
+        if checkpoint_path is not None or backbone_checkpoint is not None:
+            raise ValueError("pass one of checkpoint_path, backbone_checkpoint, pretrained")
+        classifier = [
+            v for k, v in read_state_dict(hub_file).items() if k.endswith("classifier.weight")
+        ]
+        if classifier:
+            checkpoint_path = hub_file
+            num_classes = int(classifier[0].shape[0]) if num_classes is None else num_classes
+        else:
+            backbone_checkpoint = hub_file
+        pretrained = None
     if num_classes is None:
         num_classes = variant_info(name).num_classes
     backbone = create_backbone(

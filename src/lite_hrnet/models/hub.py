@@ -18,7 +18,8 @@ removed and fetched again.
 A transfer has a deadline and a minimum average rate (``DownloadLimits``; the environment
 variables ``LITE_HRNET_DOWNLOAD_DEADLINE`` in seconds and ``LITE_HRNET_DOWNLOAD_MIN_RATE``
 in bytes per second move them), so a mirror that trickles a byte now and then fails
-instead of hanging. Stdlib and torch only.
+instead of hanging. ``download_file`` is that downloader on its own, for other published
+files (the person detectors of ``lite_hrnet.inference.detection``). Stdlib and torch only.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,28 @@ def _env_number(name: str, default: float) -> float:
 
 class WeightsDownloadError(OSError):
     """Published weights that could not be fetched or failed their check."""
+
+
+# Weights named by a source, ``"hf-hub:org/name"``: the prefix's resolver gives the local
+# weights file. ``lite_hrnet.sharing`` registers "hf-hub:" on import (``import lite_hrnet``
+# does it), so that this layer needs neither huggingface_hub nor the upper layers.
+_SOURCES: dict[str, Callable[[str], Path]] = {}
+
+
+def register_weights_source(prefix: str, resolve: Callable[[str], Path]) -> None:
+    """Resolve ``pretrained="<prefix><rest>"`` with ``resolve(<rest>)`` -> local weights file."""
+    _SOURCES[prefix] = resolve
+
+
+def weights_source_file(pretrained: object) -> Path | None:
+    """The local weights file of a source name such as ``"hf-hub:org/name"`` (fetched by
+    its resolver), or None for a tag, True, False or None."""
+    if not isinstance(pretrained, str):
+        return None
+    for prefix, resolve in _SOURCES.items():
+        if pretrained.startswith(prefix):
+            return resolve(pretrained[len(prefix) :])
+    return None
 
 
 def list_pretrained(pattern: str = "*") -> list[str]:
@@ -142,8 +165,13 @@ def check_fits(
 def weights_url(weights: PretrainedWeights) -> str:
     """Where ``weights`` are fetched from: ``$LITE_HRNET_WEIGHTS_MIRROR/<file name>`` when
     that is set, else the publisher's URL."""
+    return mirrored_url(weights.url)
+
+
+def mirrored_url(url: str) -> str:
+    """``url``, or ``$LITE_HRNET_WEIGHTS_MIRROR/<its file name>`` when that is set."""
     mirror = os.environ.get(MIRROR_ENV, "").strip()
-    return f"{mirror.rstrip('/')}/{weights.file_name}" if mirror else weights.url
+    return f"{mirror.rstrip('/')}/{url.rsplit('/', 1)[-1]}" if mirror else url
 
 
 def cache_dir() -> Path:
@@ -151,7 +179,8 @@ def cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def _hash_check_on(check_hash: bool | None) -> bool:
+def hash_check_on(check_hash: bool | None) -> bool:
+    """``check_hash`` where given, else whether ``LITE_HRNET_CHECK_HASH`` leaves it on."""
     if check_hash is not None:
         return check_hash
     return os.environ.get(CHECK_HASH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
@@ -173,7 +202,7 @@ def download_pretrained(
     weights = pretrained_weights(variant, tag)
     path = cache_dir() / weights.file_name
     name = f"{variant}.{weights.tag}"
-    expected = weights.sha256_prefix if _hash_check_on(check_hash) else None
+    expected = weights.sha256_prefix if hash_check_on(check_hash) else None
     if path.is_file():
         if expected is None or _sha256(path).startswith(expected):
             return path
@@ -183,11 +212,40 @@ def download_pretrained(
             stacklevel=2,
         )
         path.unlink()
-    url = weights_url(weights)
+    download_file(
+        weights_url(weights),
+        path,
+        name=name,
+        sha256_prefix=expected,
+        progress=progress,
+        limits=limits,
+        advice=_advice(path),
+    )
+    return path
+
+
+def download_file(
+    url: str,
+    path: Path,
+    *,
+    name: str,
+    sha256_prefix: str | None = None,
+    progress: bool = True,
+    limits: DownloadLimits | None = None,
+    advice: str = "",
+    hash_source: str = "its name says",
+) -> Path:
+    """Fetch ``url`` into ``path`` through a temporary file beside it, renamed into place
+    only once its length (``Content-Length``) and, where ``sha256_prefix`` is given, its
+    SHA-256 are checked; a ``WeightsDownloadError`` otherwise, which starts with ``name``
+    and ends with ``advice`` (what the user can do instead). ``limits`` (default:
+    ``DownloadLimits.from_env()``) bound the transfer; ``progress`` draws a bar on stderr.
+    ``hash_source`` words where ``sha256_prefix`` comes from in the mismatch error. Callers
+    pass ``mirrored_url(url)`` to honour ``LITE_HRNET_WEIGHTS_MIRROR``."""
     limits = limits or DownloadLimits.from_env()
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_parts(path, limits)
-    _download(name, url, path, expected, progress, limits)
+    _download(name, url, path, sha256_prefix, progress, limits, advice, hash_source)
     return path
 
 
@@ -224,24 +282,26 @@ def _download(
     sha256_prefix: str | None,
     progress: bool,
     limits: DownloadLimits,
+    advice: str,
+    hash_source: str,
 ) -> None:
     """``url`` into ``path`` through a temporary file beside it, renamed once checked."""
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            digest, size, expected_size = _fetch(name, url, path, out, progress, limits)
+            digest, size, expected_size = _fetch(name, url, path, out, progress, limits, advice)
         if expected_size is not None and size != expected_size:
             raise WeightsDownloadError(
                 f"{name}: the download from {url} stopped after {size:,} of {expected_size:,} "
-                f"bytes (truncated; nothing was kept). Try again. {_advice(path)}"
+                f"bytes (truncated; nothing was kept). Try again. {advice}"
             )
         if sha256_prefix is not None and not digest.startswith(sha256_prefix):
             raise WeightsDownloadError(
                 f"{name}: the file from {url} has SHA-256 {digest[: len(sha256_prefix)]}..., "
-                f"its name says {sha256_prefix}...; it was not kept in the cache. If you trust "
+                f"{hash_source} {sha256_prefix}...; it was not kept in the cache. If you trust "
                 f"this file, turn the check off: check_hash=False in Python, "
-                f"{CHECK_HASH_ENV}=0 for the command line and Hydra runs. {_advice(path)}"
+                f"{CHECK_HASH_ENV}=0 for the command line and Hydra runs. {advice}"
             )
         os.replace(tmp, path)
     finally:
@@ -249,7 +309,7 @@ def _download(
 
 
 def _fetch(
-    name: str, url: str, path: Path, out, progress: bool, limits: DownloadLimits
+    name: str, url: str, path: Path, out, progress: bool, limits: DownloadLimits, advice: str
 ) -> tuple[str, int, int | None]:
     """Stream ``url`` into ``out``: (SHA-256 hex digest, bytes read, Content-Length)."""
     digest = hashlib.sha256()
@@ -259,7 +319,7 @@ def _fetch(
         response = urllib.request.urlopen(url, timeout=limits.read_timeout_s)
     except urllib.error.HTTPError as e:
         raise WeightsDownloadError(
-            f"{name}: {url} answered HTTP {e.code} ({e.reason}). {_advice(path)}"
+            f"{name}: {url} answered HTTP {e.code} ({e.reason}). {advice}"
         ) from e
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
@@ -267,9 +327,7 @@ def _fetch(
             what = f"no answer within {limits.read_timeout_s:g} s"
         else:
             what = f"{reason}; no network, or the host is unreachable"
-        raise WeightsDownloadError(
-            f"{name}: cannot download {url} ({what}). {_advice(path)}"
-        ) from e
+        raise WeightsDownloadError(f"{name}: cannot download {url} ({what}). {advice}") from e
     with response:
         length = response.headers.get("Content-Length")
         expected_size = int(length) if length and length.isdigit() else None
@@ -283,19 +341,19 @@ def _fetch(
                 size += len(chunk)
                 if bar is not None:
                     bar.update(size)
-                _check_pace(name, url, path, size, time.monotonic() - start, limits)
+                _check_pace(name, url, size, time.monotonic() - start, limits, advice)
         except TimeoutError as e:
             raise WeightsDownloadError(
                 f"{name}: {url} answered, then stalled: no data for "
                 f"{limits.read_timeout_s:g} s after {size:,} bytes. Try again later. "
-                f"{_advice(path)}"
+                f"{advice}"
             ) from e
         except OSError as e:
             if isinstance(e, WeightsDownloadError):
                 raise
             raise WeightsDownloadError(
                 f"{name}: the connection to {url} broke after {size:,} bytes ({e}). Try "
-                f"again. {_advice(path)}"
+                f"again. {advice}"
             ) from e
         finally:
             if bar is not None:
@@ -304,20 +362,20 @@ def _fetch(
 
 
 def _check_pace(
-    name: str, url: str, path: Path, size: int, elapsed: float, limits: DownloadLimits
+    name: str, url: str, size: int, elapsed: float, limits: DownloadLimits, advice: str
 ) -> None:
     """A ``WeightsDownloadError`` once the transfer is past its deadline, or slower than
     the minimum rate after the grace period."""
     if elapsed > limits.deadline_s:
         raise WeightsDownloadError(
             f"{name}: the download from {url} did not finish within {limits.deadline_s:g} s "
-            f"({size:,} bytes so far; {DEADLINE_ENV} sets the limit). {_advice(path)}"
+            f"({size:,} bytes so far; {DEADLINE_ENV} sets the limit). {advice}"
         )
     if elapsed > limits.grace_s and size < limits.min_rate * elapsed:
         raise WeightsDownloadError(
             f"{name}: the download from {url} is too slow: {size:,} bytes in {elapsed:.0f} s, "
             f"under the minimum of {limits.min_rate:g} bytes/s ({MIN_RATE_ENV} sets it). "
-            f"{_advice(path)}"
+            f"{advice}"
         )
 
 

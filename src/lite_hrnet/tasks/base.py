@@ -25,15 +25,9 @@ from torchmetrics import Metric
 
 from ..checks import check
 from ..data.loaders import SKIPPED
+from ..inference.checkpoints import read_task_checkpoint
 from ..inference.drawing import save_rgb
-from ..models.checkpoint import (
-    CheckpointError,
-    guess_variant,
-    load_checkpoint,
-    match_variant,
-    read_checkpoint_file,
-    read_state_dict,
-)
+from ..models.checkpoint import load_checkpoint
 from ..models.hub import download_pretrained, pretrained_weights
 from ..models.registry import list_models, variant_info
 from .compile import compile_for_training
@@ -235,49 +229,21 @@ class TaskModule(L.LightningModule):
 
     # Checkpoints ---------------------------------------------------------------------
     @classmethod
-    def options_from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-        """Constructor options read off a plain state dict (head sizes)."""
-        return {}
-
-    @classmethod
-    def upgrade_hparams(
-        cls, hparams: dict[str, Any], checkpoint: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """The constructor arguments of an older checkpoint's hyperparameters, brought up
-        to date (``checkpoint`` is the whole file's dict)."""
-        return hparams
-
-    @classmethod
     def from_checkpoint(
         cls, path: str | os.PathLike[str], backbone: str | None = None, **overrides: Any
     ) -> TaskModule:
         """A module from one of our Lightning checkpoints (architecture and settings from its
         hyperparameters, ``overrides`` replacing some) or from a plain, official or mmpose
-        state dict (``backbone`` defaults to the variant the weights fit). Always read with
-        ``weights_only=True``."""
-        obj = read_checkpoint_file(path)
-        hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
-        if isinstance(hparams, dict) and "backbone" in hparams:
-            task = hparams.get("name", cls.task_name)
-            if task != cls.task_name:
-                raise CheckpointError(f"{path}: a {task} checkpoint, not a {cls.task_name} one")
-            kwargs = {**hparams, **dict.fromkeys(cls.weights_args), "compile": False}
-            kwargs = cls.upgrade_hparams(kwargs, obj)
-            if backbone is not None:
-                kwargs["backbone"] = backbone
-            module = cls(**{**kwargs, **overrides})
+        state dict (``backbone`` defaults to the variant the weights fit), as
+        ``inference.checkpoints.read_task_checkpoint`` reads it (``weights_only=True``)."""
+        read = read_task_checkpoint(path, cls.task_name, backbone)
+        if read.hparams is not None:
+            kwargs = {**read.hparams, **dict.fromkeys(cls.weights_args), "compile": False}
+            module = cls(**{**kwargs, "backbone": read.variant, **overrides})
         else:
-            state = read_state_dict(path)
-            name = backbone or match_variant(state)
-            if name is None:
-                raise CheckpointError(
-                    f"{path}: cannot tell the variant ({guess_variant(state)}); pass "
-                    "--model NAME (backbone=NAME in Python)"
-                )
-            module = cls(backbone=name, **{**cls.options_from_state_dict(state), **overrides})
+            module = cls(backbone=read.variant, **{**read.options, **overrides})
         load_checkpoint(module.model, path)
-        if isinstance(obj, dict):
-            module.datamodule_hparams = dict(obj.get("datamodule_hyper_parameters") or {})
+        module.datamodule_hparams = dict(read.datamodule_hparams)
         return module
 
     # Drawing -------------------------------------------------------------------------

@@ -5,28 +5,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import numpy as np
 import torch
 
 from ..checks import check, config_with
-from ..codecs.heatmap_codec import DECODING_OPTIONS, HeatmapCodec
+from ..codecs.heatmap_codec import DECODING_OPTIONS, HeatmapCodec, recipe_codec
 from ..data.images import ImageReadError, read_rgb
 from ..data.pose.datamodule import (
-    MpiiDataConfig,
     PoseDataConfig,
     TopDownPoseDataModule,
     pose_datamodule,
 )
+from ..inference.checkpoints import keypoint_set_from
 from ..inference.drawing import draw_skeletons
 from ..inference.pose import heatmaps_to_keypoints, predict_heatmaps, predict_people
-from ..meta.keypoints import KEYPOINT_SETS, KeypointSet
+from ..meta.keypoints import KeypointSet
 from ..metrics.pose_metrics import PoseMetrics, build_pose_metrics
 from ..models.factory import create_pose_model
 from ..models.hub import check_fits, pretrained_weights
 from .base import ModelConfig, TaskModule, fused_optimizer_kwargs
+
+if TYPE_CHECKING:
+    from ..inference.estimator import PoseEstimator
 
 
 @dataclass
@@ -154,7 +157,7 @@ class PoseEstimationModule(TaskModule):
         self.keypoints = keypoint_set_from(keypoint_set)
         decoding = {k: options[k] for k in _TASK_DECODING if k in options}
         if codec is None:
-            codec = default_codec(
+            codec = recipe_codec(
                 self.keypoints.name, **{k: getattr(self.cfg, k) for k in _TASK_DECODING}
             )
         elif not isinstance(codec, HeatmapCodec):
@@ -201,37 +204,21 @@ class PoseEstimationModule(TaskModule):
         )
 
     @classmethod
-    def options_from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-        """The keypoint set of a plain state dict: the preset with as many joints as its
-        head, else an unnamed set of that size."""
-        heads = [v.shape[0] for k, v in state.items() if k.endswith("final_layer.weight")]
-        if not heads:
-            return {}
-        k = heads[0]
-        preset = next((s for s in KEYPOINT_SETS.values() if s.num_joints == k), None)
-        if preset is not None:
-            return {"keypoint_set": preset}
-        # Another set's head: K unnamed joints (a plain state dict carries no names).
-        return {"keypoint_set": KeypointSet(f"{k} joints", [str(i) for i in range(k)], named=False)}
-
-    @classmethod
-    def upgrade_hparams(
-        cls, hparams: dict[str, Any], checkpoint: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """Checkpoints written before the codec was stored: their codec from the run's data
-        settings (the data module's hyperparameters) and the task's decoding options."""
-        if hparams.get("codec") is not None:
-            return hparams
-        data = dict(checkpoint.get("datamodule_hyper_parameters") or {})
-        name = keypoint_set_from(hparams.get("keypoint_set", "coco")).name
-        decoding = {k: hparams[k] for k in _TASK_DECODING if k in hparams}
-        if data.get("input_size") is None:
-            codec = default_codec(name, **decoding)
-        else:
-            codec = HeatmapCodec.from_input_hw(
-                data["input_size"], data.get("heatmap_size"), data.get("sigma"), **decoding
-            )
-        return {**hparams, "codec": codec.to_dict()}
+    def for_estimator(cls, estimator: PoseEstimator) -> PoseEstimationModule:
+        """A module that scores ``estimator``: its network (a checkpoint's, an ONNX
+        Runtime model, a bfloat16 copy), keypoint set and codec, for an evaluation with
+        the task's metrics; its data settings are those of the checkpoint's run."""
+        source = estimator.source
+        read = source.checkpoint
+        module = cls(
+            backbone=source.variant or "lite_hrnet_18",
+            backbone_overrides=read.backbone_overrides if read else None,
+            keypoint_set=estimator.keypoint_set,
+            codec=estimator.codec,
+        )
+        module.model = estimator.network
+        module.datamodule_hparams = dict(read.datamodule_hparams) if read else {}
+        return module.eval()
 
     # Prediction ----------------------------------------------------------------------
     @property
@@ -359,22 +346,3 @@ class PoseEstimationModule(TaskModule):
 
 # The codec's decoding options that the task config sets.
 _TASK_DECODING = tuple(f.name for f in fields(PoseTaskConfig) if f.name in DECODING_OPTIONS)
-
-
-def default_codec(keypoint_set: str, **decoding: Any) -> HeatmapCodec:
-    """The recipe's codec of a keypoint set's data when nothing else says: the default
-    input size of its data config (MPII's or the COCO-format one's)."""
-    data = MpiiDataConfig() if keypoint_set == MpiiDataConfig.format else PoseDataConfig()
-    return data.heatmap_codec(**decoding)
-
-
-def keypoint_set_from(value: str | KeypointSet | Mapping[str, Any]) -> KeypointSet:
-    """A ``KeypointSet`` from itself, its ``to_dict()`` form, or a preset's name."""
-    if isinstance(value, KeypointSet):
-        return value
-    if isinstance(value, str):
-        check(value in KEYPOINT_SETS, "keypoint_set",
-              f"expected one of {sorted(KEYPOINT_SETS)} or a keypoint set's dict, "
-              f"got {value!r}")  # fmt: skip
-        return KEYPOINT_SETS[value]
-    return KeypointSet.from_dict(value)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import numpy as np
@@ -30,15 +30,17 @@ from ..data.segmentation.datamodule import (
     SegmentationDataModule,
     segmentation_datamodule,
 )
+from ..inference.checkpoints import class_table_from, class_table_options
 from ..inference.drawing import overlay
 from ..inference.segmentation import segment_probabilities
-from ..meta.cityscapes import CLASS_TABLE as CITYSCAPES_CLASSES
-from ..meta.class_table import ClassTable
 from ..metrics.segmentation import SegmentationIoU
 from ..metrics.tables import format_iou_table
 from ..models.factory import create_segmentation_model
 from ..models.heads import DEFAULT_HEAD_CHANNELS
 from .base import ModelConfig, TaskModule, fused_optimizer_kwargs
+
+if TYPE_CHECKING:
+    from ..inference.segmenter import Segmenter
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -159,39 +161,9 @@ class SegmentationTaskConfig:
             backbone_overrides=model.spec_overrides(),
             backbone_checkpoint=model.weights_file(),
             **{**asdict(self), "num_classes": table.num_classes},
-            **_table_options(table),
+            **class_table_options(table),
         )
         return module, segmentation_datamodule(data)
-
-
-def _table_options(table: ClassTable) -> dict[str, Any]:
-    """``SegmentationModule``'s class-table arguments (hyperparameters of checkpoints)."""
-    values = table.as_dict()
-    # Not "palette": Lightning refuses a hyperparameter that the data module's config also
-    # has with another value (the data's palette may be unset).
-    return {"class_names": values.pop("names"), "class_palette": values.pop("palette"), **values}
-
-
-def _class_table(
-    num_classes: int | None,
-    names: Sequence[str] | None,
-    palette: Sequence[Sequence[int]] | None,
-    ignore_index: int,
-    label_ids: Sequence[int] | None,
-) -> ClassTable:
-    """The module's class table from its arguments (see ``SegmentationModule``)."""
-    cityscapes = CITYSCAPES_CLASSES
-    if names is None and num_classes in (None, cityscapes.num_classes) and palette is None:
-        return cityscapes  # the default, and checkpoints of before class tables
-    if names is None:
-        if num_classes is None:
-            raise ValueError("class_names or num_classes: the classes of the head")
-        names = [f"class_{i}" for i in range(num_classes)]
-    check(num_classes in (None, len(names)), "class_names",
-          f"{len(names)} names for {num_classes} classes")  # fmt: skip
-    if list(names) == list(cityscapes.names) and palette is None and label_ids is None:
-        return cityscapes
-    return ClassTable.build(names, palette, ignore_index, label_ids, field="class_names")
 
 
 class SegmentationModule(TaskModule):
@@ -235,7 +207,7 @@ class SegmentationModule(TaskModule):
         super().__init__()
         self.cfg = config_with(SegmentationTaskConfig, options)
         self.cfg.validate()
-        self.class_table = _class_table(
+        self.class_table = class_table_from(
             self.cfg.num_classes, class_names, class_palette, ignore_index, label_ids
         )
         num_classes = self.cfg.num_classes = self.class_table.num_classes
@@ -246,7 +218,7 @@ class SegmentationModule(TaskModule):
                 "backbone": backbone,
                 "backbone_overrides": backbone_overrides,
                 "backbone_checkpoint": backbone_checkpoint,
-                **_table_options(self.class_table),
+                **class_table_options(self.class_table),
                 **asdict(self.cfg),
             }
         )
@@ -268,15 +240,24 @@ class SegmentationModule(TaskModule):
         )
 
     @classmethod
-    def options_from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-        classifier = [v for k, v in state.items() if k.endswith("decode_head.classifier.weight")]
-        hidden = [v for k, v in state.items() if k.endswith("decode_head.conv.0.weight")]
-        options = {}
-        if classifier:
-            options["num_classes"] = classifier[0].shape[0]
-        if hidden:
-            options["head_channels"] = hidden[0].shape[0]
-        return options
+    def for_segmenter(cls, segmenter: Segmenter) -> SegmentationModule:
+        """A module that scores ``segmenter``: its network, class table and test-time
+        settings (scales, flip, window), for an evaluation with the task's metric; its
+        data settings are those of the checkpoint's run."""
+        source = segmenter.source
+        read = source.checkpoint
+        table = segmenter.class_table
+        module = cls(
+            backbone=source.variant or "lite_hrnet_18",
+            backbone_overrides=read.backbone_overrides if read else None,
+            num_classes=table.num_classes,
+            head_channels=read.head_channels() if read else DEFAULT_HEAD_CHANNELS,
+            **class_table_options(table),
+            **segmenter.settings(),
+        )
+        module.model = segmenter.network
+        module.datamodule_hparams = dict(read.datamodule_hparams) if read else {}
+        return module.eval()
 
     @property
     def input_multiple(self) -> int:

@@ -32,10 +32,11 @@ from .checkpointing import (
     remove_stale_temp_files,
     resume_checkpoint,
 )
+from .hub_push import push_run
 from .interrupts import ForwardSignals, RecordRankFailure
 from .jobs import SUMMARY_FILE
 from .loggers import build_logger
-from .resume_config import StoreRunConfig, check_resume
+from .resume_config import StoreRunConfig, check_resume, flat_config
 
 
 @contextmanager
@@ -66,8 +67,9 @@ def run_training(cfg: TrainConfig, output_dir: str | os.PathLike[str]) -> float 
     """Train, then test the best checkpoint; returns the best monitored value (for sweeps).
 
     Writes ``summary.json`` in ``output_dir``: complexity, the monitor and its best value,
-    the best checkpoint and the test metrics. Loggers get the whole config and the
-    complexity (params, MACs, paper FLOPs) as hyperparameters.
+    the best checkpoint and the test metrics. With ``push_to_hub``, the tested checkpoint
+    goes to that Hugging Face repository as a saved folder (``hub_push``). Loggers get the
+    whole config and the complexity (params, MACs, paper FLOPs) as hyperparameters.
     """
     cfg.validate()
     output_dir = Path(output_dir)
@@ -133,10 +135,30 @@ def _run(cfg: TrainConfig, output_dir: Path) -> float | None:
     score = checkpoint.best_model_score
     value = float(score) if score is not None else None
     summary.update({"best": value, "best_" + cfg.monitor: value})
+    if cfg.push_to_hub and tested and trainer.is_global_zero:
+        _push(cfg, type(module), tested, output_dir, summary)
     _write_summary(trainer, output_dir, summary)
     if cfg.prediction_images and trainer.is_global_zero:
         _draw_predictions(module, datamodule, cfg.prediction_images, output_dir)
     return value
+
+
+def _push(
+    cfg: TrainConfig, module_class: type, checkpoint: str, output_dir: Path, summary: dict
+) -> None:
+    """``push_to_hub``: the tested checkpoint as a saved folder, uploaded; ``summary.json``
+    records the outcome. A failed upload warns and keeps the folder: the run stands."""
+    record = push_run(module_class, checkpoint, output_dir, dict(summary), flat_config(cfg),
+                      cfg.push_to_hub)  # fmt: skip
+    summary["push_to_hub"] = record
+    if "error" in record:
+        warnings.warn(
+            f"push_to_hub={cfg.push_to_hub}: the upload failed ({record['error']}); the folder "
+            f"is {record['folder']} (hf upload {cfg.push_to_hub} {record['folder']} retries)",
+            stacklevel=1,
+        )
+    else:
+        print(f"pushed {record['folder']} to {record['url']}", flush=True)
 
 
 def _stopped_by_max_time(trainer: L.Trainer) -> bool:

@@ -3,6 +3,7 @@ and read from tiny files written in each set's real format; and every kind of ba
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from pathlib import Path
@@ -18,6 +19,7 @@ from lite_hrnet.data.segmentation.datamodule import (
     segmentation_datamodule,
 )
 from lite_hrnet.meta.class_table import default_palette
+from lite_hrnet.training.run import run_training
 from tests.data.segmentation.test_masks import write_palette_png
 from tests.support import compose_config
 
@@ -75,21 +77,56 @@ def test_pascal_voc_reads_the_listed_ids_and_the_palette_indices(voc_root: Path)
     assert batch["image"].shape == (1, 3, 32, 32)
 
 
-def test_ade20k_reduces_label_zero(tmp_path: Path) -> None:
+@pytest.fixture
+def ade_root(tmp_path: Path) -> Path:
+    """ADE20K's layout: images/{training,validation}/*.jpg and grey annotation PNGs, 0 the
+    "other" label and 1..150 the classes."""
     root = tmp_path / "ADEChallengeData2016"
     for split, seed in (("training", 0), ("validation", 1)):
         name = f"ADE_{split[:5]}_{seed + 1:08d}"
         _image(root / "images" / split / f"{name}.jpg", seed)
-        values = _indices(seed, 151)  # 0 "other", 1..150 the classes
+        values = _indices(seed, 151)
         (root / "annotations" / split).mkdir(parents=True)
         cv2.imwrite(str(root / "annotations" / split / f"{name}.png"), values)
-    dm = _datamodule(["data=ade20k", f"data.root={root}"])
+    return root
+
+
+def test_ade20k_reduces_label_zero(ade_root: Path) -> None:
+    dm = _datamodule(["data=ade20k", f"data.root={ade_root}"])
     assert dm.class_table.num_classes == 150 and dm.class_table.names[0] == "wall"
     assert dm.class_table.to_label_ids(np.array([0, 149])).tolist() == [1, 150]
     dm.setup("validate")
     label = dm.datasets["val"][0]["label"].numpy()
     values = _indices(1, 151)
     assert np.array_equal(label, np.where(values == 0, 255, values.astype(np.int64) - 1))
+
+
+@pytest.mark.parametrize(
+    ("preset", "root_fixture", "a_class"), [("pascal_voc", "voc_root", "person"),
+                                            ("ade20k", "ade_root", "wall")],
+)  # fmt: skip
+def test_a_preset_trains_and_evaluates_with_its_class_names(
+    preset: str, root_fixture: str, a_class: str, request, tmp_path: Path, capsys
+) -> None:
+    """One epoch on the preset's layout, then the best checkpoint's test: its IoU table and
+    results file list the preset's classes."""
+    root = request.getfixturevalue(root_fixture)
+    cfg = compose_config(
+        ["task=segmentation", f"data={preset}", f"data.root={root}", "monitor=val/mIoU",
+         "data.num_workers=0", "data.batch_size=1", "data.val_batch_size=1",
+         "data.input_size=[64,64]", "model.width=0.25", "model.num_modules=[1,1,1]",
+         "trainer=cpu", "trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1",
+         "trainer.enable_progress_bar=false",
+         "callbacks.model_summary=none", "logger=none", "prediction_images=0"]
+    )  # fmt: skip
+    cfg.validate()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        score = run_training(cfg, tmp_path / "run")
+    assert 0.0 <= score <= 1.0
+    assert a_class in capsys.readouterr().out
+    results = json.loads((tmp_path / "run" / "test_predictions.json").read_text())
+    assert list(results["iou"]) == cfg.data.classes and a_class in results["iou"]
 
 
 @pytest.fixture

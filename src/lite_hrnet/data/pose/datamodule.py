@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ...checks import check
-from ...codecs.heatmap_codec import HeatmapCodec
+from ...codecs.heatmap_codec import RECIPE_INPUT_HW, HeatmapCodec
 from ...formats.coco import check_scorable, keypoint_categories, load_coco
 from ...meta.keypoint_files import from_yaml_file, print_once
 from ...meta.keypoints import KEYPOINT_SETS, KeypointSet
@@ -224,7 +224,7 @@ class MpiiDataConfig(PoseDataConfig):
     root: str = "data/mpii"
     keypoints: str | None = "mpii"
     metrics: list[str] = field(default_factory=lambda: ["PCKh"])
-    input_size: list[int] = field(default_factory=lambda: [256, 256])
+    input_size: list[int] = field(default_factory=lambda: list(RECIPE_INPUT_HW["mpii"]))
     half_body_prob: float = 0.0
     batch_size: int = 32
 

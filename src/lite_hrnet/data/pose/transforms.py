@@ -15,7 +15,7 @@ import numpy as np
 
 from ...checks import check, is_size
 from ...codecs.geometry import PIXEL_STD, apply_affine, get_affine_transform
-from ...codecs.heatmap_codec import HeatmapCodec
+from ...codecs.heatmap_codec import RECIPE_INPUT_HW, HeatmapCodec
 from ...codecs.image import normalize_image
 from ...meta.keypoints import KeypointSet
 from ..random_state import reseed_from_torch
@@ -29,7 +29,7 @@ class TopDownConfig:
     use; the heatmap size (input / 4) and sigma (heatmap height / 32) follow the input
     unless given, so one override of ``input_size`` changes a whole resolution setting."""
 
-    input_size: list[int] = field(default_factory=lambda: [256, 192])
+    input_size: list[int] = field(default_factory=lambda: list(RECIPE_INPUT_HW["coco"]))
     heatmap_size: list[int] | None = None
     sigma: float | None = None
     flip_prob: float = 0.5

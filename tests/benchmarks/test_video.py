@@ -1,0 +1,31 @@
+"""The video benchmark end to end at a tiny size (speed itself is never asserted here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import video
+
+
+def test_the_clip_draws_people_where_their_keypoints_are() -> None:
+    clip, keypoints = video.make_clip(frames=3, people=2)
+    assert clip.shape == (3, 480, 640, 3) and keypoints.shape == (3, 2, 17, 3)
+    background = video.make_clip(frames=1, people=0)[0][0].astype(int)
+    x, y = np.round(keypoints[2, 0, 5, :2]).astype(int)  # a shoulder, on the shirt
+    assert np.abs(clip[2, y, x].astype(int) - background[y, x]).sum() > 0
+
+
+@pytest.mark.slow
+def test_the_benchmark_times_every_stage_and_tabulates_the_filter(tmp_path: Path) -> None:
+    out = tmp_path / "video.json"
+    result = video.main(["--frames", "4", "--people", "2", "--rounds", "1", "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(result))
+    stages = result["stages"]["ms_per_frame"]
+    assert set(stages) == {"decode", "track", "smooth", "draw + encode"}
+    assert all(ms > 0 for ms in stages.values())
+    standing = result["smoothing_rms_px"]["standing"]
+    assert standing["min_cutoff=1.0 beta=0.05"] < standing["raw"]
