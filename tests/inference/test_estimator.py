@@ -163,6 +163,20 @@ def test_an_onnx_file_predicts_alike_alone_or_with_the_checkpoints_settings(
             PoseEstimator(source, input_size=(96, 64), **options)
 
 
+@pytest.mark.slow  # an OpenVINO export and compile
+def test_an_openvino_ir_runs_with_the_checkpoints_settings(module, files, tmp_path: Path) -> None:
+    from lite_hrnet.deploy import export_openvino
+
+    ir = export_openvino(module.model, tmp_path / "tiny.xml", input_size=SIZE)
+    image = _image(1)
+    expected = _reference(module, image, BOXES)
+    runtime = PoseEstimator(files["ckpt"], onnx=ir)
+    assert runtime.network.precision == "f32"  # never the CPU plugin's bf16 default
+    np.testing.assert_allclose(_keypoints(runtime(image, BOXES)), expected, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match=r"takes 64x32 images, the settings 96x64"):
+        PoseEstimator(files["ckpt"], input_size=(96, 64), onnx=ir)
+
+
 @pytest.mark.slow  # the conftest's package (an AOTInductor compile, once per run)
 def test_a_package_predicts_what_its_eager_model_does(tiny_pose_model, tiny_package) -> None:
     est = PoseEstimator(tiny_package)

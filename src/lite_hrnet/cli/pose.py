@@ -35,8 +35,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     runtime.add_argument(
         "--onnx",
         type=Path,
-        help="run this ONNX export of the checkpoint (e.g. export --int8) in ONNX Runtime "
-        "instead of its network; the checkpoint still gives the settings",
+        help="run this ONNX export of the checkpoint (e.g. export --int8) in ONNX Runtime, "
+        "or an OpenVINO IR (.xml, export --format openvino) in OpenVINO, instead of its "
+        "network; the checkpoint still gives the settings",
     )
     runtime.add_argument(
         "--bf16",

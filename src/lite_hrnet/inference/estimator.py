@@ -85,8 +85,9 @@ class PoseEstimator:
         flip_test, dark: the codec's decoding options, replacing the source's.
         dtype: run the network in this dtype (``optimize_for_inference(compile=False,
             dtype=...)``, e.g. ``torch.bfloat16``).
-        onnx: run this ONNX export of the source in ONNX Runtime instead of its network;
-            the source still gives the settings.
+        onnx: run this ONNX export of the source in ONNX Runtime (or this OpenVINO IR,
+            ``.xml`` from ``export --format openvino``, in OpenVINO) instead of its
+            network; the source still gives the settings.
         max_batch_size: crops per forward pass (the crops of all people of all images
             given in one call are batched).
         score_threshold: keypoint scores that count in a person's score.

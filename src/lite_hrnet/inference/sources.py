@@ -43,6 +43,8 @@ from .checkpoints import (
 Source = str | os.PathLike[str] | nn.Module
 PACKAGE_SUFFIX = ".pt2"
 ONNX_SUFFIX = ".onnx"
+# An OpenVINO IR (export --format openvino): a runtime for onnx= (its .bin beside it).
+OPENVINO_SUFFIX = ".xml"
 # Suffixes that make a missing source a missing file rather than an unknown tag.
 _FILE_SUFFIXES = (".ckpt", ".pth", ".pt", ".safetensors", PACKAGE_SUFFIX, ONNX_SUFFIX)
 
@@ -147,8 +149,9 @@ def _network_input_hw(network: Any) -> tuple[int, int] | None:
 
 
 def load_runtime(path: Path, input_size: Sequence[int] | None, task: str) -> Any:
-    """A package (``.pt2``) or an ONNX file loaded to run; for a package, a
-    ``PackageError`` when it is of another task or built for another ``input_size``."""
+    """A package (``.pt2``), an OpenVINO IR (``.xml``) or an ONNX file loaded to run; for
+    a package, a ``PackageError`` when it is of another task or built for another
+    ``input_size``."""
     if path.suffix == PACKAGE_SUFFIX:
         from ..deploy.package import PackageError, load_package
 
@@ -159,6 +162,10 @@ def load_runtime(path: Path, input_size: Sequence[int] | None, task: str) -> Any
                 f"a {task} package is needed"
             )
         return package
+    if path.suffix.lower() == OPENVINO_SUFFIX:
+        from ..deploy.openvino import OpenVinoModel
+
+        return OpenVinoModel(path)  # in the IR's stored precision, else f32
     from ..deploy.quantize import OnnxRuntimeModel
 
     return OnnxRuntimeModel(path)
