@@ -141,7 +141,8 @@ def run_pose_eval(args: argparse.Namespace) -> int:
         output = ran.with_name(f"{ran.stem}{tag}_{results_name(cfg)}")
     runtime = ""
     if args.onnx:
-        runtime = f" in ONNX Runtime ({args.onnx})"
+        engine = "OpenVINO" if args.onnx.suffix.lower() == ".xml" else "ONNX Runtime"
+        runtime = f" in {engine} ({args.onnx})"
     elif args.bf16:
         runtime = " in bfloat16"
     title = f"{describe_data(cfg)}, {weights}{runtime}"
