@@ -200,3 +200,19 @@ def test_a_camera_without_a_display_writes_its_frames_and_json(
     written = json.loads((tmp_path / "camera0.json").read_text())
     assert len(written["frames"]) == 5
     assert "stopped sending frames" in written["problems"]["ended_early"]
+
+
+def test_ctrl_c_stops_a_run_with_the_frames_done_written(network, scene, tmp_path) -> None:
+    known = KnownBoxes(scene)
+
+    def detector(image: np.ndarray) -> np.ndarray:
+        if len(known.calls) == 3:
+            raise KeyboardInterrupt
+        return known(image)
+
+    video = PoseEstimator(network, detector=detector).video(_video(scene, tmp_path / "w.mp4"))
+    summary = save_pose_video(video, tmp_path, "w", progress=False)
+    assert summary.stopped and summary.frames == 3 and "stopped before the end" in summary.line()
+    written = json.loads((tmp_path / "w.json").read_text())
+    assert [f["index"] for f in written["frames"]] == [0, 1, 2]
+    assert open_frames(tmp_path / "w_pose.mp4").frame_count == 3
