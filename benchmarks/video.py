@@ -1,16 +1,25 @@
-"""The video pipeline's stages other than the networks, on a generated 640x480 clip: decode,
-track, smooth, draw + encode, in milliseconds per frame; and the One-Euro filter's error
-against a known path for a grid of its two settings.
+"""The video pipeline's stages on a generated 640x480 clip: decode, track, smooth, draw +
+encode, in milliseconds per frame; the One-Euro filter's error against a known path for a
+grid of its two settings; and, with ``--pose``, the networks: the pose model per frame
+(``PoseEstimator.predict_image`` at the people's boxes) in eager PyTorch, ONNX Runtime and
+an AOTInductor package given by ``--package``, and a person detector ONNX file given by
+``--detector``, for 1, 3 and 6 people.
 
     python -m benchmarks.video                     # 120 frames, 4 people, 5 rounds
     python -m benchmarks.video --frames 60 --people 2 --rounds 3 --json out.json
+    python -m benchmarks.video --pose lite_hrnet_18 --pose-frames 10 --detector rtmdet.onnx
 
 The clip: the synthetic data sets' figures (``lite_hrnet.synthetic.figures``) walking over a
 smooth background, written once as mp4 (``inference.frames.VideoWriter``) into a temporary
 folder. Each stage runs over the whole clip once per round, the stages taking turns within a
 round, after one untimed round; a figure is the median over rounds. Tracking and smoothing
-get the true keypoints with 2 px of noise (what a pose model would hand them). The person
-detector and the pose network are not timed here.
+get the true keypoints with 2 px of noise (what a pose model would hand them).
+
+The networks (``--pose``): random weights (the time does not depend on them) at 256x192,
+the flip test on (the recipe's), the crops at the true boxes; the runtimes take turns
+within a round, so that their ratios are paired. A package is not built here (an
+AOTInductor compile takes minutes): pass one made by ``lite-hrnet export --format pt2``.
+The detector row needs a real detector file; none is timed without one.
 """
 
 from __future__ import annotations
@@ -124,6 +133,67 @@ def time_stages(frames: int = 120, people: int = 4, rounds: int = 5) -> dict:
     }
 
 
+def time_networks(
+    variant: str = "lite_hrnet_18",
+    people: tuple[int, ...] = (1, 3, 6),
+    frames: int = 10,
+    rounds: int = 3,
+    threads: int = 2,
+    detector: Path | None = None,
+    package: Path | None = None,
+) -> dict:
+    """Median milliseconds per frame of the pose model in each runtime (and the detector)
+    for each number of people (see the module's docstring)."""
+    import torch
+
+    from lite_hrnet import create_pose_model
+    from lite_hrnet.deploy import export_onnx
+    from lite_hrnet.inference.estimator import PoseEstimator
+
+    torch.set_num_threads(threads)
+    network = create_pose_model(variant).eval()
+    with tempfile.TemporaryDirectory() as folder:
+        onnx_file = export_onnx(network, Path(folder) / f"{variant}.onnx", input_size=(256, 192))
+        runtimes: dict[str, Callable[[np.ndarray, np.ndarray], object]] = {
+            "eager": PoseEstimator(network).predict_image,
+            "onnx runtime": PoseEstimator(onnx_file).predict_image,
+        }
+        if package is not None:
+            runtimes["package"] = PoseEstimator(package).predict_image
+        if detector is not None:
+            from lite_hrnet.inference.detection import load_detector
+
+            find = load_detector(detector, threads=threads)
+            runtimes[f"detector {detector.name}"] = lambda image, boxes: find(image)
+        table: dict[str, dict[int, float]] = {name: {} for name in runtimes}
+        for count in people:
+            clip, truth = make_clip(frames, count)
+            boxes = [boxes_from_keypoints(k, SIZE) for k in truth]
+            for run in runtimes.values():  # warm-up
+                run(clip[0], boxes[0])
+            times: dict[str, list[float]] = {name: [] for name in runtimes}
+            for _ in range(rounds):
+                for name, run in runtimes.items():
+
+                    def stage(run=run, clip=clip, boxes=boxes) -> int:
+                        for image, b in zip(clip, boxes):
+                            run(image, b)
+                        return len(clip)
+
+                    times[name].append(_per_frame_ms(stage))
+            for name, t in times.items():
+                table[name][count] = statistics.median(t)
+    return {
+        "ms_per_frame": table,
+        "variant": variant,
+        "input": "256x192",
+        "frames": frames,
+        "rounds": rounds,
+        "threads": threads,
+        "cpu": platform.processor() or platform.machine(),
+    }
+
+
 def smoothing_error(
     min_cutoffs: tuple[float, ...] = (0.5, 1.0, 2.0),
     betas: tuple[float, ...] = (0.01, 0.03, 0.05, 0.1),
@@ -172,11 +242,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--people", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--pose", metavar="VARIANT", help="also time this pose model's runtimes")
+    parser.add_argument("--pose-people", type=int, nargs="+", default=[1, 3, 6])
+    parser.add_argument("--pose-frames", type=int, default=10)
+    parser.add_argument("--pose-rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="torch and ONNX Runtime threads")
+    parser.add_argument("--package", type=Path, help="an AOTInductor package of --pose to time")
+    parser.add_argument("--detector", type=Path, help="a person detector ONNX file to time")
     args = parser.parse_args(argv)
     result = {
         "stages": time_stages(args.frames, args.people, args.rounds),
         "smoothing_rms_px": smoothing_error(),
     }
+    if args.pose:
+        result["networks"] = time_networks(
+            args.pose, tuple(args.pose_people), args.pose_frames, args.pose_rounds,
+            args.threads, args.detector, args.package,
+        )  # fmt: skip
     print("| stage | ms per frame |\n|---|---|")
     for name, ms in result["stages"]["ms_per_frame"].items():
         print(f"| {name} | {ms:.2f} |")
@@ -185,6 +267,13 @@ def main(argv: list[str] | None = None) -> dict:
     print("|---" * (len(errors) + 1) + "|")
     for setting in errors["standing"]:
         print(f"| {setting} | " + " | ".join(f"{e[setting]:.2f}" for e in errors.values()) + " |")
+    if args.pose:
+        table = result["networks"]["ms_per_frame"]
+        counts = args.pose_people
+        print("\n| ms per frame | " + " | ".join(f"{n} people" for n in counts) + " |")
+        print("|---" * (len(counts) + 1) + "|")
+        for name, row in table.items():
+            print(f"| {name} | " + " | ".join(f"{row[n]:.1f}" for n in counts) + " |")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return result

@@ -29,3 +29,11 @@ def test_the_benchmark_times_every_stage_and_tabulates_the_filter(tmp_path: Path
     assert all(ms > 0 for ms in stages.values())
     standing = result["smoothing_rms_px"]["standing"]
     assert standing["min_cutoff=1.0 beta=0.05"] < standing["raw"]
+
+
+@pytest.mark.slow  # an ONNX export of lite_hrnet_18 and forward passes at 256x192
+def test_the_networks_are_timed_per_runtime_and_people_count(tmp_path: Path) -> None:
+    result = video.time_networks(people=(1, 2), frames=1, rounds=1)
+    table = result["ms_per_frame"]
+    assert set(table) == {"eager", "onnx runtime"}  # no package or detector given
+    assert all(set(row) == {1, 2} and min(row.values()) > 0 for row in table.values())

@@ -197,3 +197,96 @@ def test_a_detector_tag_reaches_the_estimator(pose_weights, tmp_path, monkeypatc
     assert loaded == ["stand-in"]
     results = json.loads((tmp_path / "out" / "keypoints.json").read_text())
     assert np.shape(results["a.png"]) == (2, 17, 3)
+
+
+def _clip(path: Path, frames: int = 6) -> Path:
+    """An mp4 of two people walking apart (128 x 96, 10 frames per second)."""
+    from lite_hrnet.inference.frames import VideoWriter
+    from tests.inference.moving_people import moving_scene
+
+    scene = moving_scene([(40.0, 60.0), (88.0, 60.0)], [(-2.0, 0.0), (2.0, 0.5)], frames)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with VideoWriter(path, 10.0, (128, 96)) as writer:
+        for image in scene.frames:
+            writer.write(image)
+    return path
+
+
+def _frames_written(path: Path) -> list[dict]:
+    written = _strict_json(path)
+    assert isinstance(written, dict)
+    return written["frames"]
+
+
+def test_a_video_among_images_gets_its_drawn_video_and_per_frame_json(
+    pose_weights, tmp_path, capsys
+) -> None:
+    """Images and a video in one call; the video's JSON has every frame, each person
+    with a track id, box, score and keypoints."""
+    from lite_hrnet.inference.frames import open_frames
+
+    video = _clip(tmp_path / "in" / "walk.mp4")
+    image = _image(tmp_path / "in" / "a.png", 0)
+    out = tmp_path / "out"
+    assert _predict([image, video], pose_weights, out, ["--no-flip", "--smooth"]) == 0
+    assert (out / "a_pose.png").is_file() and (out / "keypoints.json").is_file()
+    assert open_frames(out / "walk_pose.mp4").frame_count == 6
+    frames = _frames_written(out / "walk.json")
+    assert [f["index"] for f in frames] == list(range(6))
+    assert [f["time_s"] for f in frames] == pytest.approx(np.arange(6) / 10)
+    person = frames[2]["people"][0]  # no detector: the whole frame, one person
+    assert person["track_id"] == 1 and person["box"] == [0, 0, 128, 96]
+    assert np.shape(person["keypoints"]) == (17, 3)
+    assert re.search(r"walk\.mp4: 6 frames, up to 1 people, 1 tracks", capsys.readouterr().out)
+
+
+def test_a_cut_video_keeps_the_frames_before_the_cut_and_says_so(
+    pose_weights, tmp_path, capsys
+) -> None:
+    from tests.inference.test_frames import _faststart
+
+    whole = _faststart(_clip(tmp_path / "walk.mp4").read_bytes())
+    cut = tmp_path / "in" / "cut.mp4"
+    cut.parent.mkdir()
+    cut.write_bytes(whole[: len(whole) * 6 // 10])
+    with pytest.warns(UserWarning, match="ended early"):
+        assert _predict([cut], pose_weights, tmp_path / "out", ["--no-flip"]) == 0
+    frames = _frames_written(tmp_path / "out" / "cut.json")
+    assert 1 <= len(frames) < 6
+    printed = capsys.readouterr().out
+    assert f"cut.mp4: {len(frames)} frames" in printed and "ended early" in printed
+    assert f"ended early after {len(frames)} of 6 frames" in printed
+    assert (tmp_path / "out" / "cut_pose.mp4").is_file()
+
+
+def test_a_folder_of_frames_is_one_video_with_frames(pose_weights, tmp_path) -> None:
+    folder = tmp_path / "shots"
+    for t in (0, 1, 2, 10):  # in natural order: shot_10 last
+        _image(folder / f"shot_{t}.png", t)
+    more = ["--no-flip", "--frames", "--fps", "5"]
+    assert _predict([folder], pose_weights, tmp_path / "out", more) == 0
+    frames = _frames_written(tmp_path / "out" / "shots.json")
+    assert [f["name"] for f in frames] == [f"shot_{t}.png" for t in (0, 1, 2, 10)]
+    assert frames[1]["time_s"] == pytest.approx(0.2)
+    assert not (tmp_path / "out" / "keypoints.json").exists()  # not taken as images
+
+
+def test_a_camera_without_a_display_writes_its_frames_and_json(
+    pose_weights, tmp_path, monkeypatch, capsys
+) -> None:
+    from lite_hrnet.inference import frames as frames_module
+    from lite_hrnet.inference.frames import open_frames
+    from tests.inference.test_frames import FakeCamera
+
+    clip = np.stack([f.image[..., ::-1] for f in open_frames(_clip(tmp_path / "c.mp4", 3))])
+    monkeypatch.setattr(frames_module, "capture_factory", lambda index: FakeCamera(clip))
+    monkeypatch.setattr(frames_module, "display_problem", lambda: "no display (test)")
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning) as warned:
+        assert _predict([], pose_weights, out, ["--no-flip", "--camera", "0"]) == 0
+    assert any("writing them to" in str(w.message) for w in warned)
+    assert sorted(p.name for p in (out / "camera0_frames").iterdir()) == [
+        f"frame_00000{i}.png" for i in range(3)
+    ]
+    assert len(_frames_written(out / "camera0.json")) == 3
+    assert "camera0: 3 frames" in capsys.readouterr().out

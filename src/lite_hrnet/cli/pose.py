@@ -151,7 +151,14 @@ def run_pose_eval(args: argparse.Namespace) -> int:
 
 
 def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("images", nargs="+", type=Path, help="image files or folders")
+    parser.add_argument(
+        "images",
+        nargs="*",
+        type=Path,
+        metavar="INPUTS",
+        help="image files, folders of images, video files (.mp4 .mov .avi .mkv ...); "
+        "with --frames each folder is one video",
+    )
     _add_model_arguments(parser)
     parser.add_argument(
         "--package",
@@ -172,6 +179,40 @@ def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--output", type=Path, default=Path("predictions"), help="output folder")
     parser.add_argument("--threshold", type=float, default=0.3, help="joint score to draw")
+    video = parser.add_argument_group(
+        "videos and cameras",
+        "a video gives <stem>_pose.mp4 and <stem>.json (per frame: index, time, each "
+        "person's track id, box, score, keypoints); a camera a window (frames to "
+        "<output>/camera<N>_frames/ without a display) and camera<N>.json",
+    )
+    video.add_argument(
+        "--frames",
+        action="store_true",
+        help="each folder given is the frames of one video (natural order), not a set of images",
+    )
+    video.add_argument(
+        "--camera", type=int, metavar="N", help="run on camera N until q / Esc / Ctrl-C"
+    )
+    video.add_argument(
+        "--track",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give each person of a video a track id (default: on)",
+    )
+    video.add_argument(
+        "--smooth", action="store_true", help="smooth each track's keypoints (One-Euro filter)"
+    )
+    video.add_argument(
+        "--detect-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run --detector on every N-th frame, cropping the frames between at the "
+        "previous frame's keypoints (default: 1, every frame)",
+    )
+    video.add_argument(
+        "--fps", type=float, help="frame rate of a folder of frames or a camera (default: 30)"
+    )
 
 
 def _boxes_for(
@@ -203,7 +244,60 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     """Draw ``<stem>_pose.png`` per image and write every image's keypoints (N, K, 3) to
     ``keypoints.json``, keyed by file name (``output_names``: inputs that share a stem get
     distinct names), as they are made (``KeypointsFile``). An image that cannot be decoded
-    is skipped with a warning and counted."""
+    is skipped with a warning and counted. Each video (and folder of frames with
+    ``--frames``, and ``--camera``) runs through ``PoseEstimator.video`` to its own files
+    (``inference.video_files``); frames it could not read are counted in its summary."""
+    weights_given = args.checkpoint is not None or args.pretrained is not None
+    if weights_given == (args.package is not None):
+        raise ValueError(
+            "predict pose: give either --checkpoint or --package (or --pretrained TAG)"
+        )
+    detector = None if args.detector.lower() == "none" else args.detector
+    videos, stills = _split_inputs(args.images, args.frames)
+    if not args.images and args.camera is None:
+        raise ValueError("predict pose: give images, folders or videos, or --camera N")
+    estimator = _estimator(args, None, detector=detector)
+    output_folder(args.output)
+    if stills:
+        _predict_images(args, estimator, stills)
+    for path, (_, stem) in output_names(videos).items():
+        _predict_video(args, estimator, path, stem)
+    if args.camera is not None:
+        _predict_video(args, estimator, args.camera, f"camera{args.camera}")
+    return 0
+
+
+def _split_inputs(inputs: list[Path], frames: bool) -> tuple[list[Path], list[Path]]:
+    """(videos, image inputs): video files by their suffix, and folders with ``--frames``;
+    the rest are images and folders of images."""
+    from ..inference.frames import VIDEO_SUFFIXES
+
+    videos, stills = [], []
+    for path in inputs:
+        is_video = path.is_dir() if frames else path.suffix.lower() in VIDEO_SUFFIXES
+        (videos if is_video else stills).append(path)
+    return videos, stills
+
+
+def _predict_video(args: argparse.Namespace, estimator: Any, source: Path | int, stem: str) -> None:
+    """One video, folder of frames or camera through ``PoseEstimator.video`` to files
+    (``inference.video_files``), and its summary line."""
+    from ..inference.video_files import save_pose_video, show_pose_video
+
+    video = estimator.video(
+        source, track=args.track, smooth=args.smooth, detect_every=args.detect_every, fps=args.fps
+    )
+    if isinstance(source, int):
+        summary = show_pose_video(video, args.output, stem, args.threshold)
+    else:
+        summary = save_pose_video(video, args.output, stem, args.threshold)
+    print(summary.line())
+    if summary.problems:
+        print(summary.problems.report())
+
+
+def _predict_images(args: argparse.Namespace, estimator: Any, inputs: list[Path]) -> None:
+    """Each image's skeletons and keypoints (see ``run_pose_predict``)."""
     import warnings
 
     import numpy as np
@@ -213,17 +307,9 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     from ..formats.json_files import json_numbers
     from ..inference.drawing import draw_skeletons, save_rgb
 
-    weights_given = args.checkpoint is not None or args.pretrained is not None
-    if weights_given == (args.package is not None):
-        raise ValueError(
-            "predict pose: give either --checkpoint or --package (or --pretrained TAG)"
-        )
-    detector = None if args.detector.lower() == "none" else args.detector
-    estimator = _estimator(args, None, detector=detector)
-    images = collect_images(args.images)
+    images = collect_images(inputs)
     names = output_names(images)
     boxes = _boxes_for(read_boxes_file(args.boxes) if args.boxes else {}, names, args.boxes)
-    output_folder(args.output)
     clipped = empty = 0
     empty_in: list[str] = []
     with KeypointsFile(args.output) as results_file:
@@ -264,4 +350,3 @@ def run_pose_predict(args: argparse.Namespace) -> int:
         )
     if not results:
         raise ValueError(f"none of the {len(names)} images could be decoded")
-    return 0

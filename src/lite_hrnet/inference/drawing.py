@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -18,16 +19,23 @@ _PALETTE = np.array(
 
 
 def draw_skeletons(
-    image: np.ndarray, keypoints: np.ndarray, keypoint_set: KeypointSet, threshold: float = 0.3
+    image: np.ndarray,
+    keypoints: np.ndarray,
+    keypoint_set: KeypointSet,
+    threshold: float = 0.3,
+    colors: Sequence[int] | None = None,
 ) -> np.ndarray:
     """A copy of ``image`` (H, W, 3) uint8 RGB with people (N, K, 3) [x, y, score] drawn.
 
-    Joints and limbs whose scores are below ``threshold`` are left out.
+    Joints and limbs whose scores are below ``threshold`` are left out. ``colors`` (N,):
+    each person's colour number (e.g. a track id, so that a person keeps a colour over a
+    video); default: their order.
     """
     out = np.ascontiguousarray(image).copy()
     scale = max(1, round(max(out.shape[:2]) / 400))
     for person_index, person in enumerate(np.asarray(keypoints)):
-        color = _PALETTE[person_index % len(_PALETTE)].tolist()
+        number = person_index if colors is None else int(colors[person_index])
+        color = _PALETTE[number % len(_PALETTE)].tolist()
         for a, b in keypoint_set.skeleton:
             if min(person[a, 2], person[b, 2]) >= threshold:
                 pa = tuple(round(float(v)) for v in person[a, :2])

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ from ..meta.keypoints import KeypointSet
 from .checkpoints import POSE
 from .pose import predict_people_batched
 from .sources import Source, load_runtime, pose_source, runtime_fits
+
+if TYPE_CHECKING:
+    from .video_pose import VideoPose
 
 Detector = Callable[[np.ndarray], np.ndarray]
 DEFAULT_MAX_BATCH_SIZE = 64
@@ -204,6 +207,29 @@ class PoseEstimator:
             [self._person(box, points) for box, points in zip(image_boxes, image_keypoints)]
             for image_boxes, image_keypoints in zip(per_image, keypoints)
         ]
+
+    def video(
+        self,
+        source: str | os.PathLike[str] | int,
+        track: bool = True,
+        smooth: bool = False,
+        detect_every: int = 1,
+        **options: Any,
+    ) -> VideoPose:
+        """The people of every frame of a video file, a folder of frames or a camera
+        index: an iterable of ``FrameResult(frame, people)``, one per frame read, with
+        ``problems`` (frames skipped, an early end) once it has ended. See
+        ``inference.video_pose.VideoPose`` for ``track``, ``smooth``, ``detect_every`` and
+        the ``options`` (``boxes``, ``fps``, ``tracker``, ``smoother``).
+
+        >>> for frame, people in est.video("clip.mp4", smooth=True):  # doctest: +SKIP
+        ...     print(frame.index, [(p.track_id, p.score) for p in people])
+        """
+        from .video_pose import VideoPose  # OpenCV and SciPy load only for video
+
+        return VideoPose(
+            self, source, track=track, smooth=smooth, detect_every=detect_every, **options
+        )
 
     def _boxes(self, image: np.ndarray, boxes: Any) -> np.ndarray:
         """Boxes (N, 4 or 5) float32, checked: given, the detector's, else the image's."""

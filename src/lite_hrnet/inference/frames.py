@@ -26,6 +26,10 @@ import numpy as np
 # Frames per second of a folder of images, and of a camera that reports no rate.
 DEFAULT_FPS = 30.0
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+# Files that are videos by their name (what OpenCV's FFmpeg commonly decodes).
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"}
+)
 # The codec of VideoWriter: MPEG-4 part 2, which every opencv-python wheel (the headless
 # one included) encodes without an external library; H.264 would need one.
 MP4_FOURCC = "mp4v"
