@@ -34,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"tasks", "data", "synthetic", "checks", "sharing"},
     "sharing": {"models", "meta", "codecs"},
     "timm": {"models"},
-    "training": {"config", "tasks", "data", "metrics", "models", "sharing"},
+    "training": {"config", "tasks", "data", "metrics", "models", "sharing", "formats"},
     "reporting": {"training"},
     "cli": {
         "models",

@@ -111,6 +111,33 @@ def test_boxes_are_clipped_and_empty_or_unmatched_ones_reported(
     assert np.shape(results["a.png"]) == (1, 17, 3) and np.shape(results["b.png"]) == (1, 17, 3)
 
 
+def test_workers_give_the_same_keypoints_as_one_image_at_a_time(
+    pose_weights, tmp_path, capsys
+) -> None:
+    """``--workers``: Lightning's predict loop (workers decode and crop) writes the same
+    keypoints.json as the default path, boxes included, and counts an undecodable image."""
+    images = [_image(tmp_path / "in" / f"{i}.png", i) for i in range(3)]
+    bad = tmp_path / "in" / "bad.png"
+    bad.write_bytes(b"not a png")
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"1.png": [[2, 3, 30, 40], [-5, 0, 20, 20]], "2.png": []}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        more = ["--boxes", str(boxes)]
+        assert _predict([*images, bad], pose_weights, tmp_path / "one", more) == 0
+        capsys.readouterr()
+        assert _predict([*images, bad], pose_weights, tmp_path / "loop",
+                        [*more, "--workers", "1"]) == 0  # fmt: skip
+    assert "wrote 3 of 4 predictions" in capsys.readouterr().out
+    loop = json.loads((tmp_path / "loop" / "keypoints.json").read_text())
+    one = json.loads((tmp_path / "one" / "keypoints.json").read_text())
+    assert list(loop) == list(one) == ["0.png", "1.png", "2.png"]
+    for key in one:
+        assert np.asarray(loop[key]) == pytest.approx(np.asarray(one[key]), abs=1e-4)
+    assert np.shape(loop["1.png"]) == (2, 17, 3) and loop["2.png"] == []
+    assert not list((tmp_path / "loop").glob("*_pose.png"))  # keypoints only
+
+
 def test_a_malformed_box_is_one_line_naming_the_file(pose_weights, tmp_path, capsys) -> None:
     a = _image(tmp_path / "in" / "a.png", 0)
     boxes = tmp_path / "boxes.json"

@@ -79,7 +79,9 @@ def test_one_process_equals_the_pose_estimator(tmp_path: Path) -> None:
             continue
         people = estimator(path, boxes=BOXES.get(path.name))
         expected = np.stack([p.keypoints for p in people]) if people else []
-        assert np.array(written[path.name]).reshape(-1, 17, 3) == pytest.approx(expected)
+        assert np.array(written[path.name]).reshape(-1, 17, 3) == pytest.approx(
+            expected, abs=0.006
+        )  # rounded to 0.01
     assert len(written["b.png"]) == 2 and written["d.png"] == []
 
 

@@ -213,6 +213,22 @@ def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument(
         "--fps", type=float, help="frame rate of a folder of frames or a camera (default: 30)"
     )
+    many = parser.add_argument_group(
+        "many images",
+        "with --workers or --devices, images run through Lightning's predict loop: workers "
+        "decode and crop, each device predicts its share, keypoints.json is written (no "
+        "drawings); boxes from --boxes, else the whole image",
+    )
+    many.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="DataLoader workers (default: 0)"
+    )
+    many.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes, one per device (DDP over N GPUs, or N CPU processes; default: 1)",
+    )
 
 
 def _boxes_for(
@@ -258,7 +274,9 @@ def run_pose_predict(args: argparse.Namespace) -> int:
         raise ValueError("predict pose: give images, folders or videos, or --camera N")
     estimator = _estimator(args, None, detector=detector)
     output_folder(args.output)
-    if stills:
+    if stills and (args.workers > 0 or args.devices > 1):
+        _predict_many_images(args, estimator, stills, detector)
+    elif stills:
         _predict_images(args, estimator, stills)
     for path, (_, stem) in output_names(videos).items():
         _predict_video(args, estimator, path, stem)
@@ -294,6 +312,51 @@ def _predict_video(args: argparse.Namespace, estimator: Any, source: Path | int,
     print(summary.line())
     if summary.problems:
         print(summary.problems.report())
+
+
+def _predict_many_images(
+    args: argparse.Namespace, estimator: Any, inputs: list[Path], detector: str | None
+) -> None:
+    """``--workers``/``--devices``: the images through Lightning's predict loop
+    (``training.image_prediction``) to ``keypoints.json``."""
+    import torch
+
+    from ..formats.boxes import read_boxes_file
+    from ..tasks.pose_prediction import PosePredictionModule
+    from ..training.image_prediction import predict_images
+
+    if detector is not None:
+        raise ValueError(
+            "--workers/--devices: the predict loop takes --boxes or whole images; run "
+            "--detector without them"
+        )
+    if args.workers < 0 or args.devices < 1:
+        raise ValueError("--workers must be >= 0 and --devices >= 1")
+    images = collect_images(inputs)
+    names = output_names(images)
+    boxes = _boxes_for(read_boxes_file(args.boxes) if args.boxes else {}, names, args.boxes)
+    keys = [names[path][0] for path in images]
+    on_torch = isinstance(estimator.network, torch.nn.Module)
+    result = predict_images(
+        PosePredictionModule.for_estimator(estimator),
+        images,
+        keys,
+        args.output,
+        {names[path][0]: b for path, b in boxes.items()},
+        num_workers=args.workers,
+        accelerator="auto" if on_torch else "cpu",
+        devices=args.devices,
+        strategy="ddp" if args.devices > 1 else "auto",
+    )
+    if result is None:  # not the first rank: it wrote its share
+        return
+    skipped = len(result.skipped)
+    print(
+        f"wrote {len(result.predicted)} of {len(images)} predictions to {result.path}"
+        + (f"; skipped {skipped} undecodable images (see the warnings)" if skipped else "")
+    )
+    if not result.predicted:
+        raise ValueError(f"none of the {len(images)} images could be decoded")
 
 
 def _predict_images(args: argparse.Namespace, estimator: Any, inputs: list[Path]) -> None:

@@ -22,9 +22,11 @@ from torch.utils.data import DataLoader
 from ..data.images import CorruptImageWarning
 from ..data.loaders import one_opencv_thread
 from ..data.pose.prediction_crops import PredictionCrops, collate_prediction_crops
+from ..formats.json_files import json_numbers
 from ..tasks.pose_prediction import PosePredictionModule
 
 RESULTS_FILE = "keypoints.json"
+DECIMALS = 2  # pixels and scores, as predict pose writes them (NaN as null)
 
 
 @dataclass
@@ -72,7 +74,11 @@ class KeypointsWriter(BasePredictionWriter):
         for index, boxes, keypoints in zip(
             prediction["indices"], prediction["boxes"], prediction["keypoints"]
         ):
-            line = {"index": index, "boxes": boxes.tolist(), "keypoints": keypoints.tolist()}
+            line = {
+                "index": index,
+                "boxes": json_numbers(boxes, DECIMALS),
+                "keypoints": json_numbers(keypoints, DECIMALS),
+            }
             self._lines.write(json.dumps(line, allow_nan=False) + "\n")
         for index, reason in prediction["errors"].items():
             self._lines.write(json.dumps({"index": index, "error": reason}) + "\n")
