@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -26,6 +27,22 @@ from tests.support import (
 )
 
 torch.set_num_threads(2)
+
+
+def _absl_handler_on_the_real_stderr() -> None:
+    """absl.logging (which openvino imports) makes its handler on the ``sys.stderr`` of the
+    moment: in a test, pytest's capture stream. A later ``logging.config.dictConfig`` (the
+    Hydra form of a command) closes every handler, and absl's closes a stream that is not
+    the current ``sys.stderr``: pytest's own, which ends the whole run. Outside tests the
+    stream is the real stderr, which absl leaves open."""
+    try:
+        import absl.logging
+    except ImportError:
+        return
+    absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
+
+
+_absl_handler_on_the_real_stderr()
 
 
 @pytest.fixture(autouse=True)
