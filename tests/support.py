@@ -5,6 +5,7 @@ script)."""
 from __future__ import annotations
 
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -144,6 +145,30 @@ def script_env() -> dict[str, str]:
     src = str(Path(lite_hrnet.__file__).parents[1])
     path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, "PYTHONPATH": path, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
+
+
+def run_ranks(code: str, args: list[str], cwd: Path, ranks: int = 2, timeout: float = 300):
+    """``python -c code *args`` as ``ranks`` processes of one torch.distributed job, started
+    as a cluster launcher starts them (RANK, LOCAL_RANK, WORLD_SIZE, a free MASTER_PORT on
+    the loopback); returns each process's (exit status, stdout and stderr)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    procs = []
+    for rank in range(ranks):
+        env = {**script_env(), "RANK": str(rank), "LOCAL_RANK": str(rank),
+               "WORLD_SIZE": str(ranks), "NODE_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+               "MASTER_PORT": port}  # fmt: skip
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", code, *args], cwd=cwd, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ))  # fmt: skip
+    try:
+        outputs = [p.communicate(timeout=timeout)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    return [(p.returncode, out) for p, out in zip(procs, outputs)]
 
 
 def run_script(argv: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

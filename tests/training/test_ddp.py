@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -21,8 +18,8 @@ import torch.distributed as dist
 from tests.support import (
     compose_config,
     pose_overrides,
+    run_ranks,
     run_script,
-    script_env,
     street_overrides,
 )
 
@@ -122,12 +119,6 @@ UNREADABLE_RANK = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
 @pytest.mark.parametrize("task", ["pose", "segmentation"])
 def test_a_rank_whose_batches_are_all_unreadable_trains_on(task, request, tmp_path):
@@ -141,21 +132,8 @@ def test_a_rank_whose_batches_are_all_unreadable_trains_on(task, request, tmp_pa
         bad / "leftImg8bit" / "train").rglob("*.png")  # fmt: skip
     for image in list(images):
         image.write_bytes(b"")
-    port = str(_free_port())
-    procs = []
-    for rank in (0, 1):
-        env = {**script_env(), "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
-               "NODE_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}  # fmt: skip
-        procs.append(subprocess.Popen(
-            [sys.executable, "-c", UNREADABLE_RANK, task, str(root), str(bad), str(tmp_path)],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        ))  # fmt: skip
-    try:
-        outputs = [p.communicate(timeout=300)[0] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    assert [p.returncode for p in procs] == [0, 0], outputs[1][-3000:] + outputs[0][-3000:]
+    done = run_ranks(UNREADABLE_RANK, [task, str(root), str(bad), str(tmp_path)], cwd=REPO)
+    assert [code for code, _ in done] == [0, 0], done[1][1][-3000:] + done[0][1][-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     batch = compose_config(
         pose_overrides(root) if task == "pose" else street_overrides(root)

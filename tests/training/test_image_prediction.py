@@ -5,9 +5,6 @@ skipped and named."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import textwrap
 import warnings
 from pathlib import Path
@@ -23,7 +20,7 @@ from lite_hrnet.data.images import CorruptImageWarning
 from lite_hrnet.inference.estimator import PoseEstimator
 from lite_hrnet.tasks.pose_prediction import PosePredictionModule
 from lite_hrnet.training.image_prediction import predict_images
-from tests.support import script_env
+from tests.support import run_ranks
 
 REPO = Path(__file__).parents[2]
 BOXES = {"b.png": [[4, 6, 30, 40], [20, 2, 24, 50]], "d.png": []}
@@ -99,12 +96,6 @@ TWO_RANKS = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.ddp
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
 def test_two_ranks_together_equal_one_process(tmp_path: Path) -> None:
@@ -121,22 +112,8 @@ def test_two_ranks_together_equal_one_process(tmp_path: Path) -> None:
             warnings.simplefilter("ignore")
             single = _predict(_module(weights), sorted(folder.iterdir(), key=images.index),
                               tmp_path / f"single{count}", num_workers=0)  # fmt: skip
-        port = str(_free_port())
-        procs = []
-        for rank in (0, 1):
-            env = {**script_env(), "RANK": str(rank), "LOCAL_RANK": str(rank),
-                   "WORLD_SIZE": "2", "NODE_RANK": "0", "MASTER_ADDR": "127.0.0.1",
-                   "MASTER_PORT": port}  # fmt: skip
-            procs.append(subprocess.Popen(
-                [sys.executable, "-c", TWO_RANKS, str(folder), str(weights),
-                 str(tmp_path / f"ddp{count}")],
-                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            ))  # fmt: skip
-        try:
-            outputs = [p.communicate(timeout=300)[0] for p in procs]
-        finally:
-            for p in procs:
-                p.kill()
-        assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+        done = run_ranks(TWO_RANKS, [str(folder), str(weights), str(tmp_path / f"ddp{count}")],
+                         cwd=REPO)  # fmt: skip
+        assert [code for code, _ in done] == [0, 0], done[0][1][-3000:] + done[1][1][-3000:]
         ddp = json.loads((tmp_path / f"ddp{count}" / "keypoints.json").read_text())
         assert ddp == json.loads(single.path.read_text())
