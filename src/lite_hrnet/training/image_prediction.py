@@ -7,6 +7,7 @@ joins them, in the order of the inputs, into ``keypoints.json``. On several devi
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -118,6 +119,11 @@ class KeypointsWriter(BasePredictionWriter):
         return result
 
 
+def _worker_start_method() -> str:
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 def predict_images(
     module: PosePredictionModule,
     images: Sequence[Path],
@@ -143,6 +149,9 @@ def predict_images(
         num_workers=num_workers,
         collate_fn=collate_prediction_crops,
         worker_init_fn=one_opencv_thread,
+        # Not forked: the caller may hold ONNX Runtime or OpenVINO thread pools, which a
+        # forked child inherits half-made.
+        multiprocessing_context=_worker_start_method() if num_workers else None,
     )
     writer = KeypointsWriter(output, keys)
     trainer = L.Trainer(
