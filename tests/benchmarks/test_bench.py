@@ -15,7 +15,9 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 
 from benchmarks import bench
 
-pytestmark = pytest.mark.slow  # the benchmark suite at tiny sizes
+# The benchmark suite at tiny sizes; its OpenVINO rows run in a pytest process of their own
+# (`make test`): a process that has run OpenVINO and then forks can crash later.
+pytestmark = [pytest.mark.slow, pytest.mark.openvino]
 
 
 def test_bench_writes_ratios_against_eager(tmp_path: Path) -> None:

@@ -7,6 +7,10 @@ import pytest
 
 from benchmarks import op_classes
 
+# OpenVINO in a pytest process of its own (`make test`): a process that has run it
+# and then forks can crash in a later garbage collection.
+pytestmark = pytest.mark.openvino
+
 
 def test_op_class_sorts_nodes_by_their_job() -> None:
     c = op_classes.op_class

@@ -7,6 +7,10 @@ import pytest
 
 from benchmarks import shuffle_form
 
+# OpenVINO in a pytest process of its own (`make test`): a process that has run it
+# and then forks can crash in a later garbage collection.
+pytestmark = pytest.mark.openvino
+
 
 @pytest.mark.slow
 def test_shuffle_form_pairs_both_forms_per_runtime() -> None:

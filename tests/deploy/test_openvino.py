@@ -24,6 +24,10 @@ from lite_hrnet.deploy.quantize import OnnxRuntimeModel
 from lite_hrnet.testing.weights import randomize, variance_preserving
 from tests.support import TINY_BACKBONE
 
+# OpenVINO in a pytest process of its own (`make test`): a process that has run it
+# and then forks can crash in a later garbage collection.
+pytestmark = pytest.mark.openvino
+
 ov = pytest.importorskip("openvino")
 
 MODELS = lite_hrnet.list_models()

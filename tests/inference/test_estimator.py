@@ -164,6 +164,7 @@ def test_an_onnx_file_predicts_alike_alone_or_with_the_checkpoints_settings(
 
 
 @pytest.mark.slow  # an OpenVINO export and compile
+@pytest.mark.openvino
 def test_an_openvino_ir_runs_with_the_checkpoints_settings(module, files, tmp_path: Path) -> None:
     from lite_hrnet.deploy import export_openvino
 
