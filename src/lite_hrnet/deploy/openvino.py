@@ -33,7 +33,7 @@ from torch import nn
 
 from .lean_blocks import transpose_shuffles
 from .onnx import DEFAULT_OPSET, export_onnx
-from .quantize import DEFAULT_KEEP_FLOAT
+from .quantize import DEFAULT_KEEP_FLOAT, check_input_shape
 
 __all__ = [
     "DEFAULT_OPENVINO_PRECISION",
@@ -238,12 +238,7 @@ class OpenVinoModel(nn.Module):
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        fixed = [(axis, d) for axis, d in enumerate(self.input_shape) if isinstance(d, int)]
-        if images.dim() != len(self.input_shape) or any(images.shape[a] != d for a, d in fixed):
-            raise ValueError(
-                f"{self.path} takes images {self.input_shape}, got {tuple(images.shape)}: "
-                "export it for this input size (lite-hrnet export --input HxW)"
-            )
+        check_input_shape(self.path, self.input_shape, images)
         array = images.detach().float().cpu().contiguous().numpy()
         out = self.request.infer({0: array}, share_inputs=True)[self.compiled.outputs[0]]
         return torch.from_numpy(np.array(out, copy=True)).to(images.device)

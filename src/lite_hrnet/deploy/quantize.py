@@ -204,6 +204,17 @@ def quantize_onnx(
     return output
 
 
+def check_input_shape(path: object, input_shape: tuple, images: torch.Tensor) -> None:
+    """Refuse ``images`` whose shape differs from an exported file's fixed axes
+    (``input_shape``: ints, or names for dynamic axes), naming the file."""
+    fixed = [(axis, d) for axis, d in enumerate(input_shape) if isinstance(d, int)]
+    if images.dim() != len(input_shape) or any(images.shape[a] != d for a, d in fixed):
+        raise ValueError(
+            f"{path} takes images {input_shape}, got {tuple(images.shape)}: "
+            "export it for this input size (lite-hrnet export --input HxW)"
+        )
+
+
 class OnnxRuntimeModel(nn.Module):
     """An ONNX Runtime CPU session (``onnxruntime_session``) as a module: images
     (B, C, H, W) -> the model's first output as a float32 tensor on the images' device,
@@ -220,12 +231,7 @@ class OnnxRuntimeModel(nn.Module):
         self.input_shape = onnx_input_shape(self.path)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        fixed = [(axis, d) for axis, d in enumerate(self.input_shape) if isinstance(d, int)]
-        if images.dim() != len(self.input_shape) or any(images.shape[a] != d for a, d in fixed):
-            raise ValueError(
-                f"{self.path} takes images {self.input_shape}, got {tuple(images.shape)}: "
-                "export it for this input size (lite-hrnet export --input HxW)"
-            )
+        check_input_shape(self.path, self.input_shape, images)
         array = images.detach().float().cpu().contiguous().numpy()
         (out, *_) = self.session.run(None, {self.input_name: array})
         return torch.from_numpy(out).to(images.device)
