@@ -25,10 +25,30 @@ HOLD = (
 )
 
 
-def _holder(folder: Path) -> subprocess.Popen:
+# The holder forks a child that inherits the lock, as a data loader's workers do, and
+# outlives the holder by ``child_s`` seconds.
+HOLD_WITH_CHILD = (
+    "import os, sys, time\n"
+    "from lite_hrnet.training.run_lock import RunFolderLock\n"
+    "lock = RunFolderLock(sys.argv[1])\n"
+    "lock.acquire()\n"
+    "parent = os.getpid()\n"
+    "if os.fork() == 0:\n"
+    "    while os.getppid() == parent:\n"
+    "        time.sleep(0.05)\n"
+    "    time.sleep(float(sys.argv[2]))\n"
+    "    os._exit(0)\n"
+    "print('held', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+def _holder(folder: Path, child_s: float | None = None) -> subprocess.Popen:
+    extra = [] if child_s is None else [str(child_s)]
+    code = HOLD if child_s is None else HOLD_WITH_CHILD
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(folder)], env=script_env(), stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-c", code, str(folder), *extra], env=script_env(),
+        stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
@@ -74,3 +94,17 @@ def test_without_flock_the_record_decides(host, pid, busy, tmp_path, monkeypatch
     else:
         with RunFolderLock(tmp_path):
             assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
+
+
+@pytest.mark.parametrize("child_s, acquired", [(1.0, True), (30.0, False)])
+def test_a_dead_holders_children_are_waited_for(child_s, acquired, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("lite_hrnet.training.run_lock.ORPHAN_WAIT_S", 5.0)
+    holder = _holder(tmp_path / "run", child_s=child_s)
+    holder.kill()
+    holder.wait()
+    if acquired:
+        with RunFolderLock(tmp_path / "run") as lock:
+            assert json.loads(lock.path.read_text())["pid"] == os.getpid()
+    else:
+        with pytest.raises(RunFolderBusyError, match="child processes still hold the lock"):
+            RunFolderLock(tmp_path / "run").acquire()

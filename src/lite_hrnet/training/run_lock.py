@@ -4,9 +4,11 @@ host, start time), so that a second training started into the same folder fails 
 and names the first.
 
 The lock is ``fcntl.flock``: the kernel drops it when its process ends, however it ends, so
-a lock file left by a killed run never blocks. Where ``flock`` is not supported (some
-network file systems), the file's record decides: a live process, or one on another host,
-holds the folder; a dead process on this host does not.
+a lock file left by a killed run never blocks. Child processes inherit the lock (a killed
+run's data-loader workers hold it until they notice their parent is gone, within seconds):
+a lock whose recorded holder is dead on this host is waited for, up to ``ORPHAN_WAIT_S``.
+Where ``flock`` is not supported (some network file systems), the file's record decides: a
+live process, or one on another host, holds the folder; a dead process on this host does not.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import errno
 import json
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +29,7 @@ except ImportError:  # Windows: the record alone decides
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = ".lite_hrnet.lock"
+ORPHAN_WAIT_S = 60.0
 
 
 class RunFolderBusyError(RuntimeError):
@@ -68,11 +72,41 @@ class RunFolderLock:
             return {}
         return record if isinstance(record, dict) else {}
 
-    def _busy(self, record: dict[str, Any]) -> RunFolderBusyError:
+    def _busy(self, record: dict[str, Any], orphaned: bool = False) -> RunFolderBusyError:
+        holder = _describe(record)
+        if orphaned:
+            holder += (
+                ", which has ended, but whose child processes still hold the lock "
+                f"after {ORPHAN_WAIT_S:g} s"
+            )
         return RunFolderBusyError(
-            f"run folder {self.folder} is in use by another training ({_describe(record)}); "
+            f"run folder {self.folder} is in use by another training ({holder}); "
             "wait for it to end, or choose another hydra.run.dir"
         )
+
+    def _holder_is_dead_here(self, record: dict[str, Any]) -> bool:
+        pid = record.get("pid")
+        return (
+            record.get("host") == socket.gethostname()
+            and isinstance(pid, int)
+            and not _pid_alive(pid)
+        )
+
+    def _wait_for_orphans(self, fd: int) -> bool:
+        """Lock ``fd`` once the dead holder's children let go; False if they hold on past
+        ``ORPHAN_WAIT_S``."""
+        print(
+            f"run folder {self.folder}: the training that held it has ended; waiting up to "
+            f"{ORPHAN_WAIT_S:g} s for its child processes to exit",
+            file=sys.stderr,
+            flush=True,
+        )
+        deadline = time.monotonic() + ORPHAN_WAIT_S
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if self._flock(fd):
+                return True
+        return False
 
     def acquire(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -85,8 +119,10 @@ class RunFolderLock:
                 raise
             if locked is False:
                 record = self._read_record()
-                os.close(fd)
-                raise self._busy(record)
+                orphaned = self._holder_is_dead_here(record)
+                if not (orphaned and self._wait_for_orphans(fd)):
+                    os.close(fd)
+                    raise self._busy(record, orphaned)
             if locked is None:  # no flock here: the record decides
                 record = self._read_record()
                 same_host = record.get("host") == socket.gethostname()
