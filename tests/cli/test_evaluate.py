@@ -5,35 +5,24 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 
-import lightning as L
 import pytest
 
 from lite_hrnet.cli.main import main
-from tests.support import compose_config, pose_overrides, read_only, run_cli, street_overrides
-
-
-def _one_step_checkpoint(overrides: list[str], folder: Path) -> Path:
-    """``folder/tiny.ckpt``: the composed run's Lightning checkpoint after one step."""
-    cfg = compose_config(overrides)
-    module, datamodule = cfg.task.build(cfg.data, cfg.model)
-    trainer = L.Trainer(max_steps=1, accelerator="cpu", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0)  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trainer.fit(module, datamodule)
-    path = folder / "tiny.ckpt"
-    trainer.save_checkpoint(path)
-    return path
+from tests.support import (
+    one_step_checkpoint,
+    pose_overrides,
+    read_only,
+    run_cli,
+    street_overrides,
+)
 
 
 @pytest.fixture(scope="module")
 def pose_checkpoint(coco_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A pose Lightning checkpoint of the tiny 64x64 run after one step."""
-    return _one_step_checkpoint(pose_overrides(coco_root), tmp_path_factory.mktemp("pose"))
+    return one_step_checkpoint(pose_overrides(coco_root), tmp_path_factory.mktemp("pose"))
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +30,7 @@ def mpii_checkpoint(mpii_root: Path, tmp_path_factory: pytest.TempPathFactory) -
     """An MPII pose Lightning checkpoint of the tiny 64x64 run after one step."""
     overrides = [o for o in pose_overrides(mpii_root) if not o.startswith("experiment=")]
     overrides = ["experiment=synthetic_mpii", *overrides, "monitor=val/PCKh"]
-    return _one_step_checkpoint(overrides, tmp_path_factory.mktemp("mpii"))
+    return one_step_checkpoint(overrides, tmp_path_factory.mktemp("mpii"))
 
 
 def _table(out: str) -> list[str]:

@@ -46,3 +46,28 @@ def test_a_pose_package_stores_the_checkpoints_keypoint_set_and_codec(
     assert calls[-1]["outputs"] == 3
     assert main(argv) == 0  # without a checkpoint: nothing to store
     assert calls[-1]["task_meta"] is None
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_a_narrower_run_exports_at_its_trained_size(
+    coco_root: Path, tmp_path: Path
+) -> None:
+    """A run that replaced the variant's width and depth (``model.width=0.5``,
+    ``model.num_modules=[1,1,1]``) and trained at 64x64 exports without --input, as built."""
+    import numpy as np
+
+    from lite_hrnet.deploy.onnx import onnxruntime_session
+    from lite_hrnet.inference.estimator import PoseEstimator
+    from tests.support import one_step_checkpoint, pose_overrides
+
+    checkpoint = one_step_checkpoint(pose_overrides(coco_root), tmp_path)
+    onnx = tmp_path / "narrow.onnx"
+    argv = ["export", "lite_hrnet_18", "--checkpoint", str(checkpoint), "--output", str(onnx)]
+    assert main(argv) == 0
+    session = onnxruntime_session(onnx)
+    assert session.get_inputs()[0].shape[1:] == [3, 64, 64]
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = PoseEstimator(checkpoint).source.network(x)
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-4, atol=1e-5)

@@ -33,11 +33,16 @@ from .segmentation import segmentation_classes
 
 if TYPE_CHECKING:
     from ..data.pose.datamodule import PoseDataConfig
+    from ..inference.checkpoints import TaskCheckpoint
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("export", help=__doc__.split(":", 1)[1].strip())
-    add_model_arguments(parser, input_from="with --calibration, its data.input_size")
+    add_model_arguments(
+        parser,
+        input_from="with --calibration, its data.input_size; else the size a pose "
+        "--checkpoint of ours was trained at",
+    )
     parser.add_argument(
         "--checkpoint", type=Path, help="weights (any format load_checkpoint reads)"
     )
@@ -166,8 +171,14 @@ def run(args: argparse.Namespace) -> int:
     args.joints = head_joints(args)
     if args.format != "hf":
         output_file(args.output)
-    data = _calibration_source(args)
-    weights = {"checkpoint_path": args.checkpoint, "pretrained": args.pretrained}
+    trained = _our_checkpoint(args)
+    trained_input = trained.codec().input_hw if trained and trained.task == "pose" else None
+    data = _calibration_source(args, trained_input)
+    weights = {
+        "checkpoint_path": args.checkpoint,
+        "pretrained": args.pretrained,
+        **_trained_architecture(trained),
+    }
     if args.pretrained:
         check_fits(args.name, pretrained_weights(args.name, args.pretrained), input_size=args.input)
     if args.task == "segmentation":
@@ -206,6 +217,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _our_checkpoint(args: argparse.Namespace) -> TaskCheckpoint | None:
+    """``--checkpoint`` read as one of our task checkpoints; None for other files."""
+    if args.checkpoint is None:
+        return None
+    from ..inference.checkpoints import POSE, SEGMENTATION, read_task_checkpoint
+
+    task = SEGMENTATION if args.task == "segmentation" else POSE
+    read = read_task_checkpoint(args.checkpoint, task, args.name)
+    return read if read.hparams is not None else None
+
+
+def _trained_architecture(trained: TaskCheckpoint | None) -> dict[str, Any]:
+    """What one of our checkpoints says the network was built with beyond its variant: the
+    ``LiteHRNetSpec`` fields the run replaced (width, num_modules, ...) and a segmentation
+    head's width."""
+    if trained is None:
+        return {}
+    architecture = trained.backbone_overrides
+    if trained.task == "segmentation":
+        architecture["head_channels"] = trained.head_channels()
+    return architecture
+
+
 def _pose_meta(checkpoint: Path | None, variant: str) -> dict[str, Any] | None:
     """The keypoint set and the codec a pose checkpoint of ours stores (``to_dict`` forms),
     for a package to predict with; None for other files."""
@@ -236,8 +270,11 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _calibration_source(args: argparse.Namespace) -> PoseDataConfig | None:
-    """Check the calibration flags and settle ``args.input``: the composed config of
+def _calibration_source(
+    args: argparse.Namespace, trained_input: tuple[int, int] | None
+) -> PoseDataConfig | None:
+    """Check the calibration flags and settle ``args.input`` (else the calibration config's,
+    the checkpoint's ``trained_input``, or the variant's default): the composed config of
     ``--calibration`` (whose ``data.input_size`` an explicit ``--input`` must equal), or
     None for ``--calibration-root`` or no calibration."""
     given = args.calibration is not None or args.calibration_root is not None
@@ -257,7 +294,7 @@ def _calibration_source(args: argparse.Namespace) -> PoseDataConfig | None:
     data = calibration_config(args.calibration) if args.calibration is not None else None
     size = tuple(data.input_size) if data is not None else None
     if args.input is None:
-        args.input = size or variant_info(args.name).input_size
+        args.input = size or trained_input or variant_info(args.name).input_size
     elif size is not None and tuple(args.input) != size:
         raise ValueError(
             f"--input {args.input[0]}x{args.input[1]} differs from the input size of "
