@@ -13,11 +13,12 @@ import pytest
 import torch
 
 import lite_hrnet
+from lite_hrnet.meta.keypoints import COCO
 from lite_hrnet.models.hub import WeightsDownloadError
 from lite_hrnet.sharing import check_repo_id, push_folder
 from lite_hrnet.testing.weights import randomize
 from tests.sharing.test_folder import STAR, TABLE, X
-from tests.support import TINY_BACKBONE
+from tests.support import TINY_BACKBONE, compose_config, pose_overrides
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -71,6 +72,29 @@ def test_a_segmentation_model_loads_by_hub_name_in_the_factory(
     assert loaded.num_classes == 3
     with torch.no_grad():
         assert torch.equal(loaded(X), model(X))
+
+
+def test_a_training_run_starts_from_a_hub_name(
+    coco_root: Path, tmp_path: Path, hub_cache: Path
+) -> None:
+    """``model.pretrained=hf-hub:org/name`` in a run's config: it validates without a
+    fetch, and the run's network starts from the saved model."""
+    overrides = pose_overrides(coco_root)  # COCO's keypoints, width 0.5, one module a stage
+    model = lite_hrnet.create_pose_model(
+        "lite_hrnet_18", keypoint_set=COCO, width=0.5, num_modules=[1, 1, 1]
+    )
+    model = randomize(model).eval()
+    lite_hrnet.save_pretrained(model, tmp_path / "saved", keypoint_set=COCO)
+    _publish(tmp_path / "saved", hub_cache, "org/coco-narrow")
+    cfg = compose_config([*overrides, "model.pretrained=hf-hub:org/coco-narrow"])
+    cfg.validate()
+    module, _ = cfg.task.build(cfg.data, cfg.model)
+    with torch.no_grad():
+        assert torch.equal(module.model.eval()(X), model(X))
+    cfg = compose_config([*overrides, "model.pretrained=hf-hub:org/absent"])
+    cfg.validate()
+    with pytest.raises(WeightsDownloadError, match="hf-hub:org/absent"):
+        cfg.task.build(cfg.data, cfg.model)
 
 
 def test_a_name_missing_from_the_offline_cache_is_named(hub_cache: Path) -> None:

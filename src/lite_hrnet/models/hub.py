@@ -100,6 +100,11 @@ def register_weights_source(prefix: str, resolve: Callable[[str], Path]) -> None
     _SOURCES[prefix] = resolve
 
 
+def is_weights_source(pretrained: object) -> bool:
+    """Whether ``pretrained`` names a source (``"hf-hub:org/name"``) rather than a tag."""
+    return isinstance(pretrained, str) and pretrained.startswith(tuple(_SOURCES))
+
+
 def weights_source_file(pretrained: object) -> Path | None:
     """The local weights file of a source name such as ``"hf-hub:org/name"`` (fetched by
     its resolver), or None for a tag, True, False or None."""

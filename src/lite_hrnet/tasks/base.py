@@ -28,7 +28,12 @@ from ..data.loaders import SKIPPED
 from ..inference.checkpoints import read_task_checkpoint
 from ..inference.drawing import save_rgb
 from ..models.checkpoint import load_checkpoint
-from ..models.hub import download_pretrained, pretrained_weights
+from ..models.hub import (
+    download_pretrained,
+    is_weights_source,
+    pretrained_weights,
+    weights_source_file,
+)
 from ..models.registry import list_models, variant_info
 from .compile import compile_for_training
 
@@ -48,7 +53,8 @@ class ModelConfig:
     norm_eval: bool = False
     checkpoint: str | None = None  # weights loaded through lite_hrnet.load_checkpoint
     # Published weights by tag (e.g. coco_256x192; lite_hrnet.list_pretrained()), downloaded
-    # into the torch hub cache and loaded like ``checkpoint``.
+    # into the torch hub cache and loaded like ``checkpoint``; or a saved model on the
+    # Hugging Face Hub, hf-hub:org/name.
     pretrained: str | None = None
     # Weights for the backbone (and, for pose, the head rows of the joints it names alike).
     backbone_checkpoint: str | None = None
@@ -79,17 +85,19 @@ class ModelConfig:
         if self.pretrained is not None:
             alone = self.checkpoint is None and self.backbone_checkpoint is None
             check(alone, "model.pretrained", "set it or model.(backbone_)checkpoint")
-            try:
-                pretrained_weights(self.name, self.pretrained)
-            except ValueError as e:
-                check(False, "model.pretrained", str(e))
+            if not is_weights_source(self.pretrained):  # a source is checked as it is fetched
+                try:
+                    pretrained_weights(self.name, self.pretrained)
+                except ValueError as e:
+                    check(False, "model.pretrained", str(e))
 
     def weights_file(self) -> str | None:
         """``checkpoint`` (or ``backbone_checkpoint``), or the downloaded file of
-        ``pretrained`` (None: no weights)."""
+        ``pretrained``, a tag or a source such as ``hf-hub:org/name`` (None: no weights)."""
         if self.pretrained is None:
             return self.checkpoint or self.backbone_checkpoint
-        return str(download_pretrained(self.name, self.pretrained))
+        fetched = weights_source_file(self.pretrained)
+        return str(fetched or download_pretrained(self.name, self.pretrained))
 
 
 def fused_optimizer_kwargs(params: Iterable[torch.Tensor]) -> dict[str, bool]:

@@ -25,7 +25,7 @@ from ..inference.pose import heatmaps_to_keypoints, predict_heatmaps, predict_pe
 from ..meta.keypoints import KeypointSet
 from ..metrics.pose_metrics import PoseMetrics, build_pose_metrics
 from ..models.factory import create_pose_model
-from ..models.hub import check_fits, pretrained_weights
+from ..models.hub import check_fits, is_weights_source, pretrained_weights
 from .base import ModelConfig, TaskModule, fused_optimizer_kwargs
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class PoseTaskConfig:
         head has other joints than the data's fine-tune (``create_pose_model``): the
         backbone loads, the head keeps the rows of the joints both name alike."""
         keypoints = data.keypoint_set
-        if model.pretrained is not None:
+        if model.pretrained is not None and not is_weights_source(model.pretrained):
             weights = pretrained_weights(model.name, model.pretrained)
             if weights.joint_names == keypoints.joint_names:  # the published model as it is
                 check_fits(model.name, weights, keypoints.num_joints, data.input_size)

@@ -14,6 +14,7 @@ import lightning as L
 from ..config.schema import EvalConfig
 from ..metrics.tables import format_table
 from ..models.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_file
+from ..models.hub import is_weights_source
 
 
 def evaluate(
@@ -61,7 +62,10 @@ def run_evaluation(cfg: EvalConfig, output_dir: str | os.PathLike[str]) -> dict[
     predictions file goes into ``output_dir``."""
     cfg.validate()
     module, datamodule = cfg.task.build(cfg.data, cfg.model)
-    weights = cfg.ckpt_path or cfg.model.checkpoint or f"{cfg.model.name}.{cfg.model.pretrained}"
+    published = cfg.model.pretrained
+    if not is_weights_source(published):
+        published = f"{cfg.model.name}.{published}"
+    weights = cfg.ckpt_path or cfg.model.checkpoint or published
     if cfg.ckpt_path is not None:
         _check_task(cfg.ckpt_path, cfg.task.name)
         load_checkpoint(module.model, cfg.ckpt_path)
