@@ -267,6 +267,16 @@ def test_a_video_among_images_gets_its_drawn_video_and_per_frame_json(
     assert re.search(r"walk\.mp4: 6 frames, up to 1 people, 1 tracks", capsys.readouterr().out)
 
 
+def test_a_video_named_keypoints_never_replaces_the_images_results(pose_weights, tmp_path) -> None:
+    video = _clip(tmp_path / "in" / "keypoints.mp4", frames=2)
+    image = _image(tmp_path / "in" / "a.png", 0)
+    out = tmp_path / "out"
+    assert _predict([image, video], pose_weights, out, ["--no-flip"]) == 0
+    assert list(json.loads((out / "keypoints.json").read_text())) == ["a.png"]
+    assert len(_frames_written(out / "keypoints_2.json")) == 2
+    assert (out / "keypoints_2_pose.mp4").is_file()
+
+
 def test_a_cut_video_keeps_the_frames_before_the_cut_and_says_so(
     pose_weights, tmp_path, capsys
 ) -> None:

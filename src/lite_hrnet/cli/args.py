@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..meta.keypoints import KEYPOINT_SETS
@@ -135,8 +136,9 @@ def collect_images(paths: list[Path]) -> list[Path]:
     return images
 
 
-def output_names(images: list[Path]) -> dict[Path, tuple[str, str]]:
-    """A distinct (key, stem) per input image, so that no output overwrites another.
+def output_names(images: list[Path], taken: Iterable[str] = ()) -> dict[Path, tuple[str, str]]:
+    """A distinct (key, stem) per input image, so that no output overwrites another (nor
+    a file of one of the stems ``taken`` already).
 
     The key names the input in a results file: its file name (``x.png`` for ``a/x.png``),
     or, when other inputs share its stem, its path below the folder they have in common
@@ -148,7 +150,7 @@ def output_names(images: list[Path]) -> dict[Path, tuple[str, str]]:
     for path in dict.fromkeys(images):
         by_stem[path.stem].append(path)
     names: dict[Path, tuple[str, str]] = {}
-    taken: set[str] = set()
+    taken = set(taken)
     for paths in by_stem.values():
         absolute = [p.absolute() for p in paths]
         common = Path(os.path.commonpath([p.parent for p in absolute]))

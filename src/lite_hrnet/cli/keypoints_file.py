@@ -12,10 +12,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from ..formats.json_files import KEYPOINTS_RESULTS_FILE
 from .errors import PathError, describe
 
 LINES_FILE = "keypoints.jsonl"
-RESULTS_FILE = "keypoints.json"
 
 
 class PredictionsKeptError(PathError):
@@ -28,7 +28,7 @@ class KeypointsFile:
 
     def __init__(self, folder: Path) -> None:
         self.lines_path = folder / LINES_FILE
-        self.path = folder / RESULTS_FILE
+        self.path = folder / KEYPOINTS_RESULTS_FILE
         self.results: dict[str, Any] = {}
         self._lines: IO[str] | None = None
 

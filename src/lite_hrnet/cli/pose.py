@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..formats.json_files import KEYPOINTS_RESULTS_FILE
 from .args import add_pretrained_argument, collect_images, input_size, output_names
 from .keypoints_file import KeypointsFile
 from .output_folder import output_folder
@@ -278,10 +279,15 @@ def run_pose_predict(args: argparse.Namespace) -> int:
         _predict_many_images(args, estimator, stills, detector)
     elif stills:
         _predict_images(args, estimator, stills)
-    for path, (_, stem) in output_names(videos).items():
+    # A video's <stem>.json never replaces the images' keypoints.json or a camera's file.
+    camera = f"camera{args.camera}" if args.camera is not None else None
+    taken = {Path(KEYPOINTS_RESULTS_FILE).stem} if stills else set()
+    if camera is not None:
+        taken.add(camera)
+    for path, (_, stem) in output_names(videos, taken).items():
         _predict_video(args, estimator, path, stem)
-    if args.camera is not None:
-        _predict_video(args, estimator, args.camera, f"camera{args.camera}")
+    if camera is not None:
+        _predict_video(args, estimator, args.camera, camera)
     return 0
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+# What ``predict pose`` writes for still images: {file name: (N, K, 3) keypoints}.
+KEYPOINTS_RESULTS_FILE = "keypoints.json"
+
 
 def read_json(path: str | os.PathLike[str], what: str) -> object:
     """Load a JSON file, turning a missing or broken file into a message that names it."""

@@ -23,10 +23,9 @@ from torch.utils.data import DataLoader
 from ..data.images import CorruptImageWarning
 from ..data.loaders import one_opencv_thread
 from ..data.pose.prediction_crops import PredictionCrops, collate_prediction_crops
-from ..formats.json_files import json_numbers
+from ..formats.json_files import KEYPOINTS_RESULTS_FILE, json_numbers
 from ..tasks.pose_prediction import PosePredictionModule
 
-RESULTS_FILE = "keypoints.json"
 DECIMALS = 2  # pixels and scores, as predict pose writes them (NaN as null)
 
 
@@ -100,7 +99,7 @@ class KeypointsWriter(BasePredictionWriter):
             for text in path.read_text(encoding="utf-8").splitlines():
                 record = json.loads(text)
                 lines[record["index"]] = record
-        result = ImagePredictions(self.folder / RESULTS_FILE)
+        result = ImagePredictions(self.folder / KEYPOINTS_RESULTS_FILE)
         keypoints: dict[str, Any] = {}
         for index, key in enumerate(self.keys):
             record = lines.get(index)
@@ -111,7 +110,7 @@ class KeypointsWriter(BasePredictionWriter):
             else:
                 keypoints[key] = record["keypoints"]
                 result.predicted.append(key)
-        temp = result.path.with_name(f".{RESULTS_FILE}.tmp")
+        temp = result.path.with_name(f".{KEYPOINTS_RESULTS_FILE}.tmp")
         temp.write_text(json.dumps(keypoints, allow_nan=False), encoding="utf-8")
         os.replace(temp, result.path)
         for rank in range(world_size):
