@@ -327,3 +327,25 @@ def test_a_camera_without_a_display_writes_its_frames_and_json(
     ]
     assert len(_frames_written(out / "camera0.json")) == 3
     assert "camera0: 3 frames" in capsys.readouterr().out
+
+
+def test_workers_run_the_detector_as_one_image_at_a_time_does(pose_weights, tmp_path) -> None:
+    """``--workers`` with ``--detector FILE``: the workers detect (each with its own
+    session) and give the keypoints of the default path; --boxes still win where given."""
+    from tests.inference.tiny_detectors import ContentDetector, export_detector
+
+    detector = export_detector(
+        ContentDetector((64, 64), 1.0), tmp_path / "tiny_rtmdet.onnx", (64, 64)
+    )
+    images = [_image(tmp_path / "in" / f"{i}.png", i) for i in range(3)]
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"2.png": [[2, 3, 30, 40]]}))
+    more = ["--no-flip", "--detector", str(detector), "--boxes", str(boxes)]
+    assert _predict(images, pose_weights, tmp_path / "one", more) == 0
+    assert _predict(images, pose_weights, tmp_path / "loop", [*more, "--workers", "2"]) == 0
+    loop = json.loads((tmp_path / "loop" / "keypoints.json").read_text())
+    one = json.loads((tmp_path / "one" / "keypoints.json").read_text())
+    assert list(loop) == list(one) == ["0.png", "1.png", "2.png"]
+    assert [len(one[k]) for k in one] == [5, 5, 1]  # the detector's people; 2.png: its box
+    for key in one:
+        assert np.asarray(loop[key]) == pytest.approx(np.asarray(one[key]), abs=1e-4)

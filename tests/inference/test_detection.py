@@ -176,3 +176,18 @@ def test_the_published_tags() -> None:
         assert entry.family in FAMILIES and entry.url.endswith(".zip"), tag
         assert entry.sha256_prefix is None, f"{tag}: a hash of the zip nobody published"
         assert entry.onnx_name == entry.file_name[: -len(".zip")] + ".onnx"
+
+
+def test_a_pickled_detector_opens_its_own_session_and_finds_the_same_boxes(
+    content_files: dict[str, Path],
+) -> None:
+    """As a DataLoader worker started by spawn or forkserver receives it."""
+    import pickle
+
+    detector = load_detector(content_files["rtmdet"], score_threshold=0.1, max_people=3)
+    copy = pickle.loads(pickle.dumps(detector))
+    assert copy.session is not detector.session
+    assert copy.session.get_session_options().intra_op_num_threads == 1
+    assert (copy.score_threshold, copy.max_people) == (0.1, 3)
+    image = _image(90, 60)
+    np.testing.assert_array_equal(copy(image), detector(image))

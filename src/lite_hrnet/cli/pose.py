@@ -217,8 +217,8 @@ def add_pose_predict_arguments(parser: argparse.ArgumentParser) -> None:
     many = parser.add_argument_group(
         "many images",
         "with --workers or --devices, images run through Lightning's predict loop: workers "
-        "decode and crop, each device predicts its share, keypoints.json is written (no "
-        "drawings); boxes from --boxes, else the whole image",
+        "decode, detect and crop, each device predicts its share, keypoints.json is written "
+        "(no drawings); boxes from --boxes, else the --detector's, else the whole image",
     )
     many.add_argument(
         "--workers", type=int, default=0, metavar="N", help="DataLoader workers (default: 0)"
@@ -276,7 +276,7 @@ def run_pose_predict(args: argparse.Namespace) -> int:
     estimator = _estimator(args, None, detector=detector)
     output_folder(args.output)
     if stills and (args.workers > 0 or args.devices > 1):
-        _predict_many_images(args, estimator, stills, detector)
+        _predict_many_images(args, estimator, stills)
     elif stills:
         _predict_images(args, estimator, stills)
     # A video's <stem>.json never replaces the images' keypoints.json or a camera's file.
@@ -320,9 +320,7 @@ def _predict_video(args: argparse.Namespace, estimator: Any, source: Path | int,
         print(summary.problems.report())
 
 
-def _predict_many_images(
-    args: argparse.Namespace, estimator: Any, inputs: list[Path], detector: str | None
-) -> None:
+def _predict_many_images(args: argparse.Namespace, estimator: Any, inputs: list[Path]) -> None:
     """``--workers``/``--devices``: the images through Lightning's predict loop
     (``training.image_prediction``) to ``keypoints.json``."""
     import torch
@@ -331,11 +329,6 @@ def _predict_many_images(
     from ..tasks.pose_prediction import PosePredictionModule
     from ..training.image_prediction import predict_images
 
-    if detector is not None:
-        raise ValueError(
-            "--workers/--devices: the predict loop takes --boxes or whole images; run "
-            "--detector without them"
-        )
     if args.workers < 0 or args.devices < 1:
         raise ValueError("--workers must be >= 0 and --devices >= 1")
     images = collect_images(inputs)
@@ -349,6 +342,7 @@ def _predict_many_images(
         keys,
         args.output,
         {names[path][0]: b for path, b in boxes.items()},
+        find_boxes=estimator.detector,
         num_workers=args.workers,
         accelerator="auto" if on_torch else "cpu",
         devices=args.devices,

@@ -53,7 +53,11 @@ class PersonDetector:
     """Boxes of people: ``detector(image)`` with ``image`` (H, W, 3) uint8 RGB returns
     (N, 5) float32 [x, y, w, h, score] in image pixels, highest score first: person class
     only, score above ``score_threshold``, both sides at least ``min_box_size`` pixels, at
-    most ``max_people`` boxes. Build it with ``load_detector``."""
+    most ``max_people`` boxes. Build it with ``load_detector``.
+
+    It pickles without its ONNX Runtime session: the copy (in a DataLoader worker, say)
+    opens ``source`` anew on ``device``, with one intra-op thread, since workers run side
+    by side."""
 
     def __init__(
         self,
@@ -65,8 +69,10 @@ class PersonDetector:
         score_threshold: float,
         max_people: int | None,
         min_box_size: float,
+        device: str = "cpu",
     ) -> None:
         self.session = session
+        self.device = device
         self.family = family
         self.input_size = input_size
         self.source = source
@@ -84,6 +90,13 @@ class PersonDetector:
         if family.mean is not None:
             values = (values - np.array(family.mean)[:, None]) / np.array(family.std)[:, None]
         self._pixel_values = values.astype(np.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "session": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.session = _session(Path(self.source), self.device, threads=1)
 
     def __repr__(self) -> str:
         h, w = self.input_size
@@ -185,6 +198,7 @@ def load_detector(
     return PersonDetector(
         session, FAMILIES[family], input_size, source=str(path),
         score_threshold=score_threshold, max_people=max_people, min_box_size=min_box_size,
+        device=device,
     )  # fmt: skip
 
 

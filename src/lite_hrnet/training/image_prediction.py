@@ -10,7 +10,7 @@ import json
 import multiprocessing
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,7 @@ def predict_images(
     output: Path,
     boxes: Mapping[str, np.ndarray] | None = None,
     *,
+    find_boxes: Callable[[np.ndarray], np.ndarray] | None = None,
     images_per_batch: int = 8,
     num_workers: int = 2,
     accelerator: str = "cpu",
@@ -137,13 +138,14 @@ def predict_images(
     strategy: str = "auto",
 ) -> ImagePredictions | None:
     """Keypoints of the people of every image (``boxes[key]`` (N, 4) [x, y, w, h], else
-    the whole image) written to ``output/keypoints.json`` as ``{key: (N, K, 3)}``.
+    ``find_boxes(image)``, a person detector run in the workers, else the whole image)
+    written to ``output/keypoints.json`` as ``{key: (N, K, 3)}``.
     Unreadable images are skipped with a ``CorruptImageWarning`` and listed in the result.
     Returns the result on the first rank, None on the others."""
     if num_workers > 0:
         one_opencv_thread()
     loader = DataLoader(
-        PredictionCrops(images, keys, module.codec, boxes),
+        PredictionCrops(images, keys, module.codec, boxes, find_boxes),
         batch_size=images_per_batch,
         num_workers=num_workers,
         collate_fn=collate_prediction_crops,

@@ -1,10 +1,11 @@
 """The people of many images as crops for top-down prediction, made in DataLoader workers:
-each image is decoded, its boxes (given, or the whole image) clipped and cropped at the
-codec's input size in a worker, so that the main process only runs the network."""
+each image is decoded, its boxes (given and clipped, a detector's, or the whole image)
+cropped at the codec's input size in a worker, so that the main process only runs the
+network."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ class PredictionCrops(Dataset):
     ``index`` (i), ``crops`` (N, 3, h, w) float32, ``centers``/``scales`` (N, 2),
     ``boxes`` (N, 4) [x, y, w, h] after clipping to the image; or, for an image that cannot
     be decoded, ``index`` and ``error`` (the reason, naming the file): the caller counts and
-    reports it. ``boxes`` maps an image's key to its boxes (N, 4); images without an entry
-    are one whole-image box."""
+    reports it. ``boxes`` maps an image's key to its boxes (N, 4), clipped to the image;
+    images without an entry get ``find_boxes(image)`` ((H, W, 3) uint8 RGB -> (N, 4 or 5)
+    [x, y, w, h(, score)], a person detector, run in the worker as it is), else one
+    whole-image box. ``find_boxes`` must pickle when workers start by spawn or forkserver."""
 
     def __init__(
         self,
@@ -32,11 +35,13 @@ class PredictionCrops(Dataset):
         keys: Sequence[str],
         codec: HeatmapCodec,
         boxes: Mapping[str, np.ndarray] | None = None,
+        find_boxes: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         if len(images) != len(keys):
             raise ValueError(f"{len(images)} images but {len(keys)} keys")
         self.images, self.keys, self.codec = list(images), list(keys), codec
         self.boxes = dict(boxes or {})
+        self.find_boxes = find_boxes
 
     def __len__(self) -> int:
         return len(self.images)
@@ -48,10 +53,13 @@ class PredictionCrops(Dataset):
             return {"index": index, "error": str(error)}
         h, w = image.shape[:2]
         given = self.boxes.get(self.keys[index])
-        if given is None:
-            xywh = np.asarray([[0, 0, w, h]], np.float64)
-        else:
+        if given is not None:
             xywh = clip_boxes(np.asarray(given, np.float64)[:, :4], w, h)[0]
+        elif self.find_boxes is not None:  # as PoseEstimator takes them: not clipped
+            found = np.asarray(self.find_boxes(image), np.float64)
+            xywh = found[:, :4] if found.size else np.zeros((0, 4))
+        else:
+            xywh = np.asarray([[0, 0, w, h]], np.float64)
         crops, centers, scales = crop_people(image, xywh.astype(np.float32), self.codec)
         return {
             "index": index,
