@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
 
@@ -21,6 +19,7 @@ from tests.support import (
     TINY_BACKBONE,
     TINY_POSE,
     TINY_STREET,
+    fit_and_save,
     tiny_datamodule,
     tiny_module,
     write_figure_set,
@@ -91,22 +90,7 @@ def street_folder_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_checkpoint(cityscapes_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A segmentation Lightning checkpoint after two training steps (written by the Trainer)."""
     out = tmp_path_factory.mktemp("checkpoint")
-    trainer = L.Trainer(
-        max_steps=2,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        default_root_dir=out,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Lightning's small-data and worker hints
-        trainer.fit(tiny_module(), tiny_datamodule(cityscapes_root))
-    path = out / "tiny.ckpt"
-    trainer.save_checkpoint(path)
-    return path
+    return fit_and_save(tiny_module(), tiny_datamodule(cityscapes_root), out / "tiny.ckpt", 2)
 
 
 # The generic layout's class table as a user writes it (names and a palette).
@@ -125,23 +109,13 @@ def tiny_folder_checkpoint(
     from lite_hrnet.tasks.segmentation import SegmentationTaskConfig
 
     out = tmp_path_factory.mktemp("folder_checkpoint")
-    trainer = L.Trainer(
-        max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-        default_root_dir=out,
-    )  # fmt: skip
     data = SegmentationDataModule(
         street_folder_root, batch_size=2, num_workers=0, input_size=[64, 64], **FOLDER_TABLE
     )
     module, _ = SegmentationTaskConfig().build(
         data.cfg, ModelConfig(width=0.25, num_modules=[1, 1, 1])
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trainer.fit(module, data)
-    path = out / "folder.ckpt"
-    trainer.save_checkpoint(path)
-    return path
+    return fit_and_save(module, data, out / "folder.ckpt", steps=2)
 
 
 @pytest.fixture(scope="session")

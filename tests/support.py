@@ -127,23 +127,29 @@ def compose_config(overrides: list[str], typed: bool = True):
     return OmegaConf.to_object(cfg) if typed else cfg
 
 
-def one_step_checkpoint(overrides: list[str], folder: Path) -> Path:
-    """``folder/tiny.ckpt``: the composed run's Lightning checkpoint after one step."""
+def fit_and_save(module, datamodule, path: Path, steps: int = 1) -> Path:
+    """``path``: the Lightning checkpoint of ``module`` after ``steps`` training steps on
+    ``datamodule`` (no validation, no logs)."""
     import warnings
 
     import lightning as L
 
-    cfg = compose_config(overrides)
-    module, datamodule = cfg.task.build(cfg.data, cfg.model)
-    trainer = L.Trainer(max_steps=1, accelerator="cpu", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0)  # fmt: skip
+    trainer = L.Trainer(
+        max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+        default_root_dir=path.parent,
+    )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer.fit(module, datamodule)
-    path = folder / "tiny.ckpt"
     trainer.save_checkpoint(path)
     return path
+
+
+def one_step_checkpoint(overrides: list[str], folder: Path) -> Path:
+    """``folder/tiny.ckpt``: the composed run's Lightning checkpoint after one step."""
+    cfg = compose_config(overrides)
+    return fit_and_save(*cfg.task.build(cfg.data, cfg.model), folder / "tiny.ckpt")
 
 
 def run_cli(argv: list[str]) -> int:
