@@ -42,7 +42,7 @@ format: install
 # OpenVINO's tests run in a pytest process of their own: a process that has run OpenVINO
 # and then forks (DataLoader workers, generator pools) can crash in a later garbage collection.
 test: install lint
-	$(BIN)/python -m pytest -q -m "not openvino"
+	$(BIN)/python -m pytest -q -m "not openvino" --durations=15
 	$(BIN)/python -m pytest -q -m openvino
 	LITE_HRNET_NOTEBOOK_FAST=1 $(BIN)/python -m pytest -q --nbmake --nbmake-timeout=600 notebooks
 	$(MAKE) test-timm

@@ -82,8 +82,10 @@ DETS = [
     [1, 1, 2, 20, 0.95],  # 4 px wide in the image
     [5, 5, 25, 25, 0.3],  # at the threshold: dropped (rtmlib keeps score > threshold)
     [6, 6, 16, 16, 0.99],  # not a person (label 1)
+    [9, 9, 9, 30, 0.8],  # no width: never a person's box
+    [20, 20, 10, 30, 0.7],  # inverted
 ]
-LABELS = [0, 0, 0, 0, 1]
+LABELS = [0, 0, 0, 0, 1, 0, 0]
 
 
 def test_person_class_threshold_order_and_image_pixels(tmp_path: Path) -> None:

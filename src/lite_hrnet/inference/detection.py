@@ -52,8 +52,8 @@ FAMILIES: dict[str, DetectorFamily] = {
 class PersonDetector:
     """Boxes of people: ``detector(image)`` with ``image`` (H, W, 3) uint8 RGB returns
     (N, 5) float32 [x, y, w, h, score] in image pixels, highest score first: person class
-    only, score above ``score_threshold``, both sides at least ``min_box_size`` pixels, at
-    most ``max_people`` boxes. Build it with ``load_detector``.
+    only, score above ``score_threshold``, both sides positive and at least ``min_box_size``
+    pixels, at most ``max_people`` boxes. Build it with ``load_detector``.
 
     It pickles without its ONNX Runtime session: the copy (in a DataLoader worker, say)
     opens ``source`` anew on ``device``, with one intra-op thread, since workers run side
@@ -139,7 +139,8 @@ class PersonDetector:
         boxes = dets[keep, :4] / ratio
         scores = dets[keep, 4]
         wh = boxes[:, 2:] - boxes[:, :2]
-        large = np.minimum(wh[:, 0], wh[:, 1]) >= self.min_box_size
+        side = np.minimum(wh[:, 0], wh[:, 1])
+        large = (side >= self.min_box_size) & (side > 0)  # no empty or inverted boxes
         result = np.concatenate([boxes[:, :2], wh, scores[:, None]], axis=1)[large]
         result = result[np.argsort(-result[:, 4], kind="stable")]
         if self.max_people is not None:

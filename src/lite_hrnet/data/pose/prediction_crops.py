@@ -22,7 +22,7 @@ from ..images import ImageReadError, read_rgb
 class PredictionCrops(Dataset):
     """Image ``i`` of ``images`` (keyed by ``keys[i]`` in the results) -> a dict with
     ``index`` (i), ``crops`` (N, 3, h, w) float32, ``centers``/``scales`` (N, 2),
-    ``boxes`` (N, 4) [x, y, w, h] after clipping to the image; or, for an image that cannot
+    ``boxes`` (N, 4) [x, y, w, h] as cropped; or, for an image that cannot
     be decoded, ``index`` and ``error`` (the reason, naming the file): the caller counts and
     reports it. ``boxes`` maps an image's key to its boxes (N, 4), clipped to the image;
     images without an entry get ``find_boxes(image)`` ((H, W, 3) uint8 RGB -> (N, 4 or 5)
