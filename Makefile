@@ -43,7 +43,7 @@ format: install
 # and then forks (DataLoader workers, generator pools) can crash in a later garbage collection.
 test: install lint
 	$(BIN)/python -m pytest -q -m "not openvino" --durations=15
-	$(BIN)/python -m pytest -q -m openvino
+	$(BIN)/python -m pytest -q -m openvino --durations=10
 	LITE_HRNET_NOTEBOOK_FAST=1 $(BIN)/python -m pytest -q --nbmake --nbmake-timeout=600 notebooks
 	$(MAKE) test-timm
 
