@@ -16,9 +16,9 @@ pytestmark = pytest.mark.openvino
 @pytest.mark.slow
 def test_shuffle_form_pairs_both_forms_per_runtime() -> None:
     report = shuffle_form.main(
-        ["--input", "64x64", "--batch", "2", "--threads", "1", "--budget", "0.5"]
+        ["--input", "64x64", "--batch", "2", "--threads", "1", "--budget", "0.5", "--no-int8"]
     )
-    assert set(report["ratios"]) == {"openvino fp32", "onnxruntime fp32", "onnxruntime int8"}
+    assert set(report["ratios"]) == {"openvino fp32", "onnxruntime fp32"}
     assert all(
         set(r) == {"transpose", "none"} and min(r.values()) > 0 for r in report["ratios"].values()
     )
