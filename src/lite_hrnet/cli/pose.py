@@ -367,7 +367,7 @@ def _predict_images(args: argparse.Namespace, estimator: Any, inputs: list[Path]
 
     from ..data.images import CorruptImageWarning, ImageReadError, read_rgb
     from ..formats.boxes import clip_boxes, read_boxes_file
-    from ..formats.json_files import json_numbers
+    from ..formats.json_files import PREDICTION_DECIMALS, json_numbers
     from ..inference.drawing import draw_skeletons, save_rgb
 
     images = collect_images(inputs)
@@ -393,7 +393,7 @@ def _predict_images(args: argparse.Namespace, estimator: Any, inputs: list[Path]
             keypoints = np.zeros((0, estimator.keypoint_set.num_joints, 3), np.float32)
             if people:
                 keypoints = np.stack([person.keypoints for person in people])
-            results_file.add(key, json_numbers(keypoints, 2))
+            results_file.add(key, json_numbers(keypoints, PREDICTION_DECIMALS))
             out = args.output / f"{stem}_pose.png"
             drawn = draw_skeletons(image, keypoints, estimator.keypoint_set, args.threshold)
             save_rgb(str(out), drawn)

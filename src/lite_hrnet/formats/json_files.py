@@ -10,6 +10,8 @@ import numpy as np
 
 # What ``predict pose`` writes for still images: {file name: (N, K, 3) keypoints}.
 KEYPOINTS_RESULTS_FILE = "keypoints.json"
+# Decimals of the pixels and scores that prediction files keep.
+PREDICTION_DECIMALS = 2
 
 
 def read_json(path: str | os.PathLike[str], what: str) -> object:

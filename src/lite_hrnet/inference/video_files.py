@@ -24,14 +24,11 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
-from ..formats.json_files import json_numbers
+from ..formats.json_files import PREDICTION_DECIMALS, json_numbers
 from ..meta.keypoints import KeypointSet
 from .drawing import draw_skeletons
 from .frames import FrameProblems, VideoWriter, show_frames, with_progress
 from .video_pose import FrameResult, VideoPose
-
-# Decimals of pixel coordinates and scores in the JSON.
-DECIMALS = 2
 
 
 def frame_record(result: FrameResult) -> dict[str, Any]:
@@ -45,9 +42,9 @@ def frame_record(result: FrameResult) -> dict[str, Any]:
         "people": [
             {
                 "track_id": p.track_id,
-                "box": json_numbers(p.box, DECIMALS),
+                "box": json_numbers(p.box, PREDICTION_DECIMALS),
                 "score": json_numbers(p.score, 4),
-                "keypoints": json_numbers(p.keypoints, DECIMALS),
+                "keypoints": json_numbers(p.keypoints, PREDICTION_DECIMALS),
             }
             for p in people
         ],

@@ -23,10 +23,8 @@ from torch.utils.data import DataLoader
 from ..data.images import CorruptImageWarning
 from ..data.loaders import one_opencv_thread
 from ..data.pose.prediction_crops import PredictionCrops, collate_prediction_crops
-from ..formats.json_files import KEYPOINTS_RESULTS_FILE, json_numbers
+from ..formats.json_files import KEYPOINTS_RESULTS_FILE, PREDICTION_DECIMALS, json_numbers
 from ..tasks.pose_prediction import PosePredictionModule
-
-DECIMALS = 2  # pixels and scores, as predict pose writes them (NaN as null)
 
 
 @dataclass
@@ -76,8 +74,8 @@ class KeypointsWriter(BasePredictionWriter):
         ):
             line = {
                 "index": index,
-                "boxes": json_numbers(boxes, DECIMALS),
-                "keypoints": json_numbers(keypoints, DECIMALS),
+                "boxes": json_numbers(boxes, PREDICTION_DECIMALS),
+                "keypoints": json_numbers(keypoints, PREDICTION_DECIMALS),
             }
             self._lines.write(json.dumps(line, allow_nan=False) + "\n")
         for index, reason in prediction["errors"].items():
