@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "pt2":
         if args.int8:
             raise ValueError("--int8 quantises an ONNX graph: use it with --format onnx")
-        return _export_package(args, model)
+        return _export_package(args, model, trained)
     if args.format == "openvino":
         return _export_openvino(args, model, data)
     if args.int8:
@@ -240,27 +240,22 @@ def _trained_architecture(trained: TaskCheckpoint | None) -> dict[str, Any]:
     return architecture
 
 
-def _pose_meta(checkpoint: Path | None, variant: str) -> dict[str, Any] | None:
+def _pose_meta(trained: TaskCheckpoint | None) -> dict[str, Any] | None:
     """The keypoint set and the codec a pose checkpoint of ours stores (``to_dict`` forms),
     for a package to predict with; None for other files."""
-    if checkpoint is None:
+    if trained is None or trained.task != "pose":
         return None
-    from ..inference.checkpoints import POSE, read_task_checkpoint
-
-    read = read_task_checkpoint(checkpoint, POSE, variant)
-    if read.hparams is None:
-        return None
-    return {"keypoint_set": read.keypoint_set().to_dict(), "codec": read.codec().to_dict()}
+    return {"keypoint_set": trained.keypoint_set().to_dict(), "codec": trained.codec().to_dict()}
 
 
-def _export_package(args: argparse.Namespace, model: Any) -> int:
+def _export_package(args: argparse.Namespace, model: Any, trained: TaskCheckpoint | None) -> int:
     h, w = args.input
     task = args.task if args.task == "segmentation" or args.joints else "backbone"
     outputs = args.classes if task == "segmentation" else args.joints
     path = export_package(
         model.eval(), args.output, input_size=args.input, variant=args.name, task=task,
         outputs=outputs, autotune=args.autotune, progress=_say,
-        task_meta=_pose_meta(args.checkpoint, args.name) if task == "pose" else None,
+        task_meta=_pose_meta(trained) if task == "pose" else None,
     )  # fmt: skip
     print(f"wrote {path} ({args.name}, {task}, AOTInductor, input (batch, 3, {h}, {w}))")
     return 0
