@@ -26,8 +26,8 @@ from typing import Any
 import lite_hrnet
 from lite_hrnet.metrics.coco_keypoints import coco_keypoint_eval
 
-# path name -> (export arguments, file suffix; None: the checkpoint runs in torch), and the
-# extra `eval coco` arguments.
+# path name -> (the export's arguments, None where the checkpoint runs in torch; the extra
+# `eval coco` arguments).
 PATHS: dict[str, tuple[list[str] | None, list[str]]] = {
     "torch fp32": (None, []),
     "torch bf16": (None, ["--bf16"]),
@@ -37,7 +37,6 @@ PATHS: dict[str, tuple[list[str] | None, list[str]]] = {
     "openvino bf16": (["--format", "openvino", "--bf16", "--output", "{dir}/bf16.xml"], []),
     "openvino int8": (["--format", "openvino", "--int8", "--output", "{dir}/int8.xml"], []),
 }
-INT8_CALIBRATION = ["--calibration-root", "{root}"]
 
 
 def _run(argv: list[str]) -> None:
@@ -69,6 +68,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if model_name is None:
         raise SystemExit(f"{args.checkpoint}: names no registered variant")
     sigmas = estimator.keypoint_set.oks_sigmas()
+    gt = COCO(str(_val_annotations(args.data_root)))
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 out = [a.format(dir=work) for a in export]
                 calibration = []
                 if "--int8" in out:
-                    calibration = [a.format(root=args.data_root) for a in INT8_CALIBRATION]
+                    calibration = ["--calibration-root", str(args.data_root)]
                     if args.calibration_images is not None:
                         calibration += ["--calibration-images", str(args.calibration_images)]
                 _run(["export", model_name, *run_argv, *out, *calibration])
@@ -88,7 +88,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             predictions = work / f"{re.sub(r'[^a-z0-9]+', '_', name)}_predictions.json"
             _run(["eval", "coco", *run_argv, *eval_extra, "--data-root", str(args.data_root),
                   "--num-workers", "0", "--output", str(predictions)])  # fmt: skip
-            gt = COCO(str(_val_annotations(args.data_root)))
             scores[name] = coco_keypoint_eval(gt, json.loads(predictions.read_text()), sigmas)
     reference = scores.get("torch fp32")
     print(f"\n{model_name}, {args.checkpoint}, val of {args.data_root}")
